@@ -1,0 +1,58 @@
+"""Backends by name, through the ``pai_jupyter.backends`` entry point group."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from ..config import PaiConfig
+from ..errors import ValidationError
+from .base import Backend
+
+# Used when the package runs from a source tree without installed metadata.
+_BUILTIN = {
+    "local": "pai_jupyter.backends.local:LocalBackend",
+    "aliyun": "pai_jupyter.backends.aliyun:AliyunBackend",
+}
+_cache: dict[tuple, Backend] = {}
+
+
+def available_backends() -> dict[str, str]:
+    found = {ep.name: ep.value for ep in entry_points(group="pai_jupyter.backends")}
+    return {**_BUILTIN, **found}
+
+
+def _load(name: str) -> type[Backend]:
+    target = available_backends().get(name)
+    if target is None:
+        raise ValidationError(
+            f"backend {name!r} is unknown", f"choose one of {', '.join(sorted(available_backends()))}"
+        )
+    module_name, _, attr = target.partition(":")
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValidationError(
+            f"backend {name!r} needs packages that are not installed ({exc.name})",
+            f"pip install 'pai-jupyter[{name}]'",
+        ) from None
+    return getattr(module, attr)
+
+
+def get_backend(name: str | None = None, config: PaiConfig | None = None) -> Backend:
+    """The backend for ``name`` (default: the configured one), built once per settings."""
+    config = config or PaiConfig()
+    name = name or config.backend
+    key = (name, *(str(config.trait_values()[k]) for k in sorted(config.trait_names(config=True))))
+    backend = _cache.get(key)
+    if backend is None:
+        backend = _cache[key] = _load(name)(config)
+    return backend
+
+
+def reset_backends() -> None:
+    """Forget built backends (tests, or after the configuration changed)."""
+    for backend in _cache.values():
+        backend.close()
+    _cache.clear()

@@ -1,0 +1,106 @@
+"""``PaiConfig``: every setting in one traitlets class.
+
+Set it the Jupyter way (``c.PaiConfig.backend = "aliyun"`` in a config file,
+``%config PaiConfig.backend = "aliyun"`` in a kernel) or through environment
+variables, which are read as defaults: ``PAI_JUPYTER_BACKEND``,
+``PAI_JUPYTER_HOME``, ``PAI_JUPYTER_REGION``, ``PAI_JUPYTER_WORKSPACE_ID``,
+``PAI_JUPYTER_OSS_BUCKET``, ``PAI_JUPYTER_DLC_ENDPOINT``,
+``PAI_JUPYTER_EAS_ENDPOINT``, ``PAI_JUPYTER_OSS_ENDPOINT``,
+``PAI_JUPYTER_PROTOCOL``. Inside PAI-DSW the region and workspace default to
+what DSW sets (``REGION``, ``PAI_WORKSPACE_ID``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+from traitlets import Bool, Int, Unicode, default
+from traitlets.config import Configurable
+
+
+def _env(*names: str, fallback: str = "") -> str:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return fallback
+
+
+def in_dsw() -> bool:
+    """True inside a PAI-DSW notebook instance."""
+    return bool(os.environ.get("DSW_INSTANCE_ID"))
+
+
+class PaiConfig(Configurable):
+    backend = Unicode(help="Which backend to use: 'local' (no account needed) or 'aliyun'.").tag(config=True)
+    home = Unicode(help="State folder of the local backend (jobs, storage, SQLite).").tag(config=True)
+
+    # Local control plane
+    server_ip = Unicode("127.0.0.1", help="Address the local control plane binds.").tag(config=True)
+    server_port = Int(0, help="Port of the local control plane; 0 picks a free one.").tag(config=True)
+    max_concurrent_jobs = Int(
+        help="Jobs the local runner runs at once; further jobs wait in Queuing."
+    ).tag(config=True)
+    default_bucket = Unicode(
+        help="Bucket for outputs, checkpoints and code snapshots when a job names none."
+    ).tag(config=True)
+    autostart = Bool(True, help="Start the local control plane on first use when none runs.").tag(config=True)
+
+    # Alibaba Cloud
+    region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
+    workspace_id = Unicode(help="PAI workspace id.").tag(config=True)
+    oss_bucket = Unicode(help="OSS bucket for code snapshots and job outputs.").tag(config=True)
+    dlc_endpoint = Unicode(help="PAI-DLC endpoint override (VPC endpoints, tests).").tag(config=True)
+    eas_endpoint = Unicode(help="PAI-EAS endpoint override (VPC endpoints, tests).").tag(config=True)
+    oss_endpoint = Unicode(help="OSS endpoint override; internal endpoint by default inside DSW.").tag(config=True)
+    protocol = Unicode(help="'https' (default) or 'http' for endpoints on local servers.").tag(config=True)
+
+    @default("backend")
+    def _default_backend(self) -> str:
+        return _env("PAI_JUPYTER_BACKEND", fallback="local")
+
+    @default("home")
+    def _default_home(self) -> str:
+        return _env("PAI_JUPYTER_HOME", fallback=str(Path(jupyter_data_dir()) / "pai"))
+
+    @default("max_concurrent_jobs")
+    def _default_max_concurrent(self) -> int:
+        return int(_env("PAI_JUPYTER_MAX_CONCURRENT_JOBS", fallback="4"))
+
+    @default("default_bucket")
+    def _default_default_bucket(self) -> str:
+        return _env("PAI_JUPYTER_OSS_BUCKET", fallback="pai-jupyter")
+
+    @default("region")
+    def _default_region(self) -> str:
+        return _env("PAI_JUPYTER_REGION", "REGION", "dsw_region", fallback="cn-hangzhou")
+
+    @default("workspace_id")
+    def _default_workspace(self) -> str:
+        return _env("PAI_JUPYTER_WORKSPACE_ID", "PAI_WORKSPACE_ID", "PAI_AI_WORKSPACE_ID")
+
+    @default("oss_bucket")
+    def _default_oss_bucket(self) -> str:
+        return _env("PAI_JUPYTER_OSS_BUCKET")
+
+    @default("dlc_endpoint")
+    def _default_dlc_endpoint(self) -> str:
+        return _env("PAI_JUPYTER_DLC_ENDPOINT")
+
+    @default("eas_endpoint")
+    def _default_eas_endpoint(self) -> str:
+        return _env("PAI_JUPYTER_EAS_ENDPOINT")
+
+    @default("oss_endpoint")
+    def _default_oss_endpoint(self) -> str:
+        return _env("PAI_JUPYTER_OSS_ENDPOINT")
+
+    @default("protocol")
+    def _default_protocol(self) -> str:
+        return _env("PAI_JUPYTER_PROTOCOL", fallback="https")
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser()

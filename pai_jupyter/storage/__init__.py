@@ -1,0 +1,5 @@
+"""Storage: ``oss://`` URIs and the backends' storage faces."""
+
+from .uri import OssUri
+
+__all__ = ["OssUri"]
