@@ -104,3 +104,20 @@ class PaiConfig(Configurable):
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser()
+
+
+_current: PaiConfig | None = None
+
+
+def current_config() -> PaiConfig:
+    """The configuration in effect: the kernel's (``%config PaiConfig...``) once the
+    extension is loaded, else one built from config files and the environment."""
+    global _current
+    if _current is None:
+        _current = PaiConfig()
+    return _current
+
+
+def set_current_config(config: PaiConfig | None) -> None:
+    global _current
+    _current = config

@@ -1,0 +1,73 @@
+"""pai-jupyter: from a notebook to a production endpoint, on Alibaba Cloud PAI or locally.
+
+Extension points (IPython magics, Jupyter server extension, prebuilt
+labextension) and the public API. Heavy modules are imported lazily so that
+``import pai_jupyter`` inside a training job (for ``report``) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+from .reporting import report
+
+__all__ = [
+    "Checkpointer",
+    "Job",
+    "JobSpec",
+    "PaiConfig",
+    "Service",
+    "__version__",
+    "download",
+    "get_job",
+    "jobs",
+    "report",
+    "submit",
+    "upload",
+]
+
+_LAZY = {
+    "Job": "pai_jupyter.client",
+    "submit": "pai_jupyter.client",
+    "get_job": "pai_jupyter.client",
+    "jobs": "pai_jupyter.client",
+    "upload": "pai_jupyter.client",
+    "download": "pai_jupyter.client",
+    "JobSpec": "pai_jupyter.specs.job",
+    "PaiConfig": "pai_jupyter.config",
+    "Checkpointer": "pai_jupyter.checkpoint",
+    "Service": "pai_jupyter.service_client",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pai_jupyter' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext pai_jupyter``: registers the magics (works in any IPython kernel)."""
+    from .magics import load_magics
+
+    load_magics(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload_magics
+
+    unload_magics(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server.extension import PaiExtension
+
+    return [{"module": "pai_jupyter.server.extension", "app": PaiExtension}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "pai-jupyter"}]

@@ -1,0 +1,224 @@
+"""The control plane's HTTP API (aiohttp), token-protected.
+
+Handlers parse, call the runner or store, and return JSON; errors become
+``{"error", "hint", "type"}`` with the ``PaiError``'s status in one middleware.
+Other components (serving) register their own routes on the same app through
+``ControlPlane.app`` before it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .._version import __version__
+from ..errors import AuthError, PaiError, ValidationError
+from ..specs.job import JobSpec
+from ..storage.local import LocalStorage
+from .db import Database
+from .job_store import JobStore
+from .runner import JobRunner
+
+log = logging.getLogger(__name__)
+API = "/api/v1"
+# Paths that authenticate themselves (the EAS gateway checks service tokens).
+PUBLIC_PREFIXES = ("/api/predict/",)
+
+
+class ControlPlane:
+    """Builds every long-lived object once; handlers receive them through it."""
+
+    def __init__(self, home: Path, token: str, *, max_concurrent: int = 4, default_bucket: str = "pai-jupyter") -> None:
+        self.home = home
+        self.token = token
+        self.started_at = time.time()
+        self.db = Database(home / "state.sqlite")
+        self.storage = LocalStorage(home / "storage")
+        self.jobs = JobStore(self.db)
+        self.runner = JobRunner(
+            self.jobs, self.storage, home, max_concurrent=max_concurrent, default_bucket=default_bucket
+        )
+        self.app = web.Application(middlewares=[self._errors, self._auth], client_max_size=64 * 2**20)
+        self.app["control_plane"] = self
+        self._routes()
+        self.app.on_startup.append(self._on_startup)
+        self.app.on_cleanup.append(self._on_cleanup)
+        self.extensions: list[Any] = []
+        self._setup_serving()
+
+    def _setup_serving(self) -> None:
+        try:
+            from .serving_setup import setup_serving  # added with the serving face
+        except ImportError:
+            return
+        self.extensions.append(setup_serving(self.app, self.db, self.home, self.storage))
+
+    async def _on_startup(self, app: web.Application) -> None:
+        await self.runner.start()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        await self.runner.close()
+        self.db.close()
+
+    # -- middleware -----------------------------------------------------------
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(PUBLIC_PREFIXES):
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        supplied = value.strip() if scheme.lower() in ("token", "bearer") else ""
+        if not supplied or not hmac.compare_digest(supplied.encode(), self.token.encode()):
+            raise AuthError(
+                "the control plane refused the request: missing or wrong token",
+                "clients read the token from the runtime file; restart with `jupyter pai server`",
+            )
+        return await handler(request)
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except PaiError as exc:
+            return web.json_response(exc.to_json(), status=exc.http_status)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return web.json_response({"error": exc.reason, "hint": None, "type": "HTTPError"}, status=exc.status)
+        except Exception:
+            log.exception("control plane error on %s %s", request.method, request.path)
+            return web.json_response(
+                {"error": "internal error in the control plane", "hint": "see the server log", "type": "InternalError"},
+                status=500,
+            )
+
+    # -- routes ---------------------------------------------------------------
+    def _routes(self) -> None:
+        r = self.app.router
+        r.add_get(f"{API}/health", self.health)
+        r.add_post(f"{API}/shutdown", self.shutdown)
+        r.add_post(f"{API}/jobs", self.submit)
+        r.add_get(f"{API}/jobs", self.list_jobs)
+        r.add_get(f"{API}/jobs/{{id}}", self.get_job)
+        r.add_post(f"{API}/jobs/{{id}}/stop", self.stop_job)
+        r.add_post(f"{API}/jobs/{{id}}/preempt", self.preempt_job)
+        r.add_get(f"{API}/jobs/{{id}}/logs", self.logs)
+        r.add_get(f"{API}/jobs/{{id}}/metrics", self.metrics)
+        r.add_get(f"{API}/jobs/{{id}}/events", self.events)
+        r.add_get(f"{API}/jobs/{{id}}/provenance", self.provenance)
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "ok": True,
+                "pid": os.getpid(),
+                "version": __version__,
+                "home": str(self.home),
+                "uptime": time.time() - self.started_at,
+                "running_jobs": self.runner.running_count(),
+            }
+        )
+
+    async def shutdown(self, request: web.Request) -> web.Response:
+        stop = request.app.get("stop_event")
+        if stop is not None:
+            asyncio.get_running_loop().call_later(0.1, stop.set)
+        return web.json_response({"ok": True, "pid": os.getpid()})
+
+    async def submit(self, request: web.Request) -> web.Response:
+        body = await _json(request)
+        try:
+            spec = JobSpec.from_dict(body["spec"])
+        except (KeyError, TypeError):
+            raise ValidationError("the request needs a 'spec' object") from None
+        after = body.get("simulate_preemption_after")
+        record = self.runner.submit(
+            spec,
+            body.get("code_uri"),
+            body.get("provenance") or {},
+            python=body.get("python"),
+            simulate_preemption_after=float(after) if after is not None else None,
+        )
+        return web.json_response({"job": record.to_dict()}, status=201)
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        q = request.query
+        records = self.jobs.list(limit=_int(q.get("limit"), 100), state=q.get("state"), name=q.get("name"))
+        return web.json_response({"jobs": [r.to_dict() for r in records]})
+
+    async def get_job(self, request: web.Request) -> web.Response:
+        return web.json_response({"job": self.jobs.get(request.match_info["id"]).to_dict()})
+
+    async def stop_job(self, request: web.Request) -> web.Response:
+        return web.json_response({"job": self.runner.stop(request.match_info["id"]).to_dict()})
+
+    async def preempt_job(self, request: web.Request) -> web.Response:
+        return web.json_response({"job": self.runner.preempt(request.match_info["id"]).to_dict()})
+
+    async def logs(self, request: web.Request) -> web.Response:
+        job_id = request.match_info["id"]
+        row = self.jobs.row(job_id)
+        worker = _int(request.query.get("worker"), 0)
+        workers = self.jobs.get(job_id).spec.workers
+        if not 0 <= worker < workers:
+            raise ValidationError(f"job {job_id} has workers 0-{workers - 1}, not {worker}")
+        path = Path(row["job_dir"]) / "logs" / f"worker-{worker}.log"
+        offset = _int(request.query.get("offset"), 0)
+        tail = request.query.get("tail")
+        text, next_offset = _read_log(path, offset, _int(tail, 0) if tail else None)
+        return web.json_response({"text": text, "next_offset": next_offset, "worker": worker})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        since = request.query.get("since")
+        names = [n for n in request.query.get("names", "").split(",") if n]
+        points = self.jobs.metrics(request.match_info["id"], float(since) if since else None, names or None)
+        return web.json_response({"metrics": [asdict(p) for p in points]})
+
+    async def events(self, request: web.Request) -> web.Response:
+        return web.json_response({"events": [asdict(e) for e in self.jobs.events(request.match_info["id"])]})
+
+    async def provenance(self, request: web.Request) -> web.Response:
+        return web.json_response({"provenance": self.jobs.provenance(request.match_info["id"])})
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValidationError("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return body
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a whole number") from None
+
+
+def _read_log(path: Path, offset: int, tail: int | None) -> tuple[str, int]:
+    if not path.exists():
+        return "", 0
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if tail is not None:
+            fh.seek(max(0, size - 256 * 1024))
+            lines = fh.read().decode(errors="replace").splitlines(keepends=True)
+            return "".join(lines[-tail:]) if tail > 0 else "", size
+        fh.seek(min(offset, size))
+        data = fh.read(1024 * 1024)
+        return data.decode(errors="replace"), min(offset, size) + len(data)
+

@@ -1,0 +1,134 @@
+"""SQLite state of the local control plane.
+
+One ``Database`` per control-plane process, used from its event loop thread
+only (statements are short; WAL keeps readers such as ``sqlite3`` in a shell
+from blocking it). The schema is a list of migrations applied in order and
+recorded in ``PRAGMA user_version``, so other components (serving) add their
+tables with ``Database.migrate(name, statements)`` and a restart keeps
+everything.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+JOB_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS jobs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        reason TEXT,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        outputs TEXT NOT NULL DEFAULT '{}',
+        code_uri TEXT,
+        provenance TEXT NOT NULL DEFAULT '{}',
+        python TEXT,
+        job_dir TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at)",
+    """CREATE TABLE IF NOT EXISTS workers (
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        pid INTEGER,
+        pid_started REAL,
+        exit_code INTEGER,
+        PRIMARY KEY (job_id, rank)
+    )""",
+    """CREATE TABLE IF NOT EXISTS job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX IF NOT EXISTS job_events_job ON job_events(job_id, id)",
+    """CREATE TABLE IF NOT EXISTS metrics (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        worker INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        step INTEGER,
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        source TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS metrics_job ON metrics(job_id, ts)",
+    """CREATE TABLE IF NOT EXISTS metric_offsets (
+        job_id TEXT NOT NULL,
+        worker INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        PRIMARY KEY (job_id, worker, attempt)
+    )""",
+]
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
+        self.migrate("jobs-1", JOB_SCHEMA)
+
+    def migrate(self, name: str, statements: Sequence[str]) -> None:
+        """Apply ``statements`` once, atomically, under ``name``."""
+        if self.conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
+            return
+        with self.transaction():
+            for statement in statements:
+                self.conn.execute(statement)
+            self.conn.execute("INSERT INTO migrations(name) VALUES (?)", (name,))
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text else default

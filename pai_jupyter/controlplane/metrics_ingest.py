@@ -1,0 +1,70 @@
+"""Tails the JSON-lines metric files that ``report()`` writes into SQLite.
+
+Offsets are stored per (job, worker, attempt), so a restarted control plane
+continues where it stopped and never double-counts. Only complete lines are
+read; a line the script is still writing waits for the next tick.
+``steps_per_sec`` is derived here, once, from consecutive reported steps, so
+every view (widget, sidebar, CLI) shows the same figure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..backends.base import MetricPoint
+from .job_store import JobStore
+
+log = logging.getLogger(__name__)
+_MAX_READ = 4 * 1024 * 1024
+
+
+class MetricsTail:
+    def __init__(self, store: JobStore) -> None:
+        self.store = store
+        self._last_step: dict[tuple[str, int], tuple[float, int]] = {}
+
+    def ingest(self, job_id: str, job_dir: Path, attempt: int, workers: Iterable[int]) -> int:
+        total = 0
+        for worker in workers:
+            path = job_dir / "metrics" / f"worker-{worker}.{attempt}.jsonl"
+            if not path.exists():
+                continue
+            offset = self.store.metric_offset(job_id, worker, attempt)
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(_MAX_READ)
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue
+            points = self._parse(job_id, worker, data[: end + 1])
+            with self.store.db.transaction():
+                self.store.add_metrics(job_id, points)
+                self.store.set_metric_offset(job_id, worker, attempt, offset + end + 1)
+            total += len(points)
+        return total
+
+    def _parse(self, job_id: str, worker: int, data: bytes) -> list[MetricPoint]:
+        points: list[MetricPoint] = []
+        key = (job_id, worker)
+        last = self._last_step.get(key) or self.store.last_step_point(job_id, worker)
+        for line in data.splitlines():
+            try:
+                record = json.loads(line)
+                ts, step = float(record["ts"]), record.get("step")
+                values = record.get("metrics", {})
+            except (ValueError, KeyError, TypeError):
+                log.warning("job %s worker %s: skipped a malformed metrics line", job_id, worker)
+                continue
+            for name, value in values.items():
+                points.append(MetricPoint(name, float(value), ts, step, worker, "report"))
+            if step is not None:
+                if last is not None and step > last[1] and ts > last[0]:
+                    rate = (step - last[1]) / (ts - last[0])
+                    points.append(MetricPoint("steps_per_sec", rate, ts, step, worker, "derived"))
+                last = (ts, step)
+        if last is not None:
+            self._last_step[key] = last
+        return points
