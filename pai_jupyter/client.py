@@ -125,7 +125,8 @@ class Job:
             time.sleep(poll)
         if raise_on_failure and record.state != "Succeeded":
             raise JobFailed(
-                f"job {self.id} ({self.name}) {record.state.lower()}" + (f": {record.reason}" if record.reason else ""),
+                f"job {self.id} ({self.name}) {record.state.lower()}"
+                + (f": {record.reason}" if record.reason else ""),
                 f"see its logs: jupyter pai jobs logs {self.id}",
             )
         return self
@@ -149,9 +150,7 @@ def submit(
     spec.validate()
     be = resolve_backend(backend)
     cwd = Path(cwd or Path.cwd())
-    provenance = capture(
-        cwd, entry_source=source, data_uris=[i.uri for i in spec.inputs], spec=spec.to_dict()
-    )
+    provenance = capture(cwd, entry_source=source, data_uris=[i.uri for i in spec.inputs], spec=spec.to_dict())
     config = current_config()
     bucket = config.oss_bucket or config.default_bucket
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -184,7 +183,9 @@ def get_job(job_id: str, backend: BackendArg = None) -> Job:
     return Job(be.training.get(job_id), be)
 
 
-def jobs(limit: int = 100, state: str | None = None, name: str | None = None, backend: BackendArg = None) -> list[Job]:
+def jobs(
+    limit: int = 100, state: str | None = None, name: str | None = None, backend: BackendArg = None
+) -> list[Job]:
     be = resolve_backend(backend)
     return [Job(r, be) for r in be.training.list(limit=limit, state=state, name=name)]
 

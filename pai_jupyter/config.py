@@ -40,12 +40,12 @@ class PaiConfig(Configurable):
     # Local control plane
     server_ip = Unicode("127.0.0.1", help="Address the local control plane binds.").tag(config=True)
     server_port = Int(0, help="Port of the local control plane; 0 picks a free one.").tag(config=True)
-    max_concurrent_jobs = Int(
-        help="Jobs the local runner runs at once; further jobs wait in Queuing."
-    ).tag(config=True)
-    default_bucket = Unicode(
-        help="Bucket for outputs, checkpoints and code snapshots when a job names none."
-    ).tag(config=True)
+    max_concurrent_jobs = Int(help="Jobs the local runner runs at once; further jobs wait in Queuing.").tag(
+        config=True
+    )
+    default_bucket = Unicode(help="Bucket for outputs, checkpoints and code snapshots when a job names none.").tag(
+        config=True
+    )
     autostart = Bool(True, help="Start the local control plane on first use when none runs.").tag(config=True)
 
     # Alibaba Cloud

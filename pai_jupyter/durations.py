@@ -33,7 +33,7 @@ def parse_duration(value: str | float | int, what: str = "duration") -> float:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, s = divmod(seconds, 60)

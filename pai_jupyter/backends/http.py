@@ -28,7 +28,9 @@ class JsonClient:
                 "is it running? `jupyter pai server` starts it",
             ) from None
         except requests.Timeout:
-            raise BackendUnavailable(f"the {self.what} at {self.base_url} did not answer in {self.timeout:g}s") from None
+            raise BackendUnavailable(
+                f"the {self.what} at {self.base_url} did not answer in {self.timeout:g}s"
+            ) from None
         if resp.status_code >= 400:
             try:
                 body = resp.json()

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from ..config import PaiConfig
@@ -107,7 +106,9 @@ class LocalTraining:
         data = self.client.get(f"{API}/jobs/{job_id}/logs", worker=worker, offset=offset, tail=tail)
         return LogChunk(data["text"], data["next_offset"], data["worker"])
 
-    def metrics(self, job_id: str, since: float | None = None, names: list[str] | None = None) -> list[MetricPoint]:
+    def metrics(
+        self, job_id: str, since: float | None = None, names: list[str] | None = None
+    ) -> list[MetricPoint]:
         data = self.client.get(
             f"{API}/jobs/{job_id}/metrics", since=since, names=",".join(names) if names else None
         )

@@ -36,7 +36,9 @@ PUBLIC_PREFIXES = ("/api/predict/",)
 class ControlPlane:
     """Builds every long-lived object once; handlers receive them through it."""
 
-    def __init__(self, home: Path, token: str, *, max_concurrent: int = 4, default_bucket: str = "pai-jupyter") -> None:
+    def __init__(
+        self, home: Path, token: str, *, max_concurrent: int = 4, default_bucket: str = "pai-jupyter"
+    ) -> None:
         self.home = home
         self.token = token
         self.started_at = time.time()
@@ -96,7 +98,11 @@ class ControlPlane:
         except Exception:
             log.exception("control plane error on %s %s", request.method, request.path)
             return web.json_response(
-                {"error": "internal error in the control plane", "hint": "see the server log", "type": "InternalError"},
+                {
+                    "error": "internal error in the control plane",
+                    "hint": "see the server log",
+                    "type": "InternalError",
+                },
                 status=500,
             )
 
@@ -221,4 +227,3 @@ def _read_log(path: Path, offset: int, tail: int | None) -> tuple[str, int]:
         fh.seek(min(offset, size))
         data = fh.read(1024 * 1024)
         return data.decode(errors="replace"), min(offset, size) + len(data)
-

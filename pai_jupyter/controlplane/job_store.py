@@ -23,7 +23,16 @@ class JobStore:
             conn.execute(
                 "INSERT INTO jobs(id, name, state, spec, created_at, code_uri, provenance, python, job_dir)"
                 " VALUES (?, ?, 'Creating', ?, ?, ?, ?, ?, ?)",
-                (job_id, spec.name, dumps(spec.to_dict()), time.time(), code_uri, dumps(provenance), python, job_dir),
+                (
+                    job_id,
+                    spec.name,
+                    dumps(spec.to_dict()),
+                    time.time(),
+                    code_uri,
+                    dumps(provenance),
+                    python,
+                    job_dir,
+                ),
             )
             conn.executemany(
                 "INSERT INTO workers(job_id, rank, state) VALUES (?, ?, 'Pending')",
@@ -76,7 +85,9 @@ class JobStore:
 
     def set_worker(self, job_id: str, rank: int, **fields: Any) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
-        self.db.execute(f"UPDATE workers SET {sets} WHERE job_id = ? AND rank = ?", [*fields.values(), job_id, rank])
+        self.db.execute(
+            f"UPDATE workers SET {sets} WHERE job_id = ? AND rank = ?", [*fields.values(), job_id, rank]
+        )
 
     def workers(self, job_id: str) -> list[Any]:
         return self.db.all("SELECT * FROM workers WHERE job_id = ? ORDER BY rank", (job_id,))
@@ -104,7 +115,9 @@ class JobStore:
                 [(job_id, p.worker, p.ts, p.step, p.name, p.value, p.source) for p in points],
             )
 
-    def metrics(self, job_id: str, since: float | None = None, names: list[str] | None = None) -> list[MetricPoint]:
+    def metrics(
+        self, job_id: str, since: float | None = None, names: list[str] | None = None
+    ) -> list[MetricPoint]:
         self.row(job_id)
         sql, params = "SELECT * FROM metrics WHERE job_id = ?", [job_id]
         if since is not None:

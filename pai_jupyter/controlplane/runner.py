@@ -36,7 +36,6 @@ from ..backends.base import (
     STOPPED,
     STOPPING,
     SUCCEEDED,
-    TERMINAL_STATES,
     JobRecord,
 )
 from ..errors import ConflictError, NotFoundError, ValidationError
@@ -158,7 +157,9 @@ class JobRunner:
         self.store.set_state(job_id, QUEUING, outputs=outputs)
         if simulate_preemption_after is not None:
             self._preempt_at[job_id] = simulate_preemption_after
-            self.store.event(job_id, "info", f"preemption will be simulated {simulate_preemption_after:g}s after start")
+            self.store.event(
+                job_id, "info", f"preemption will be simulated {simulate_preemption_after:g}s after start"
+            )
         self._wake.set()
         return self.store.get(job_id)
 
@@ -174,9 +175,11 @@ class JobRunner:
             code.mkdir()
         for channel, path in inputs.items():
             (job_dir / "input" / channel).symlink_to(path, target_is_directory=path.is_dir())
-        base = OssUri(self.default_bucket, f"pai-jupyter/jobs/{job_id}/")
+        base = OssUri(self.default_bucket, f"jobs/{job_id}/")
         output = OssUri.parse(spec.output).as_dir() if spec.output else base.join("model").as_dir()
-        checkpoints = OssUri.parse(spec.checkpoint).as_dir() if spec.checkpoint else base.join("checkpoints").as_dir()
+        checkpoints = (
+            OssUri.parse(spec.checkpoint).as_dir() if spec.checkpoint else base.join("checkpoints").as_dir()
+        )
         for uri in (output, checkpoints):
             self.storage.path_for(uri).mkdir(parents=True, exist_ok=True)
         return {
@@ -354,12 +357,16 @@ class JobRunner:
         restarts = record.attempt - 1
         if restarts >= record.spec.max_restarts:
             self.store.set_state(
-                job_id, FAILED, f"preempted {restarts + 1} times; gave up after max_restarts={record.spec.max_restarts}"
+                job_id,
+                FAILED,
+                f"preempted {restarts + 1} times; gave up after max_restarts={record.spec.max_restarts}",
             )
             self._finish(job_id)
             return
         attempt = record.attempt + 1
-        self.store.set_state(job_id, RESTARTING, f"resuming from the last checkpoint, attempt {attempt}", attempt=attempt)
+        self.store.set_state(
+            job_id, RESTARTING, f"resuming from the last checkpoint, attempt {attempt}", attempt=attempt
+        )
         self.store.event(job_id, "restart", f"attempt {attempt} starts", {"attempt": attempt})
         for worker in self.store.workers(job_id):
             self.store.set_worker(job_id, worker["rank"], state="Pending", pid=None, exit_code=None)
@@ -416,11 +423,17 @@ class JobRunner:
         """After a control-plane restart: keep live workers, settle the rest."""
         for job_id in self.store.ids_in_states(RUNNING, STOPPING, RESTARTING):
             workers = self.store.workers(job_id)
-            alive = [w for w in workers if w["pid"] and w["exit_code"] is None and _alive(w["pid"], w["pid_started"])]
+            alive = [
+                w for w in workers if w["pid"] and w["exit_code"] is None and _alive(w["pid"], w["pid_started"])
+            ]
             if alive:
-                self.store.event(job_id, "info", f"control plane restarted; reattached {len(alive)} live worker(s)")
+                self.store.event(
+                    job_id, "info", f"control plane restarted; reattached {len(alive)} live worker(s)"
+                )
             else:
-                self.store.event(job_id, "warning", "control plane restarted; settling workers from their exit files")
+                self.store.event(
+                    job_id, "warning", "control plane restarted; settling workers from their exit files"
+                )
             if self.store.row(job_id)["state"] == STOPPING:
                 self._live[job_id] = _Live(stop_requested=time.time())
         for job_id in self.store.ids_in_states(RESTARTING):
@@ -475,5 +488,3 @@ def _tail(path: Path, lines: int) -> list[str]:
             return fh.read().decode(errors="replace").splitlines()[-lines:]
     except OSError:
         return []
-
-

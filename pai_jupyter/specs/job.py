@@ -176,7 +176,9 @@ class JobSpec:
                     "start with a letter; letters, digits and '_' only (it becomes PAI_INPUT_<CHANNEL>)",
                 )
             if item.channel.upper() in channels:
-                raise ValidationError(f"data channel {item.channel!r} is given twice", "name each --data channel=...")
+                raise ValidationError(
+                    f"data channel {item.channel!r} is given twice", "name each --data channel=..."
+                )
             channels.add(item.channel.upper())
             if item.mount_path is not None and not item.mount_path.startswith("/"):
                 raise ValidationError(f"mount path {item.mount_path!r} must be absolute")

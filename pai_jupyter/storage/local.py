@@ -48,7 +48,12 @@ class LocalStorage:
             st = path.stat()
             rel = path.relative_to(self.root / uri.bucket).as_posix()
             out.append(
-                ObjectInfo(f"oss://{uri.bucket}/{rel}" + ("/" if path.is_dir() else ""), st.st_size, st.st_mtime, path.is_dir())
+                ObjectInfo(
+                    f"oss://{uri.bucket}/{rel}" + ("/" if path.is_dir() else ""),
+                    st.st_size,
+                    st.st_mtime,
+                    path.is_dir(),
+                )
             )
         return out
 

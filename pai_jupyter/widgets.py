@@ -1,0 +1,153 @@
+"""ipywidgets views of a job, updated live from a background thread.
+
+The widget polls the job through the client API (one ``get`` and one
+incremental ``metrics`` call per second) and stops polling when the job ends.
+Its ``text/plain`` form is the same one-line summary the CLI prints, so a
+frontend without widget support still shows something useful.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from typing import Any
+
+from .client import Job
+from .durations import format_duration
+from .errors import PaiError
+from .render import MetricSummary, elapsed, job_line
+
+_STATE_COLOURS = {
+    "Succeeded": "var(--jp-success-color1, #388e3c)",
+    "Failed": "var(--jp-error-color1, #d32f2f)",
+    "Stopped": "var(--jp-warn-color1, #f57c00)",
+    "Running": "var(--jp-brand-color1, #1976d2)",
+}
+
+
+def svg_line_chart(points: list[tuple[float, float]], width: int = 260, height: int = 60, label: str = "") -> str:
+    """A tiny dependency-free SVG line chart (theme colours through --jp-* variables)."""
+    if len(points) < 2:
+        return f'<div style="color:var(--jp-ui-font-color2);font-size:11px">{html.escape(label)}: waiting for data</div>'
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    sx = (width - 4) / ((x1 - x0) or 1)
+    sy = (height - 14) / ((y1 - y0) or 1)
+    coords = " ".join(f"{2 + (x - x0) * sx:.1f},{height - 2 - (y - y0) * sy:.1f}" for x, y in points)
+    return (
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(label)} chart">'
+        f'<text x="2" y="10" font-size="10" fill="var(--jp-ui-font-color2, #666)">'
+        f"{html.escape(label)} {ys[-1]:.4g} (min {y0:.4g})</text>"
+        f'<polyline fill="none" stroke="var(--jp-brand-color1, #1976d2)" stroke-width="1.5" points="{coords}"/>'
+        "</svg>"
+    )
+
+
+class JobWidget:
+    """State, elapsed, steps/s, last loss, a loss curve and the log tail of one job."""
+
+    def __init__(self, job: Job, poll: float = 1.0, start: bool = True) -> None:
+        import ipywidgets as w
+
+        self.job = job
+        self.poll = poll
+        self.summary = MetricSummary()
+        self._since: float | None = None
+        self._stop = threading.Event()
+        self.header = w.HTML()
+        self.stats = w.HTML()
+        self.chart = w.HTML()
+        self.log_button = w.ToggleButton(description="Logs", icon="file-text-o", tooltip="Show the last log lines")
+        self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning")
+        self.log_view = w.HTML(layout=w.Layout(display="none"))
+        self.log_button.observe(self._toggle_logs, "value")
+        self.stop_button.on_click(self._on_stop)
+        self.view = w.VBox(
+            [self.header, self.stats, self.chart, w.HBox([self.log_button, self.stop_button]), self.log_view]
+        )
+        self.update()
+        self._thread: threading.Thread | None = None
+        if start and not job.record.is_terminal:
+            self._thread = threading.Thread(target=self._run, name=f"pai-widget-{job.id}", daemon=True)
+            self._thread.start()
+
+    # -- rendering ---------------------------------------------------------------
+    def update(self) -> None:
+        """Fetch what changed and redraw; errors show in the widget, never raise."""
+        try:
+            record = self.job.refresh()
+            points = self.job.metrics(since=self._since)
+        except PaiError as exc:
+            self.stats.value = f'<span style="color:var(--jp-error-color1)">{html.escape(str(exc))}</span>'
+            return
+        if points:
+            self.summary.add(points)
+            self._since = self.summary.last_ts
+        colour = _STATE_COLOURS.get(record.state, "var(--jp-ui-font-color1)")
+        self.header.value = (
+            f"<b>{html.escape(record.name)}</b> <code>{record.id}</code> "
+            f'<span style="color:{colour};font-weight:bold">{record.state}</span> '
+            f'<span style="color:var(--jp-ui-font-color2)">on {record.backend}, {record.spec.workers} worker(s)'
+            + (f", attempt {record.attempt}" if record.attempt > 1 else "")
+            + "</span>"
+        )
+        latest = self.summary.latest
+        stats = [f"elapsed {format_duration(elapsed(record))}"]
+        if self.summary.step is not None:
+            stats.append(f"step {self.summary.step}")
+        if "steps_per_sec" in latest:
+            stats.append(f"{latest['steps_per_sec']:.2f} steps/s")
+        if "loss" in latest:
+            stats.append(f"loss {latest['loss']:.4g}")
+        if "gpu_util" in latest:
+            stats.append(f"GPU {latest['gpu_util']:.0f}%")
+        elif "cpu_percent" in latest:
+            stats.append(f"CPU {latest['cpu_percent']:.0f}%, {latest.get('memory_mb', 0):.0f} MB")
+        if record.reason and record.is_terminal:
+            stats.append(html.escape(record.reason))
+        self.stats.value = " · ".join(stats)
+        self.chart.value = svg_line_chart(self.summary.series.get("loss", []), label="loss")
+        self.stop_button.disabled = record.is_terminal
+        if self.log_button.value:
+            self._show_logs()
+
+    def _show_logs(self) -> None:
+        try:
+            text = self.job.logs(tail=20)
+        except PaiError as exc:
+            text = str(exc)
+        self.log_view.value = (
+            '<pre style="max-height:240px;overflow:auto;font-size:11px;margin:0">'
+            f"{html.escape(text) or '(no output yet)'}</pre>"
+            f'<div style="color:var(--jp-ui-font-color2);font-size:11px">'
+            f"all logs: <code>jupyter pai jobs logs {self.job.id} --follow</code></div>"
+        )
+
+    def _toggle_logs(self, change: dict[str, Any]) -> None:
+        self.log_view.layout.display = "block" if change["new"] else "none"
+        if change["new"]:
+            self._show_logs()
+
+    def _on_stop(self, _button: Any) -> None:
+        try:
+            self.job.stop()
+        except PaiError as exc:
+            self.stats.value = html.escape(str(exc))
+        self.update()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            time.sleep(self.poll)
+            self.update()
+            if self.job.record.is_terminal:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+
+    # -- display -------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.view._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = job_line(self.job.record, self.summary)
+        return bundle
