@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 # Paths that authenticate themselves (the EAS gateway checks service tokens).
 PUBLIC_PREFIXES = ("/api/predict/",)
+CONTROL_PLANE: web.AppKey[ControlPlane] = web.AppKey("control_plane")
+STOP_EVENT: web.AppKey[asyncio.Event] = web.AppKey("stop_event")
 
 
 class ControlPlane:
@@ -49,7 +51,7 @@ class ControlPlane:
             self.jobs, self.storage, home, max_concurrent=max_concurrent, default_bucket=default_bucket
         )
         self.app = web.Application(middlewares=[self._errors, self._auth], client_max_size=64 * 2**20)
-        self.app["control_plane"] = self
+        self.app[CONTROL_PLANE] = self
         self._routes()
         self.app.on_startup.append(self._on_startup)
         self.app.on_cleanup.append(self._on_cleanup)
@@ -134,7 +136,7 @@ class ControlPlane:
         )
 
     async def shutdown(self, request: web.Request) -> web.Response:
-        stop = request.app.get("stop_event")
+        stop = request.app.get(STOP_EVENT)
         if stop is not None:
             asyncio.get_running_loop().call_later(0.1, stop.set)
         return web.json_response({"ok": True, "pid": os.getpid()})

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ..config import PaiConfig
 from ..errors import ConflictError
-from .app import ControlPlane
+from .app import STOP_EVENT, ControlPlane
 from .runtime import read_runtime, remove_runtime, runtime_file, write_runtime
 
 log = logging.getLogger("pai_jupyter.controlplane")
@@ -60,7 +60,7 @@ async def _serve(config: PaiConfig, ip: str, port: int, ready: asyncio.Event | N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    plane.app["stop_event"] = stop
+    plane.app[STOP_EVENT] = stop
     if ready is not None:
         ready.set()
     try:

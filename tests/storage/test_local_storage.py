@@ -19,7 +19,8 @@ def test_uri_forms() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["oss://demo/../x", "oss://demo/a/./b", "oss://demo/a\\b", "oss://demo/a\x00b", "/etc/passwd", "oss://x/a"]
+    "text",
+    ["oss://demo/../x", "oss://demo/a/./b", "oss://demo/a\\b", "oss://demo/a\x00b", "/etc/passwd", "oss://x/a"],
 )
 def test_escaping_or_malformed_uris_are_refused(text: str) -> None:
     with pytest.raises(ValidationError):
