@@ -106,7 +106,7 @@ print("ENV" + json.dumps(env))
 def test_missing_data_input_is_refused_with_a_hint(pai_config: PaiConfig) -> None:
     backend = LocalBackend(pai_config)
     spec = JobSpec(name="nodata", inputs=(DataInput("oss://demo/nothing-here"),))
-    with pytest.raises(NotFoundError, match="does not exist in local storage.*jupyter pai storage cp"):
+    with pytest.raises(NotFoundError, match=r"does not exist in local storage.*jupyter pai storage cp"):
         submit_script(backend, "print(1)", spec)
 
 
