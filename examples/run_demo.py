@@ -59,8 +59,10 @@ def main() -> int:
                 sys.stdout.write("    " + _text(output).replace("\n", "\n    ").rstrip() + "\n")
         if not was_running:
             _stop(config)
-    print(f"\nDemo {'FAILED' if failed else 'finished'} in {time.monotonic() - started:.1f}s; "
-          f"executed notebook: {executed.relative_to(HERE.parent)}")
+    print(
+        f"\nDemo {'FAILED' if failed else 'finished'} in {time.monotonic() - started:.1f}s; "
+        f"executed notebook: {executed.relative_to(HERE.parent)}"
+    )
     print(f"State folder of the local backend: {config.home_path}")
     return 1 if failed else 0
 

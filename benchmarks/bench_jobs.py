@@ -1,0 +1,152 @@
+"""Training-job benchmarks on the local backend.
+
+* ``%%pai_train`` capture + submit latency (the magic, in a real IPython shell,
+  on a small Git project with an uncommitted change), against the cost of
+  starting a bare Python interpreter measured in the same run - the least any
+  hand-made "run my script" approach pays. Target: <= 300 ms.
+* Runner overhead: a CPU-bound training loop's steps/s under the runner vs the
+  same script run directly, alternating A/B runs. Target: >= 0.97x.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LOOP = """
+import os, time
+import torch
+from pai_jupyter import report
+torch.set_num_threads(1)
+torch.manual_seed(0)
+w = torch.randn(128, 128)
+x = torch.randn(64, 128)
+steps, start = 0, time.perf_counter()
+while time.perf_counter() - start < float(os.environ.get("BENCH_SECONDS", "3")):
+    y = torch.tanh(x @ w)
+    w -= 0.001 * (x.T @ y) / 64
+    steps += 1
+    if steps % 200 == 0:
+        report(step=steps, loss=float(y.mean()))
+rate = steps / (time.perf_counter() - start)
+report(step=steps, throughput=rate)
+print(f"THROUGHPUT {rate}")
+"""
+
+
+def _isolate() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="pai-bench-"))
+    os.environ["PAI_JUPYTER_HOME"] = str(home / "home")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
+    os.environ["PAI_JUPYTER_BACKEND"] = "local"
+    return home
+
+
+def _project(root: Path) -> Path:
+    import git
+
+    repo = git.Repo.init(root)
+    for i in range(20):
+        (root / f"module_{i}.py").write_text(f"VALUE = {i}\n" * 50)
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "train.ipynb").write_text("{}")
+    repo.index.add([str(p.relative_to(root)) for p in root.rglob("*.py")] + ["notebooks/train.ipynb"])
+    repo.index.commit("init")
+    (root / "module_0.py").write_text("VALUE = 'changed'\n")
+    return root / "notebooks"
+
+
+def bench_submit(n: int = 15) -> list[dict]:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    base = _isolate()
+    cwd = _project(base / "project")
+    os.chdir(cwd)
+    shell = InteractiveShell.instance()
+    shell.extension_manager.load_extension("pai_jupyter")
+    shell.run_cell_magic("pai_train", "--name warmup --no-widget", "print(1)")  # starts the control plane
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        shell.run_cell_magic("pai_train", f"--name bench-{i} --workers 2 --no-widget", "print('hi')")
+        times.append(time.perf_counter() - t0)
+    spawn = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        spawn.append(time.perf_counter() - t0)
+    _stop_server()
+    InteractiveShell.clear_instance()
+    value, baseline = statistics.median(times) * 1000, statistics.median(spawn) * 1000
+    return [
+        {
+            "name": "%%pai_train capture+submit (median)",
+            "value": value,
+            "unit": "ms",
+            "baseline": baseline,
+            "baseline_name": "bare `python -c pass`",
+            "ratio": value / baseline,
+            "target": "<= 300 ms",
+            "p90": sorted(times)[int(0.9 * (n - 1))] * 1000,
+        }
+    ]
+
+
+def bench_runner(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
+    from pai_jupyter import client
+    from pai_jupyter.specs.job import JobSpec
+
+    base = _isolate()
+    script = base / "loop.py"
+    script.write_text(LOOP)
+    env = {**os.environ, "BENCH_SECONDS": str(seconds)}
+    env.pop("PAI_METRICS_FILE", None)
+    direct, runner = [], []
+    for _ in range(rounds):
+        out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
+        direct.append(float(out.stdout.split("THROUGHPUT")[1]))
+        spec = JobSpec(name="overhead", entry="loop.py", env={"BENCH_SECONDS": str(seconds)})
+        job = client.submit_file(script, spec).wait(timeout=120)
+        runner.append(job.metric("throughput")[-1][1])
+    _stop_server()
+    d, r = statistics.median(direct), statistics.median(runner)
+    return [
+        {
+            "name": "runner steps/s (median of A/B rounds)",
+            "value": r,
+            "unit": "steps/s",
+            "baseline": d,
+            "baseline_name": "same script run directly",
+            "ratio": r / d,
+            "target": ">= 0.97x",
+        }
+    ]
+
+
+def _stop_server() -> None:
+    from pai_jupyter.backends.registry import reset_backends
+    from pai_jupyter.cli import main
+    from pai_jupyter.config import set_current_config
+
+    try:
+        main(["server", "stop"])
+    except SystemExit:
+        pass
+    reset_backends()
+    set_current_config(None)
+
+
+def run() -> list[dict]:
+    return bench_submit() + bench_runner()
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import format_row
+
+    for row in run():
+        print(format_row(row))
