@@ -62,6 +62,7 @@ class _Live:
     stop_requested: float | None = None
     preempted: bool = False
     kill_sent: bool = False
+    timed_out: bool = False
 
 
 class JobRunner:
@@ -309,7 +310,11 @@ class JobRunner:
 
         if record.state == STOPPING:
             if not alive:
-                self.store.set_state(job_id, STOPPED, "stopped by the user")
+                if live.timed_out:
+                    limit = record.spec.max_run_time or 0
+                    self.store.set_state(job_id, FAILED, f"exceeded its max run time of {limit:g}s and was stopped")
+                else:
+                    self.store.set_state(job_id, STOPPED, "stopped by the user")
                 self._finish(job_id)
             elif live.stop_requested and now - live.stop_requested > self.stop_grace and not live.kill_sent:
                 live.kill_sent = True
@@ -349,7 +354,7 @@ class JobRunner:
         max_run = record.spec.max_run_time
         if max_run and record.started_at and now - record.started_at > max_run:
             self.store.event(job_id, "error", f"job exceeded its max run time of {max_run:g}s")
-            live.stop_requested = now
+            live.stop_requested, live.timed_out = now, True
             self.store.set_state(job_id, STOPPING, "exceeded max run time")
             self._signal_workers(job_id, signal.SIGTERM)
 

@@ -1,0 +1,204 @@
+"""The serving face of the Backend contract (EAS on aliyun, the gateway locally).
+
+Records are plain dataclasses that serialise to JSON (``to_dict``/``from_dict``)
+for the REST API, ``--json`` output and the sidebar. The specs they refer to
+(``ServiceSpec``, ``AutoscalePolicy``, ``RolloutPlan``) live in
+``pai_jupyter.specs.service``.
+
+Vocabulary:
+- a *service* is what users name (``digits-svc``); it has one endpoint
+  ``<gateway>/api/predict/<service>`` and one token;
+- a *version* is one deployed model (1, 2, ...); each has its own instances,
+  signature and traffic weight (percent, the weights of a service sum to 100);
+- a *rollout* moves traffic from the serving version to a new one through the
+  plan's steps, with gates checked at every step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
+
+# Service states, as EAS names them (a subset that both backends produce).
+SVC_CREATING, SVC_RUNNING, SVC_UPDATING, SVC_SCALING = "Creating", "Running", "Updating", "Scaling"
+SVC_STOPPED, SVC_FAILED, SVC_DELETING = "Stopped", "Failed", "Deleting"
+
+# Version states.
+VER_CREATING, VER_RUNNING, VER_FAILED, VER_STOPPED = "Creating", "Running", "Failed", "Stopped"
+
+# Rollout states.
+ROLLOUT_RUNNING, ROLLOUT_PAUSED, ROLLOUT_SUCCEEDED = "running", "paused", "succeeded"
+ROLLOUT_FAILED, ROLLOUT_ABORTED = "failed", "aborted"
+ROLLOUT_ACTIVE = frozenset({ROLLOUT_RUNNING, ROLLOUT_PAUSED})
+ROLLOUT_ACTIONS = ("pause", "resume", "promote", "abort")
+
+# Response header naming the version that served a request.
+VERSION_HEADER = "X-PAI-Version"
+
+
+@dataclass
+class VersionRecord:
+    version: int
+    model_uri: str
+    processor: str
+    state: str
+    weight: float  # percent of the service's traffic, 0..100
+    signature: dict[str, Any]  # {"inputs": [{"name","dtype","shape"}], "outputs": [...]}
+    created_at: float
+    instances: int = 0  # running instances
+    desired_instances: int = 0
+    job_id: str | None = None  # the training job the model came from, when known
+    provenance_uri: str | None = None  # provenance.json beside the model, when present
+    reason: str | None = None
+
+
+@dataclass
+class RolloutStep:
+    weight: float  # percent on the new version during this step
+    started_at: float
+    ended_at: float | None = None
+    result: str | None = None  # passed | failed | promoted | aborted; None while baking
+    figures: dict[str, Any] = field(default_factory=dict)  # gate inputs: p95, error rates, requests
+
+
+@dataclass
+class RolloutRecord:
+    id: str
+    service: str
+    from_version: int
+    to_version: int
+    plan: list[float]  # e.g. [10, 50, 100]
+    state: str  # running | paused | succeeded | failed | aborted
+    step: int  # index into plan of the step now baking (or last reached)
+    started_at: float
+    updated_at: float
+    reason: str | None = None  # why it failed / was aborted, with the figures
+    gates: dict[str, Any] = field(default_factory=dict)  # bake_s, min_requests, max_p95_ms, ...
+    steps: list[RolloutStep] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ROLLOUT_ACTIVE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RolloutRecord:
+        data = dict(data)
+        data["steps"] = [RolloutStep(**s) for s in data.get("steps", [])]
+        return cls(**data)
+
+
+@dataclass
+class ServiceRecord:
+    name: str
+    state: str
+    backend: str
+    endpoint: str  # full URL of /api/predict/<name>
+    spec: dict[str, Any]  # ServiceSpec.to_dict()
+    versions: list[VersionRecord]
+    created_at: float
+    updated_at: float
+    env: str = "dev"
+    rollout: RolloutRecord | None = None  # the active or most recent rollout
+    autoscaler: dict[str, Any] = field(default_factory=dict)  # AutoscalePolicy.to_dict()
+    reason: str | None = None
+
+    @property
+    def weights(self) -> dict[int, float]:
+        return {v.version: v.weight for v in self.versions if v.weight > 0}
+
+    @property
+    def serving_version(self) -> int | None:
+        """The version with the most traffic (the stable one during a rollout)."""
+        live = [v for v in self.versions if v.weight > 0]
+        return max(live, key=lambda v: (v.weight, -v.version)).version if live else None
+
+    def version(self, number: int) -> VersionRecord:
+        for v in self.versions:
+            if v.version == number:
+                return v
+        from ..errors import NotFoundError
+
+        raise NotFoundError(
+            f"service {self.name!r} has no version {number}",
+            f"versions: {', '.join(str(v.version) for v in self.versions) or 'none'}",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["weights"] = {str(k): v for k, v in self.weights.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceRecord:
+        data = {k: v for k, v in data.items() if k != "weights"}
+        data["versions"] = [VersionRecord(**v) for v in data.get("versions", [])]
+        if data.get("rollout"):
+            data["rollout"] = RolloutRecord.from_dict(data["rollout"])
+        return cls(**data)
+
+
+@dataclass
+class ServiceMetricPoint:
+    """Per-version figures over one window ending at ``ts`` (the gateway's, or EAS's)."""
+
+    ts: float
+    version: int
+    qps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    error_rate: float  # 0..1
+    requests: int
+    errors: int
+    instances: int
+    weight: float
+
+
+@dataclass
+class ServiceEvent:
+    ts: float
+    kind: str  # deploy | rollout | gate | revert | scale | instance | auth | config
+    message: str
+    version: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ServingBackend(Protocol):
+    """What the client API (``pai_jupyter.service_client``) needs from a backend.
+
+    Every method raises ``pai_jupyter.errors.PaiError`` subclasses with a
+    one-line message and a hint; never a raw transport exception.
+    """
+
+    def deploy(
+        self,
+        spec: ServiceSpec,
+        model_uri: str,
+        plan: RolloutPlan | None = None,
+        new_api_version: bool = False,
+        job_id: str | None = None,
+    ) -> ServiceRecord:
+        """Create the service (version 1 at 100 %) or add a version and start a rollout."""
+        ...
+
+    def get(self, name: str) -> ServiceRecord: ...
+    def list(self) -> list[ServiceRecord]: ...
+    def delete(self, name: str) -> None: ...
+    def token(self, name: str) -> str: ...
+    def rollout_action(self, name: str, action: str) -> ServiceRecord:
+        """``action`` is one of ROLLOUT_ACTIONS."""
+        ...
+
+    def rollback(self, name: str, version: int) -> ServiceRecord:
+        """Put 100 % of traffic on ``version`` (any earlier, kept version)."""
+        ...
+
+    def set_autoscaler(self, name: str, policy: AutoscalePolicy) -> ServiceRecord: ...
+    def metrics(self, name: str, since: float | None = None) -> list[ServiceMetricPoint]: ...
+    def events(self, name: str, since: float | None = None) -> list[ServiceEvent]: ...
