@@ -110,6 +110,8 @@ def train(
         raise PaiError(f"script {script} does not exist")
     spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
     job = client.submit_file(script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after)
+    for warning in job.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"Submitted {job.id} ({job.name}) on {job.record.backend}.")
     if wait:

@@ -38,6 +38,8 @@ class Job:
         self.record = record
         self.backend = backend
         self._provenance: dict[str, Any] | None = None
+        # What the user should know about the submission (a capped diff, files left out of the snapshot).
+        self.warnings: list[str] = []
 
     @property
     def id(self) -> str:
@@ -150,7 +152,9 @@ def submit(
     spec.validate()
     be = resolve_backend(backend)
     cwd = Path(cwd or Path.cwd())
-    provenance = capture(cwd, entry_source=source, data_uris=[i.uri for i in spec.inputs], spec=spec.to_dict())
+    provenance = capture(
+        cwd, entry_source=source, entry_name=spec.entry, data_uris=[i.uri for i in spec.inputs], spec=spec.to_dict()
+    )
     config = current_config()
     bucket = config.oss_bucket or config.default_bucket
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -165,7 +169,14 @@ def submit(
     if simulate_preemption_after is not None:
         kwargs["simulate_preemption_after"] = simulate_preemption_after
     record = be.training.submit(spec, str(code_uri), provenance, **kwargs)
-    return Job(record, be)
+    job = Job(record, be)
+    job.warnings = list(provenance.get("warnings", []))
+    if snapshot.skipped:
+        job.warnings.append(
+            "left out of the code snapshot (over 10 MB each; upload data and pass --data oss://...): "
+            + ", ".join(snapshot.skipped)
+        )
+    return job
 
 
 def submit_file(path: Path | str, spec: JobSpec, **kwargs: Any) -> Job:

@@ -134,6 +134,8 @@ class PaiMagics(Magics):
             simulate_preemption_after=args.simulate_preemption_after,
         )
         self.shell.user_ns[args.as_name] = job
+        for warning in job.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         if args.widget and self._widgets:
             from IPython.display import display
 
