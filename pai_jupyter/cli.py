@@ -23,6 +23,7 @@ from .config import current_config
 from .errors import PaiError
 from .options import backend_option, json_option, spec_from_options, train_options
 from .render import MetricSummary, job_details, job_line, jobs_table, sparkline, table
+from .specs.policy import check_checkpoint_policy
 
 log = logging.getLogger("pai_jupyter.cli")
 
@@ -109,6 +110,8 @@ def train(
     if not script.is_file():
         raise PaiError(f"script {script} does not exist")
     spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
+    for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
+        click.echo(str(note), err=as_json or note.level == "warning")
     job = client.submit_file(script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after)
     for warning in job.warnings:
         click.echo(f"warning: {warning}", err=True)
