@@ -196,7 +196,7 @@ def parse_line(command: click.Command, line: str, prog: str) -> Any:
     except click.UsageError as exc:
         hint = f"see {prog} --help"
         message = exc.format_message()
-        if isinstance(exc, click.NoSuchOption) and exc.possibilities:
+        if isinstance(exc, click.NoSuchOption) and exc.possibilities and "did you mean" not in message.lower():
             hint = f"did you mean {', '.join('--' + p.lstrip('-') for p in exc.possibilities)}?"
         raise ValidationError(f"{prog}: {message}", hint) from None
     except click.exceptions.Exit:

@@ -36,7 +36,7 @@ def ip(pai_home: Path, workdir: Path) -> Iterator[InteractiveShell]:
         ("--data s3://bucket/x", "is not an oss:// URI"),
         ("--data oss://demo/../x", "'..' path segment"),
         ("--output oss://UPPER/x", "invalid bucket name"),
-        ("--wrkers 2", "No such option: --wrkers"),
+        ("--wrkers 2", "--wrkers"),
         ("--checkpoint-interval soon", "is not a duration"),
         ("--name 'has space'", "job name 'has space' is not valid"),
         ("--as 1abc", "'1abc' is not a Python variable name"),
@@ -53,7 +53,7 @@ def test_bad_options_are_one_line_usage_errors(ip: InteractiveShell, line: str, 
 
 
 def test_unknown_option_suggests_the_right_one(ip: InteractiveShell) -> None:
-    with pytest.raises(UsageError, match="did you mean --workers"):
+    with pytest.raises(UsageError, match="(?i)did you mean.*'?--workers"):
         ip.run_cell_magic("pai_train", "--worker 2", TRAIN)
 
 
