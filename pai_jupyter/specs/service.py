@@ -1,0 +1,587 @@
+"""``ServiceSpec``, ``AutoscalePolicy``, ``RolloutPlan``: what a service is, validated.
+
+Plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``) and
+through EAS's own formats, so a user can take a service to the console and back:
+
+- ``ServiceSpec.to_eas(model_path)`` is the service JSON ``eascmd create`` takes
+  (``name``, ``model_path``, ``processor`` or ``containers[]``, ``metadata``,
+  ``token``, ``autoscaler``); ``ServiceSpec.from_eas`` reads it back.
+- ``AutoscalePolicy.to_eas_autoscaler()`` is the camelCase body of
+  CreateServiceAutoScaler / UpdateServiceAutoScaler.
+
+What EAS has no field for (our processor name where EAS has no built-in, the
+environment, the signature, the body limit, the autoscaler tolerance, a name
+with '-') travels in the service JSON's ``labels`` under ``pai-jupyter.*`` keys,
+so ``from_eas(to_eas(m))`` gives back exactly the spec that made it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ..errors import ValidationError
+
+PROCESSORS = ("onnx", "torchscript", "tensorflow", "sklearn", "xgboost", "custom")
+ENVIRONMENTS = ("dev", "staging", "prod")
+SCALE_TO_ZERO_ENVS = ("dev", "staging")
+MAX_INSTANCES = 1000  # EAS's autoscaler ceiling
+DEFAULT_MAX_BODY = 8 * 2**20
+
+# Built-in EAS processor codes for ours (reference §3.3); ``None``: EAS has no
+# built-in one, the model is served by our own server in a container.
+_EAS_PROCESSORS_CPU = {
+    "onnx": "onnx",
+    "torchscript": "pytorch_cpu_1.10",
+    "tensorflow": "tensorflow_cpu_2.3",
+    "xgboost": "xgboost",
+    "sklearn": None,
+}
+_EAS_PROCESSORS_GPU = {
+    "onnx": "onnx_cu100",
+    "torchscript": "pytorch_gpu_1.10",
+    "tensorflow": "tensorflow_gpu_1.15",
+    "xgboost": "xgboost",
+    "sklearn": None,
+}
+# Container contract (EAS custom containers; alipai's defaults): the server
+# listens on LISTENING_PORT; 8080 and 9090 are reserved by EAS.
+CONTAINER_PORT = 8000
+PORT_ENV = "LISTENING_PORT"
+CONTAINER_MODEL_DIR = "/eas/workspace/model"
+# Our own model server, for processors EAS has no built-in for (sklearn).
+OWN_SERVER_IMAGE = "eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/python-inference:py39-ubuntu2004"
+OWN_SERVER_COMMAND = (
+    "python -m pai_jupyter.serving.model_server --processor {processor} --model " + CONTAINER_MODEL_DIR
+)
+
+LABEL = "pai-jupyter."
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_NAME_HINT = (
+    "use lowercase letters, digits and '_' (EAS's rule; '-' is accepted too), start with a letter, at most 64"
+)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _num(value: float) -> int | float:
+    """Write 2.0 as 2 (EAS fields are integers where a user wrote an integer)."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _known(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationError(f"{what} must be a JSON object, got {type(data).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValidationError(
+            f"unknown {what} field(s): {', '.join(unknown)}", f"known: {', '.join(sorted(names))}"
+        )
+    return dict(data)
+
+
+# -- autoscaling -----------------------------------------------------------------
+@dataclass(frozen=True)
+class AutoscalePolicy:
+    """EAS horizontal autoscaling on QPS per instance.
+
+    ``scale_to_zero`` is EAS's ``min: 0`` (the next request cold-starts an
+    instance); it needs ``min == 0`` and is refused in prod.
+    """
+
+    min: int = 1
+    max: int = 1
+    qps_per_instance: float = 50.0
+    scale_in_cooldown_s: float = 300.0
+    scale_to_zero: bool = False
+    idle_grace_s: float = 600.0
+    tolerance: float = 0.1
+
+    def validate(self, env: str = "dev") -> AutoscalePolicy:
+        if not _is_int(self.min) or self.min < 0:
+            raise ValidationError(f"--min must be a whole number >= 0, got {self.min!r}")
+        if not _is_int(self.max) or self.max < 1:
+            raise ValidationError(f"--max must be a whole number >= 1, got {self.max!r}")
+        if self.min > self.max:
+            raise ValidationError(f"--min {self.min} is above --max {self.max}", "raise --max or lower --min")
+        if self.max > MAX_INSTANCES:
+            raise ValidationError(f"--max {self.max} is above EAS's limit of {MAX_INSTANCES} instances")
+        if not _is_number(self.qps_per_instance) or self.qps_per_instance <= 0:
+            raise ValidationError(f"--qps-per-instance must be positive, got {self.qps_per_instance!r}")
+        if not _is_number(self.scale_in_cooldown_s) or self.scale_in_cooldown_s < 0:
+            raise ValidationError(f"--scale-in-cooldown must be >= 0 seconds, got {self.scale_in_cooldown_s!r}")
+        if not _is_number(self.idle_grace_s) or self.idle_grace_s < 0:
+            raise ValidationError(f"--idle-grace must be >= 0 seconds, got {self.idle_grace_s!r}")
+        if not _is_number(self.tolerance) or not 0 <= self.tolerance < 1:
+            raise ValidationError(f"autoscaler tolerance must be in [0, 1), got {self.tolerance!r}")
+        if self.scale_to_zero and self.min != 0:
+            raise ValidationError(
+                f"--scale-to-zero needs --min 0, got --min {self.min}", "drop --scale-to-zero or pass --min 0"
+            )
+        if self.min == 0 and not self.scale_to_zero:
+            raise ValidationError("--min 0 means scale to zero", "add --scale-to-zero, or use --min 1 or more")
+        if env == "prod" and self.min < 1:
+            raise ValidationError(
+                f"prod services need --min 1 or more, got --min {self.min}",
+                "a prod endpoint must answer its first request without a cold start; "
+                "scale to zero is for dev and staging",
+            )
+        if env not in ENVIRONMENTS:
+            raise ValidationError(f"environment {env!r} is unknown", f"choose one of {', '.join(ENVIRONMENTS)}")
+        return self
+
+    @classmethod
+    def fixed(cls, instances: int) -> AutoscalePolicy:
+        """No autoscaling: exactly ``instances`` instances."""
+        return cls(min=instances, max=instances, scale_to_zero=instances == 0)
+
+    def with_changes(self, **changes: Any) -> AutoscalePolicy:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AutoscalePolicy:
+        return cls(**_known(cls, data, "autoscaler"))
+
+    # -- EAS ----------------------------------------------------------------------
+    def to_eas_autoscaler(self) -> dict[str, Any]:
+        """The body of Create/UpdateServiceAutoScaler (camelCase, reference §3.4)."""
+        return {
+            "min": self.min,
+            "max": self.max,
+            "scaleStrategies": [{"metricName": "qps", "threshold": _num(self.qps_per_instance)}],
+            "behavior": {
+                "scaleDown": {"stabilizationWindowSeconds": _num(self.scale_in_cooldown_s)},
+                "onZero": {"scaleDownGracePeriodSeconds": _num(self.idle_grace_s)},
+            },
+        }
+
+    @classmethod
+    def from_eas_autoscaler(cls, body: dict[str, Any], tolerance: float = 0.1) -> AutoscalePolicy:
+        """Read an autoscaler body (ours, EAS's Describe response, or the service JSON's short form)."""
+        if not isinstance(body, dict):
+            raise ValidationError("an EAS autoscaler must be a JSON object")
+        lo = body.get("min", body.get("MinReplica", 1))
+        hi = body.get("max", body.get("MaxReplica", lo))
+        threshold: Any = None
+        for strategy in body.get("scaleStrategies") or []:
+            if str(strategy.get("metricName", "")).lower() == "qps":
+                threshold = strategy.get("threshold")
+        if threshold is None:  # the service JSON's form: "strategies": {"qps": 10}
+            threshold = (body.get("strategies") or {}).get("qps")
+        if threshold is None:
+            raise ValidationError(
+                "the EAS autoscaler has no qps strategy", "pai-jupyter scales on QPS per instance; add one"
+            )
+        behavior = body.get("behavior") or {}
+        cooldown = (behavior.get("scaleDown") or {}).get("stabilizationWindowSeconds", 300)
+        grace = (behavior.get("onZero") or {}).get("scaleDownGracePeriodSeconds", 600)
+        return cls(
+            min=int(lo),
+            max=int(hi),
+            qps_per_instance=float(threshold),
+            scale_in_cooldown_s=float(cooldown),
+            scale_to_zero=int(lo) == 0,
+            idle_grace_s=float(grace),
+            tolerance=tolerance,
+        )
+
+
+# -- rollout -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RolloutPlan:
+    """Blue-green steps (percent on the new version) and the gates checked at each.
+
+    A step passes when it has baked ``bake_s`` and the new version has served
+    ``min_requests``; it fails when the new version's error rate or p95 breaks an
+    absolute cap or is worse than the old version's over the same window.
+    """
+
+    steps: tuple[float, ...] = (10.0, 50.0, 100.0)
+    bake_s: float = 60.0
+    min_requests: int = 100
+    max_p95_ms: float | None = None
+    max_error_rate: float = 0.05
+    max_p95_ratio: float = 1.5
+    max_error_rate_delta: float = 0.02
+    # The relative p95 gate also needs the new p95 to be this much slower in
+    # absolute terms: sub-millisecond models jitter by more than 1.5x.
+    min_p95_delta_ms: float = 5.0
+
+    def __post_init__(self) -> None:
+        try:
+            steps = tuple(float(s) for s in self.steps)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"rollout steps {self.steps!r} are not numbers", "write them like 10,50,100"
+            ) from None
+        object.__setattr__(self, "steps", steps)
+
+    @classmethod
+    def parse(cls, text: str, **gates: Any) -> RolloutPlan:
+        """``RolloutPlan.parse("10,50,100", bake_s=30)``; validated."""
+        parts = [p.strip().rstrip("%") for p in str(text).split(",") if p.strip()]
+        try:
+            steps = tuple(float(p) for p in parts)
+        except ValueError:
+            raise ValidationError(
+                f"--plan {text!r} is not a list of percentages", "write it like 10,50,100"
+            ) from None
+        return cls(steps=steps, **gates).validate()
+
+    def validate(self) -> RolloutPlan:
+        if not self.steps:
+            raise ValidationError("the rollout plan has no steps", "write it like 10,50,100")
+        for s in self.steps:
+            if not 0 < s <= 100:
+                raise ValidationError(f"rollout step {s:g} % is outside (0, 100]", "write it like 10,50,100")
+        if any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
+            raise ValidationError(
+                f"rollout steps {self.steps_text} must increase", "each step puts more traffic on the new version"
+            )
+        if self.steps[-1] != 100:
+            raise ValidationError(
+                f"rollout plan {self.steps_text} must end at 100",
+                "the last step moves all traffic to the new version",
+            )
+        if not _is_number(self.bake_s) or self.bake_s < 0:
+            raise ValidationError(f"--bake must be >= 0 seconds, got {self.bake_s!r}")
+        if not _is_int(self.min_requests) or self.min_requests < 0:
+            raise ValidationError(f"--min-requests must be a whole number >= 0, got {self.min_requests!r}")
+        if self.max_p95_ms is not None and (not _is_number(self.max_p95_ms) or self.max_p95_ms <= 0):
+            raise ValidationError(f"--max-p95-ms must be positive, got {self.max_p95_ms!r}")
+        if not _is_number(self.max_error_rate) or not 0 <= self.max_error_rate <= 1:
+            raise ValidationError(
+                f"--max-error-rate must be between 0 and 1, got {self.max_error_rate!r}", "0.05 means 5 %"
+            )
+        if not _is_number(self.max_p95_ratio) or self.max_p95_ratio < 1:
+            raise ValidationError(f"--max-p95-ratio must be >= 1, got {self.max_p95_ratio!r}")
+        if not _is_number(self.max_error_rate_delta) or not 0 <= self.max_error_rate_delta <= 1:
+            raise ValidationError(
+                f"--max-error-rate-delta must be between 0 and 1, got {self.max_error_rate_delta!r}"
+            )
+        if not _is_number(self.min_p95_delta_ms) or self.min_p95_delta_ms < 0:
+            raise ValidationError(f"--min-p95-delta-ms must be >= 0, got {self.min_p95_delta_ms!r}")
+        return self
+
+    @property
+    def steps_text(self) -> str:
+        return ",".join(f"{s:g}" for s in self.steps)
+
+    def gates(self) -> dict[str, Any]:
+        """Everything but the steps (``RolloutRecord.gates``)."""
+        data = self.to_dict()
+        data.pop("steps")
+        return data
+
+    def with_changes(self, **changes: Any) -> RolloutPlan:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["steps"] = list(self.steps)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RolloutPlan:
+        return cls(**_known(cls, data, "rollout plan"))
+
+
+# -- the service ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    processor: str
+    instances: int = 1
+    cpu: float = 1.0
+    memory_mb: int = 1024
+    gpu: int = 0
+    resource_group: str | None = None  # EAS resource group (eas-r-...); None: the public pool
+    env: str = "dev"
+    autoscaler: AutoscalePolicy | None = None  # None: exactly ``instances`` instances
+    signature: dict[str, Any] | None = None  # declared; otherwise read from the model
+    command: str | None = None  # custom processor: a command that listens on $LISTENING_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    token: str | None = None  # None: generated at creation
+    image: str | None = None  # custom processor on EAS: the container image
+
+    def __post_init__(self) -> None:
+        if isinstance(self.autoscaler, dict):
+            object.__setattr__(self, "autoscaler", AutoscalePolicy.from_dict(self.autoscaler))
+
+    # -- validation ---------------------------------------------------------------
+    def validate(self) -> ServiceSpec:
+        """Raise ``ValidationError`` naming the first bad field; return self."""
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise ValidationError(f"service name {self.name!r} is not valid", _NAME_HINT)
+        if self.processor not in PROCESSORS:
+            raise ValidationError(
+                f"processor {self.processor!r} is not supported", f"choose one of {', '.join(PROCESSORS)}"
+            )
+        if self.processor == "custom":
+            if not (self.command or "").strip():
+                raise ValidationError(
+                    "a custom processor needs a command",
+                    f"give --command 'python serve.py' that listens on the port in ${PORT_ENV}",
+                )
+            try:
+                shlex.split(self.command or "")
+            except ValueError as exc:
+                raise ValidationError(f"--command could not be split: {exc}") from None
+        elif self.command:
+            raise ValidationError(
+                f"--command is only for the custom processor, not {self.processor!r}",
+                "drop --command or use --processor custom",
+            )
+        if self.env not in ENVIRONMENTS:
+            raise ValidationError(
+                f"environment {self.env!r} is unknown", f"choose one of {', '.join(ENVIRONMENTS)}"
+            )
+        if not _is_int(self.instances) or self.instances < 0:
+            raise ValidationError(f"--instances must be a whole number >= 0, got {self.instances!r}")
+        if self.instances > MAX_INSTANCES:
+            raise ValidationError(f"--instances {self.instances} is above EAS's limit of {MAX_INSTANCES}")
+        if not _is_number(self.cpu) or self.cpu <= 0:
+            raise ValidationError(f"--cpu must be positive, got {self.cpu!r}")
+        if not _is_int(self.memory_mb) or self.memory_mb < 64:
+            raise ValidationError(f"--memory must be at least 64 MB, got {self.memory_mb!r}")
+        if not _is_int(self.gpu) or self.gpu < 0:
+            raise ValidationError(f"--gpu must be a whole number >= 0, got {self.gpu!r}")
+        if self.resource_group is not None and not re.match(r"^[A-Za-z0-9_-]{1,128}$", self.resource_group):
+            raise ValidationError(
+                f"resource group {self.resource_group!r} is not valid",
+                "write it like eas-r-xxxx; omit for the public pool",
+            )
+        if not _is_int(self.max_body_bytes) or self.max_body_bytes < 1:
+            raise ValidationError(f"--max-body must be a positive number of bytes, got {self.max_body_bytes!r}")
+        if self.token is not None and (len(self.token) < 8 or not self.token.isprintable() or " " in self.token):
+            raise ValidationError("--token must be at least 8 printable characters without spaces")
+        if self.signature is not None:
+            _check_signature(self.signature)
+        if self.autoscaler is not None:
+            self.autoscaler.validate(self.env)
+            if not self.autoscaler.min <= self.instances <= self.autoscaler.max:
+                raise ValidationError(
+                    f"--instances {self.instances} is outside the autoscaler's range "
+                    f"[{self.autoscaler.min}, {self.autoscaler.max}]",
+                    "instances is the starting count; keep it between --min and --max",
+                )
+        elif self.instances == 0:
+            raise ValidationError(
+                "--instances 0 without an autoscaler would never serve",
+                "use --min 0 --max N --scale-to-zero to start from zero",
+            )
+        return self
+
+    @property
+    def policy(self) -> AutoscalePolicy:
+        """The autoscaler, or a fixed policy of ``instances`` when none is set."""
+        return self.autoscaler or AutoscalePolicy.fixed(self.instances)
+
+    def with_changes(self, **changes: Any) -> ServiceSpec:
+        return replace(self, **changes)
+
+    # -- JSON ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["autoscaler"] = self.autoscaler.to_dict() if self.autoscaler else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceSpec:
+        data = _known(cls, data, "service spec")
+        if isinstance(data.get("autoscaler"), dict):
+            data["autoscaler"] = AutoscalePolicy.from_dict(data["autoscaler"])
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValidationError(f"service spec is incomplete: {exc}") from None
+
+    # -- EAS service JSON --------------------------------------------------------------
+    @property
+    def eas_name(self) -> str:
+        """EAS allows no '-' in service names."""
+        return self.name.replace("-", "_")
+
+    def eas_processor(self) -> str | None:
+        """EAS's built-in processor code, or None when it runs as a container."""
+        if self.processor == "custom":
+            return None
+        table = _EAS_PROCESSORS_GPU if self.gpu else _EAS_PROCESSORS_CPU
+        return table[self.processor]
+
+    def to_eas(self, model_path: str, region: str = "cn-hangzhou") -> dict[str, Any]:
+        """The service JSON ``eascmd create`` (CreateService) takes."""
+        self.validate()
+        metadata: dict[str, Any] = {
+            "instance": self.instances,
+            "cpu": _num(self.cpu),
+            "memory": self.memory_mb,
+        }
+        if self.gpu:
+            metadata["gpu"] = self.gpu
+        if self.resource_group:
+            metadata["resource"] = self.resource_group
+        body: dict[str, Any] = {"name": self.eas_name, "model_path": model_path}
+        code = self.eas_processor()
+        if code is not None:
+            body["processor"] = code
+        else:
+            command = (
+                self.command if self.processor == "custom" else OWN_SERVER_COMMAND.format(processor=self.processor)
+            )
+            container: dict[str, Any] = {
+                "image": self.image or OWN_SERVER_IMAGE.format(region=region),
+                "command": command,
+                "port": CONTAINER_PORT,
+                "env": [{"name": PORT_ENV, "value": str(CONTAINER_PORT)}],
+            }
+            body["containers"] = [container]
+            # The model is mounted where the container contract expects it.
+            body["storage"] = [{"mount_path": CONTAINER_MODEL_DIR, "oss": {"path": model_path, "readOnly": True}}]
+        body["metadata"] = metadata
+        if self.token:
+            body["token"] = self.token
+        if self.autoscaler is not None:
+            scaler = self.autoscaler
+            body["autoscaler"] = {
+                "min": scaler.min,
+                "max": scaler.max,
+                "strategies": {"qps": _num(scaler.qps_per_instance)},
+                "behavior": self.autoscaler.to_eas_autoscaler()["behavior"],
+            }
+        labels = self._labels(code)
+        if labels:
+            body["labels"] = labels
+        return body
+
+    def _labels(self, code: str | None) -> dict[str, str]:
+        labels: dict[str, str] = {}
+        if self.eas_name != self.name:
+            labels[LABEL + "name"] = self.name
+        if code is None or _processor_from_code(code) != self.processor:
+            labels[LABEL + "processor"] = self.processor
+        if self.env != "dev":
+            labels[LABEL + "env"] = self.env
+        if self.signature is not None:
+            labels[LABEL + "signature"] = json.dumps(self.signature, sort_keys=True, separators=(",", ":"))
+        if self.max_body_bytes != DEFAULT_MAX_BODY:
+            labels[LABEL + "max-body-bytes"] = str(self.max_body_bytes)
+        if self.autoscaler is not None and self.autoscaler.tolerance != 0.1:
+            labels[LABEL + "autoscaler-tolerance"] = repr(self.autoscaler.tolerance)
+        if self.image and self.processor != "custom":
+            labels[LABEL + "image"] = self.image
+        return labels
+
+    @classmethod
+    def from_eas(cls, body: dict[str, Any]) -> ServiceSpec:
+        """Read a service JSON (ours or one written for the console) back into a spec."""
+        if not isinstance(body, dict):
+            raise ValidationError("an EAS service JSON must be an object")
+        metadata = body.get("metadata") or {}
+        labels = {str(k): str(v) for k, v in (body.get("labels") or {}).items()}
+        name = labels.get(LABEL + "name") or body.get("name") or metadata.get("name")
+        if not name:
+            raise ValidationError("the EAS service JSON has no name", "set name or metadata.name")
+        containers = body.get("containers") or []
+        command = image = None
+        processor = labels.get(LABEL + "processor")
+        if body.get("processor"):
+            processor = processor or _processor_from_code(str(body["processor"]))
+        elif containers:
+            first = containers[0]
+            image = first.get("image")
+            if processor is None:
+                processor = "custom"
+            if processor == "custom":
+                command = first.get("command") or first.get("script")
+            elif image == OWN_SERVER_IMAGE.format(region=_region_of(image)):
+                image = None
+        if processor is None:
+            raise ValidationError(
+                f"EAS processor {body.get('processor')!r} is not one pai-jupyter serves",
+                f"pai-jupyter serves {', '.join(PROCESSORS)}",
+            )
+        image = labels.get(LABEL + "image", image)
+        tolerance = float(labels.get(LABEL + "autoscaler-tolerance", 0.1))
+        autoscaler = None
+        if body.get("autoscaler"):
+            autoscaler = AutoscalePolicy.from_eas_autoscaler(body["autoscaler"], tolerance=tolerance)
+        signature = json.loads(labels[LABEL + "signature"]) if LABEL + "signature" in labels else None
+        return cls(
+            name=str(name),
+            processor=processor,
+            instances=int(metadata.get("instance", 1)),
+            cpu=float(metadata.get("cpu", 1)),
+            memory_mb=int(metadata.get("memory", 1024)),
+            gpu=int(metadata.get("gpu", 0) or 0),
+            resource_group=metadata.get("resource") or None,
+            env=labels.get(LABEL + "env", "dev"),
+            autoscaler=autoscaler,
+            signature=signature,
+            command=command,
+            max_body_bytes=int(labels.get(LABEL + "max-body-bytes", DEFAULT_MAX_BODY)),
+            token=body.get("token") or None,
+            image=image,
+        )
+
+
+def _processor_from_code(code: str) -> str | None:
+    code = code.lower()
+    for prefix, ours in (
+        ("onnx", "onnx"),
+        ("pytorch", "torchscript"),
+        ("tensorflow", "tensorflow"),
+        ("xgboost", "xgboost"),
+    ):
+        if code.startswith(prefix):
+            return ours
+    return None
+
+
+def _region_of(image: str | None) -> str:
+    m = re.match(r"eas-registry-vpc\.([a-z0-9-]+)\.cr\.aliyuncs\.com/", image or "")
+    return m.group(1) if m else "cn-hangzhou"
+
+
+def _check_signature(signature: dict[str, Any]) -> None:
+    """``{"inputs": [{"name", "dtype", "shape"}], "outputs": [...]}``."""
+    hint = 'write it like {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 64]}], "outputs": [...]}'
+    if not isinstance(signature, dict) or not set(signature) <= {"inputs", "outputs"}:
+        raise ValidationError("the signature must have only 'inputs' and 'outputs'", hint)
+    for side in ("inputs", "outputs"):
+        items = signature.get(side, [])
+        if not isinstance(items, list):
+            raise ValidationError(f"signature {side} must be a list", hint)
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise ValidationError(f"every signature {side[:-1]} needs a name", hint)
+            shape = item.get("shape")
+            if shape is not None and (
+                not isinstance(shape, list)
+                or not all(d is None or _is_int(d) or isinstance(d, str) for d in shape)
+            ):
+                raise ValidationError(f"signature {side[:-1]} {item['name']!r} has a bad shape {shape!r}", hint)
+
+
+__all__ = [
+    "ENVIRONMENTS",
+    "PROCESSORS",
+    "SCALE_TO_ZERO_ENVS",
+    "AutoscalePolicy",
+    "RolloutPlan",
+    "ServiceSpec",
+]
