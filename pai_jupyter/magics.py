@@ -22,7 +22,7 @@ from . import client
 from .backends.base import JobRecord
 from .config import PaiConfig, set_current_config
 from .errors import PaiError
-from .options import HelpShown, backend_option, parse_line, spec_from_options, train_options
+from .options import HelpShown, backend_option, join_continuation, parse_line, spec_from_options, train_options
 from .render import MetricSummary, job_details, job_line, jobs_table
 from .specs.job import JobSpec
 
@@ -120,6 +120,7 @@ class PaiMagics(Magics):
     @_guard
     def pai_train(self, line: str, cell: str) -> Any:
         """Submit the cell as a training job. See ``%%pai_train --help``."""
+        line, cell = join_continuation(line, cell)
         args = self._parse(_train_parser, line, "%%pai_train")
         if args is None:
             return None

@@ -177,6 +177,15 @@ class HelpShown:
     text: str
 
 
+def join_continuation(line: str, cell: str) -> tuple[str, str]:
+    """Options continued over several lines with a trailing ``\\`` (IPython passes
+    only the first line of a cell magic as ``line``): move them out of the cell."""
+    lines = cell.split("\n")
+    while line.rstrip().endswith("\\") and lines:
+        line = line.rstrip()[:-1] + " " + lines.pop(0).strip()
+    return line, "\n".join(lines)
+
+
 def parse_line(command: click.Command, line: str, prog: str) -> Any:
     """Run ``command``'s parser over a magic line; return what its callback returns.
 

@@ -53,7 +53,7 @@ def test_bad_options_are_one_line_usage_errors(ip: InteractiveShell, line: str, 
 
 
 def test_unknown_option_suggests_the_right_one(ip: InteractiveShell) -> None:
-    with pytest.raises(UsageError, match="(?i)did you mean.*'?--workers"):
+    with pytest.raises(UsageError, match=r"(?i)did you mean.*'?--workers"):
         ip.run_cell_magic("pai_train", "--worker 2", TRAIN)
 
 
@@ -111,3 +111,15 @@ def test_config_magic_selects_the_backend(ip: InteractiveShell) -> None:
     ip.run_line_magic("config", "PaiConfig.backend = 'nope'")
     with pytest.raises(UsageError, match="backend 'nope' is unknown"):
         ip.run_line_magic("pai_jobs", "")
+
+
+def test_options_continued_with_backslashes_are_joined(ip: InteractiveShell) -> None:
+    # IPython passes only the first line of a cell magic; continuation lines arrive in the cell.
+    result = ip.run_cell("%%pai_train --name cont \\\n    --framework python \\\n    --workers 0\nprint('hi')\n")
+    assert isinstance(result.error_in_exec, UsageError) and "0 is not in the range" in str(result.error_in_exec)
+    from pai_jupyter.options import join_continuation
+
+    assert join_continuation("--a 1 \\", "   --b 2 \\\n --c 3\nprint(1)\n") == (
+        "--a 1  --b 2  --c 3",
+        "print(1)\n",
+    )
