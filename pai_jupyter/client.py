@@ -153,7 +153,11 @@ def submit(
     be = resolve_backend(backend)
     cwd = Path(cwd or Path.cwd())
     provenance = capture(
-        cwd, entry_source=source, entry_name=spec.entry, data_uris=[i.uri for i in spec.inputs], spec=spec.to_dict()
+        cwd,
+        entry_source=source,
+        entry_name=spec.entry,
+        data_uris=[i.uri for i in spec.inputs],
+        spec=spec.to_dict(),
     )
     config = current_config()
     bucket = config.oss_bucket or config.default_bucket
