@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Everything the labextension build and the UI tests need beyond the Python venv:
+#  - Debian's chromium (Playwright cannot download browsers here; the UI tests
+#    point Playwright at /usr/bin/chromium);
+#  - the Node packages of labextension/ and ui-tests/ (through JupyterLab's jlpm).
+# Idempotent: a second run only checks.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV_BIN="${VENV_BIN:-$ROOT/.venv/bin}"
+JLPM="$VENV_BIN/jlpm"
+[ -x "$JLPM" ] || JLPM="$(command -v jlpm || true)"
+if [ -z "$JLPM" ]; then
+  echo "install-ui-deps: jlpm not found (install jupyterlab into $VENV_BIN first: make install)" >&2
+  exit 2
+fi
+
+if [ ! -x /usr/bin/chromium ] && [ "${SKIP_CHROMIUM:-0}" != "1" ]; then
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+  echo "install-ui-deps: installing Debian's chromium"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export YARN_ENABLE_PROGRESS_BARS=false
+for dir in labextension ui-tests; do
+  if [ -f "$ROOT/$dir/package.json" ]; then
+    echo "install-ui-deps: jlpm install in $dir"
+    (cd "$ROOT/$dir" && "$JLPM" install --immutable 2>/dev/null || "$JLPM" install)
+  fi
+done

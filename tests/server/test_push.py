@@ -1,0 +1,78 @@
+"""The push websocket delivers job changes (state, new metric points, log lines) without polling by the browser."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.server.helpers import submit
+
+pytestmark = pytest.mark.slow
+
+
+async def next_message(ws: Any, predicate: Any, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("no matching push message in time")
+        raw = await asyncio.wait_for(ws.read_message(), remaining)
+        assert raw is not None, "the push socket closed"
+        message = json.loads(raw)
+        if predicate(message):
+            return message
+
+
+async def test_push_sends_jobs_then_each_new_loss_point_within_a_second(jp_ws_fetch: Any) -> None:
+    record = submit(name="pushed")
+    ws = await jp_ws_fetch("pai", "api", "push")
+    try:
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": ["jobs", f"job:{record.id}"]}))
+        listing = await next_message(ws, lambda m: m["type"] == "jobs")
+        assert listing["topic"] == "jobs" and listing["jobs"][0]["id"] == record.id
+        job = await next_message(ws, lambda m: m["type"] == "job")
+        assert job["topic"] == f"job:{record.id}" and job["provenance"]["commit"]
+
+        def loss_points(m: dict[str, Any]) -> list[dict[str, Any]]:
+            return [p for p in m.get("points", []) if p["name"] == "loss"] if m["type"] == "metrics" else []
+
+        first = await next_message(ws, lambda m: bool(loss_points(m)))
+        seen = {p["step"] for p in loss_points(first)}
+        # The script reports every 0.3 s; each new point must arrive once, promptly after it was reported.
+        for _ in range(3):
+            message = await next_message(ws, lambda m: bool(loss_points(m)), timeout=5)
+            points = loss_points(message)
+            steps = {p["step"] for p in points}
+            assert not steps & seen, "a point was pushed twice"
+            seen |= steps
+            lag = time.time() - max(p["ts"] for p in points)
+            assert lag < 1.0, f"pushed {lag:.2f}s after it was reported"
+        assert sorted(seen) == list(range(1, max(seen) + 1)), "no point was skipped"
+
+        logs = await next_message(ws, lambda m: m["type"] == "logs")
+        assert "training starts" in logs["text"]
+        # Narrowing the subscription stops the job topic.
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": ["jobs"]}))
+        await asyncio.sleep(0.3)
+    finally:
+        ws.close()
+
+
+async def test_bad_subscriptions_get_an_error_message(jp_ws_fetch: Any) -> None:
+    ws = await jp_ws_fetch("pai", "api", "push")
+    try:
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": ["weather"]}))
+        error = await next_message(ws, lambda m: m["type"] == "error")
+        assert "weather" in error["error"] and error["hint"]
+        await ws.write_message("{not json")
+        error = await next_message(ws, lambda m: m["type"] == "error")
+        assert "JSON" in error["error"]
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": ["job:j-missing"]}))
+        missing = await next_message(ws, lambda m: m["type"] == "error")
+        assert missing["topic"] == "job:j-missing" and missing["error_type"] == "NotFoundError"
+    finally:
+        ws.close()
