@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import statistics
 import subprocess
@@ -69,12 +71,13 @@ def bench_submit(n: int = 15) -> list[dict]:
     os.chdir(cwd)
     shell = InteractiveShell.instance()
     shell.extension_manager.load_extension("pai_jupyter")
-    shell.run_cell_magic("pai_train", "--name warmup --no-widget", "print(1)")  # starts the control plane
     times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        shell.run_cell_magic("pai_train", f"--name bench-{i} --workers 2 --no-widget", "print('hi')")
-        times.append(time.perf_counter() - t0)
+    with contextlib.redirect_stdout(io.StringIO()):  # the magic's own "Submitted ..." lines
+        shell.run_cell_magic("pai_train", "--name warmup --no-widget", "print(1)")  # starts the control plane
+        for i in range(n):
+            t0 = time.perf_counter()
+            shell.run_cell_magic("pai_train", f"--name bench-{i} --workers 2 --no-widget", "print('hi')")
+            times.append(time.perf_counter() - t0)
     spawn = []
     for _ in range(n):
         t0 = time.perf_counter()
@@ -134,7 +137,8 @@ def _stop_server() -> None:
     from pai_jupyter.config import set_current_config
 
     try:
-        main(["server", "stop"])
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(["server", "stop"])
     except SystemExit:
         pass
     reset_backends()
