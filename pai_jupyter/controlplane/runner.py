@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -38,10 +39,13 @@ from ..backends.base import (
     SUCCEEDED,
     JobRecord,
 )
+from ..checkpoint import latest_valid_entry
+from ..durations import parse_duration
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..specs.job import JobSpec
 from ..storage.local import LocalStorage
 from ..storage.uri import OssUri
+from ..telemetry.advice import WARMUP, WINDOW, input_bound_advice
 from .job_store import JobStore
 from .metrics_ingest import MetricsTail
 from .sampling import JobSampler
@@ -63,6 +67,7 @@ class _Live:
     preempted: bool = False
     kill_sent: bool = False
     timed_out: bool = False
+    attempt_started: float | None = None
 
 
 class JobRunner:
@@ -76,7 +81,8 @@ class JobRunner:
         default_bucket: str = "pai-jupyter",
         stop_grace: float = 10.0,
         tick: float = 0.25,
-        sample_every: float = 2.0,
+        sample_every: float | None = None,
+        advice_window: float | None = None,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -85,7 +91,11 @@ class JobRunner:
         self.default_bucket = default_bucket
         self.stop_grace = stop_grace
         self.tick = tick
-        self.sample_every = sample_every
+        # Both tunable per control plane through its environment (tests, demos, slow input pipelines).
+        self.sample_every = sample_every or _env_duration("PAI_JUPYTER_SAMPLE_EVERY", 2.0)
+        self.advice_window = advice_window or _env_duration("PAI_JUPYTER_ADVICE_WINDOW", WINDOW)
+        self._gpu_trace: dict[str, list[tuple[float, float]]] = {}
+        self._advised: set[str] = set()
         self._live: dict[str, _Live] = {}
         self._metrics = MetricsTail(store)
         self._sampler = JobSampler()
@@ -244,6 +254,7 @@ class JobRunner:
         ports = _free_ports(spec.workers + 1)
         live = self._live.setdefault(job_id, _Live())
         live.preempted, live.kill_sent = False, False
+        live.attempt_started = time.time()
         storage_path = self.storage.path_for
         inputs = {i.channel: job_dir / "input" / i.channel for i in spec.inputs}
         working_dir = job_dir / "code" / spec.workdir
@@ -312,7 +323,9 @@ class JobRunner:
             if not alive:
                 if live.timed_out:
                     limit = record.spec.max_run_time or 0
-                    self.store.set_state(job_id, FAILED, f"exceeded its max run time of {limit:g}s and was stopped")
+                    self.store.set_state(
+                        job_id, FAILED, f"exceeded its max run time of {limit:g}s and was stopped"
+                    )
                 else:
                     self.store.set_state(job_id, STOPPED, "stopped by the user")
                 self._finish(job_id)
@@ -360,23 +373,72 @@ class JobRunner:
 
     def _restart_after_preemption(self, job_id: str, record: JobRecord) -> None:
         restarts = record.attempt - 1
+        self._attempt_ended(job_id, record, "preempted")
         if restarts >= record.spec.max_restarts:
             self.store.set_state(
                 job_id,
                 FAILED,
                 f"preempted {restarts + 1} times; gave up after max_restarts={record.spec.max_restarts}",
             )
-            self._finish(job_id)
+            self._finish(job_id, attempt_recorded=True)
             return
         attempt = record.attempt + 1
         self.store.set_state(
             job_id, RESTARTING, f"resuming from the last checkpoint, attempt {attempt}", attempt=attempt
         )
-        self.store.event(job_id, "restart", f"attempt {attempt} starts", {"attempt": attempt})
+        checkpoint = self._last_checkpoint(record)
+        resume = (
+            f"resumes from checkpoint step {checkpoint.step} ({checkpoint.file})"
+            if checkpoint
+            else "finds no valid checkpoint and starts from scratch"
+        )
+        self.store.event(
+            job_id,
+            "restart",
+            f"attempt {attempt} starts; it {resume}",
+            {"attempt": attempt, "checkpoint_step": checkpoint.step if checkpoint else None},
+        )
         for worker in self.store.workers(job_id):
             self.store.set_worker(job_id, worker["rank"], state="Pending", pid=None, exit_code=None)
         self._live[job_id] = _Live()
+        self._gpu_trace.pop(job_id, None)  # a new attempt warms up again
         self._launch(job_id)
+
+    def _attempt_ended(self, job_id: str, record: JobRecord, outcome: str) -> None:
+        """One ``attempt`` event per attempt: how it ended, how long it ran, how far it got."""
+        live = self._live.get(job_id)
+        started = (live.attempt_started if live else None) or record.started_at
+        duration = time.time() - started if started else None
+        last = self.store.last_step_point(job_id, 0)
+        checkpoint = self._last_checkpoint(record)
+        parts = [f"attempt {record.attempt} {outcome}"]
+        if duration is not None:
+            parts.append(f"after {duration:.1f}s")
+        if last is not None:
+            parts.append(f"at step {last[1]}")
+        if checkpoint is not None:
+            parts.append(f"last checkpoint step {checkpoint.step}")
+        self.store.event(
+            job_id,
+            "attempt",
+            ", ".join(parts),
+            {
+                "attempt": record.attempt,
+                "outcome": outcome,
+                "duration_s": duration,
+                "last_step": last[1] if last else None,
+                "checkpoint_step": checkpoint.step if checkpoint else None,
+            },
+        )
+
+    def _last_checkpoint(self, record: JobRecord) -> Any:
+        uri = record.outputs.get("checkpoints")
+        if not uri:
+            return None
+        try:
+            return latest_valid_entry(self.storage.path_for(OssUri.parse(uri)))
+        except (OSError, ValueError):
+            return None
 
     def _poll(self, job_id: str, rank: int, worker: object, job_dir: Path, attempt: int) -> int | None:
         proc = self._live.get(job_id, _Live()).procs.get(rank)
@@ -393,11 +455,15 @@ class JobRunner:
                 return LOST
         return LOST
 
-    def _finish(self, job_id: str) -> None:
+    def _finish(self, job_id: str, attempt_recorded: bool = False) -> None:
+        record = self.store.get(job_id)
+        if not attempt_recorded:
+            self._attempt_ended(job_id, record, record.state.lower())
         self._live.pop(job_id, None)
         self._preempt_at.pop(job_id, None)
         self._sampler.forget(job_id)
-        record = self.store.get(job_id)
+        self._gpu_trace.pop(job_id, None)
+        self._advised.discard(job_id)
         job_dir = Path(self.store.row(job_id)["job_dir"])
         self._metrics.ingest(job_id, job_dir, record.attempt, range(record.spec.workers))
         if record.state == SUCCEEDED:
@@ -450,9 +516,37 @@ class JobRunner:
             pids = {w["rank"]: w["pid"] for w in self.store.workers(job_id) if w["pid"] and w["exit_code"] is None}
             points = self._sampler.sample(job_id, pids)
             self.store.add_metrics(job_id, points)
+            self._advise(job_id, points)
+
+    def _advise(self, job_id: str, points: list) -> None:
+        """Feed this tick's GPU utilisation (mean over workers) to the advice; advise once per job."""
+        utils = [p.value for p in points if p.name == "gpu_util"]
+        if not utils or job_id in self._advised:
+            return
+        trace = self._gpu_trace.setdefault(job_id, [])
+        trace.append((points[0].ts, sum(utils) / len(utils)))
+        warmup = min(WARMUP, self.advice_window)
+        advice = input_bound_advice(trace, window=self.advice_window, warmup=warmup)
+        if advice is not None:
+            self._advised.add(job_id)
+            self.store.event(job_id, "advice", advice.message, {"kind": advice.kind, **advice.data})
+        # Keep what the next decision can look at: the warm-up start and one window.
+        if len(trace) > 2 and trace[-1][0] - trace[1][0] > self.advice_window + warmup:
+            del trace[1]
 
     def running_count(self) -> int:
         return len(self.store.ids_in_states(RUNNING, STOPPING, RESTARTING))
+
+
+def _env_duration(name: str, default: float) -> float:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        return parse_duration(text, name) or default
+    except ValidationError:
+        log.warning("ignoring %s=%r: not a duration", name, text)
+        return default
 
 
 def _free_ports(n: int) -> list[int]:
