@@ -513,7 +513,7 @@ class DlcTraining:
                 f"job {job_id} was not submitted by pai-jupyter, so it has no provenance",
                 "only jobs submitted with %%pai_train / jupyter pai train carry provenance",
             )
-        for uri in (manifest["outputs"]["provenance"], manifest["outputs"]["run"] + "provenance.json"):
+        for uri in (manifest["outputs"]["run"] + "provenance.json", manifest["outputs"]["provenance"]):
             try:
                 return json.loads(self.storage.read_bytes(OssUri.parse(uri)))
             except NotFoundError:
