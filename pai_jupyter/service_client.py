@@ -350,20 +350,27 @@ def _is_oss(text: str) -> bool:
 
 
 def _resolve_model(
-    name: str, model: str | Path, be: Backend, progress: ProgressCallback | None
-) -> tuple[str, list[str], str | None]:
-    """(model URI, file names for processor inference, job id)."""
+    name: str, model: str | Path, be: Backend, processor: str | None, progress: ProgressCallback | None
+) -> tuple[str, str, str | None]:
+    """(model URI, processor, job id); a local model is checked before it is uploaded."""
     text = str(model)
     if not text.strip():
         raise ValidationError("--model is empty", "give a job id, an oss:// URI or a local file or folder")
     if _is_oss(text):
         uri = OssUri.parse(text, "--model")
-        return str(uri), _storage_names(be, uri, text), None
+        return str(uri), processor or infer_processor(_storage_names(be, uri, text), text), None
     path = Path(text).expanduser()
     if path.exists():
-        return _upload_model(name, path, be, progress)
+        if path.is_dir():
+            names = [str(p.relative_to(path)) for p in sorted(path.rglob("*")) if p.is_file()]
+            if not names:
+                raise ValidationError(f"model folder {path} is empty", "point --model at the model file or folder")
+        else:
+            names = [path.name]
+        processor = processor or infer_processor(names, text)
+        return _upload_model(name, path, be, progress), processor, None
     # Not a path: maybe a job id.
-    looks_like_path = "/" in text or text.startswith(".") or Path(text).suffix in SUFFIXES
+    looks_like_path = "/" in text or text.startswith(".") or Path(text).suffix.lower() in SUFFIXES
     if not looks_like_path:
         from .client import get_job
 
@@ -376,7 +383,8 @@ def _resolve_model(
             if not model_uri:
                 raise ValidationError(f"job {text} has no model output", "deploy a path or URI instead")
             uri = OssUri.parse(model_uri, f"job {text}'s model")
-            return str(uri), _storage_names(be, uri, f"job {text}'s model ({model_uri})"), job.id
+            where = f"job {text}'s model ({model_uri})"
+            return str(uri), processor or infer_processor(_storage_names(be, uri, where), where), job.id
     raise NotFoundError(
         f"model {text!r} is not a local file or folder, an oss:// URI or a job id",
         "check the path (relative to the notebook's folder) or the job id (`jupyter pai jobs list`)",
@@ -393,21 +401,15 @@ def _storage_names(be: Backend, uri: OssUri, what: str) -> list[str]:
     return [i.uri.split("://", 1)[1].split("/", 1)[1][len(prefix) :] for i in items]
 
 
-def _upload_model(
-    name: str, path: Path, be: Backend, progress: ProgressCallback | None
-) -> tuple[str, list[str], None]:
+def _upload_model(name: str, path: Path, be: Backend, progress: ProgressCallback | None) -> str:
+    """Copy a local model to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``."""
     config = current_config()
     bucket = config.oss_bucket or config.default_bucket
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
     base = OssUri(bucket, f"pai-jupyter/models/{name}/{stamp}/")
     if path.is_dir():
-        names = [str(p.relative_to(path)) for p in sorted(path.rglob("*")) if p.is_file()]
-        if not names:
-            raise ValidationError(f"model folder {path} is empty")
-        uri = be.storage.upload(path, base, progress)
-        return str(uri.as_dir()), names, None
-    uri = be.storage.upload(path, base.join(path.name), progress)
-    return str(uri), [path.name], None
+        return str(be.storage.upload(path, base, progress).as_dir())
+    return str(be.storage.upload(path, base.join(path.name), progress))
 
 
 # -- module functions ----------------------------------------------------------------------
@@ -497,9 +499,7 @@ def deploy(
     if plan is not None:
         plan.validate()
     be = resolve_backend(backend)
-    model_uri, names, job_id = _resolve_model(name, model, be, progress)
-    if processor is None:
-        processor = infer_processor(names, str(model))
+    model_uri, processor, job_id = _resolve_model(name, model, be, processor, progress)
     spec = build_spec(name, processor, **options)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
     return Service(record.name, backend=be, record=record)
