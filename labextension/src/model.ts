@@ -1,0 +1,276 @@
+// The one owner of the sidebar's state. It keeps the push socket open,
+// subscribes to what the panels show, folds pushed messages into plain data
+// and emits `changed`; components only render it (no copies of their own).
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { PaiApi, PaiApiError } from './api';
+import {
+  JobEvent,
+  JobRecord,
+  MetricPoint,
+  ProvenanceSummary,
+  PushMessage,
+  RolloutAction,
+  ServiceEvent,
+  ServiceMetricPoint,
+  ServiceRecord
+} from './tokens';
+
+/** Points kept per series: enough for a sidebar-wide chart, bounded memory for long jobs. */
+export const MAX_POINTS = 600;
+const MAX_EVENTS = 200;
+const RECONNECT_MS = 1000;
+
+export type Series = [number, number][];
+
+export interface JobDetail {
+  id: string;
+  record: JobRecord | null;
+  provenance: ProvenanceSummary | null;
+  series: Record<string, Series>;
+  logs: string;
+  events: JobEvent[];
+}
+
+export interface ServiceDetail {
+  name: string;
+  points: ServiceMetricPoint[];
+  events: ServiceEvent[];
+}
+
+export interface Notice {
+  message: string;
+  hint: string | null;
+}
+
+export type Tab = 'jobs' | 'endpoints';
+
+export class PaiModel {
+  constructor(readonly api: PaiApi = new PaiApi()) {}
+
+  // -- state read by the components ------------------------------------------
+  tab: Tab = 'jobs';
+  connected = false;
+  jobs: JobRecord[] | null = null;
+  services: ServiceRecord[] | null = null;
+  job: JobDetail | null = null;
+  service: ServiceDetail | null = null;
+  notice: Notice | null = null;
+  busy = false;
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get selectedService(): ServiceRecord | null {
+    const name = this.service?.name;
+    return this.services?.find(s => s.name === name) ?? null;
+  }
+
+  // -- lifecycle ---------------------------------------------------------------
+  start(): void {
+    if (this._socket || this._disposed) {
+      return;
+    }
+    const socket = this.api.openPush();
+    this._socket = socket;
+    socket.onopen = () => {
+      this.connected = true;
+      this._subscribe();
+      this._emit();
+    };
+    socket.onmessage = event => {
+      this._handle(JSON.parse(String(event.data)) as PushMessage);
+    };
+    socket.onclose = () => {
+      this._socket = null;
+      this.connected = false;
+      this._emit();
+      if (!this._disposed) {
+        this._retry = window.setTimeout(() => this.start(), RECONNECT_MS);
+      }
+    };
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    window.clearTimeout(this._retry);
+    this._socket?.close();
+    Signal.clearData(this);
+  }
+
+  // -- user actions --------------------------------------------------------------
+  setTab(tab: Tab): void {
+    this.tab = tab;
+    this._subscribe();
+    this._emit();
+  }
+
+  selectJob(id: string | null): void {
+    this.job =
+      id === null ? null : { id, record: null, provenance: null, series: {}, logs: '', events: [] };
+    this._subscribe();
+    this._emit();
+  }
+
+  selectService(name: string | null): void {
+    this.service = name === null ? null : { name, points: [], events: [] };
+    this._subscribe();
+    this._emit();
+  }
+
+  dismissNotice(): void {
+    this.notice = null;
+    this._emit();
+  }
+
+  async stopJob(id: string): Promise<void> {
+    await this._act(async () => {
+      const { job } = await this.api.stopJob(id);
+      this._updateJob(job);
+    });
+  }
+
+  async rolloutAction(name: string, action: RolloutAction): Promise<void> {
+    await this._act(async () => {
+      const { service } = await this.api.rolloutAction(name, action);
+      this._updateService(service);
+    });
+  }
+
+  async rollback(name: string, version: number): Promise<void> {
+    await this._act(async () => {
+      const { service } = await this.api.rollback(name, version);
+      this._updateService(service);
+    });
+  }
+
+  // -- internals ------------------------------------------------------------------
+  private async _act(work: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    this.notice = null;
+    this._emit();
+    try {
+      await work();
+    } catch (error) {
+      this.notice =
+        error instanceof PaiApiError
+          ? { message: error.message, hint: error.hint }
+          : { message: String(error), hint: null };
+    } finally {
+      this.busy = false;
+      this._emit();
+    }
+  }
+
+  private _subscribe(): void {
+    const socket = this._socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      return;
+    }
+    const topics =
+      this.tab === 'jobs'
+        ? ['jobs', ...(this.job ? [`job:${this.job.id}`] : [])]
+        : ['services', ...(this.service ? [`service:${this.service.name}`] : [])];
+    socket.send(JSON.stringify({ type: 'subscribe', topics }));
+  }
+
+  private _handle(message: PushMessage): void {
+    switch (message.type) {
+      case 'jobs':
+        this.jobs = message.jobs;
+        break;
+      case 'job':
+        if (this.job && message.topic === `job:${this.job.id}`) {
+          this.job.record = message.job;
+          if (message.provenance) {
+            this.job.provenance = message.provenance;
+          }
+        }
+        this._updateJob(message.job, false);
+        break;
+      case 'metrics':
+        if (this.job && message.topic === `job:${this.job.id}`) {
+          this._addJobPoints(this.job, message.points as MetricPoint[]);
+        } else if (this.service && message.topic === `service:${this.service.name}`) {
+          const points = this.service.points.concat(message.points as ServiceMetricPoint[]);
+          points.sort((a, b) => a.ts - b.ts);
+          this.service.points = points.slice(-MAX_POINTS * 4);
+        }
+        break;
+      case 'logs':
+        if (this.job && message.topic === `job:${this.job.id}`) {
+          this.job.logs = message.text;
+        }
+        break;
+      case 'events':
+        if (this.job && message.topic === `job:${this.job.id}`) {
+          this.job.events = message.events as JobEvent[];
+        } else if (this.service && message.topic === `service:${this.service.name}`) {
+          const events = this.service.events.concat(message.events as ServiceEvent[]);
+          events.sort((a, b) => a.ts - b.ts);
+          this.service.events = events.slice(-MAX_EVENTS);
+        }
+        break;
+      case 'services':
+        this.services = message.services;
+        break;
+      case 'service':
+        this._updateService(message.service, false);
+        break;
+      case 'error':
+        this.notice = { message: message.error, hint: message.hint };
+        break;
+    }
+    this._emit();
+  }
+
+  private _addJobPoints(job: JobDetail, points: MetricPoint[]): void {
+    for (const p of points) {
+      if (p.worker !== 0) {
+        continue; // the panel charts worker 0, as the widget under the cell does
+      }
+      // Reported metrics are charted against their step; system samples against time.
+      const x = p.source === 'report' && p.step !== null ? p.step : p.ts;
+      const series = (job.series[p.name] ??= []);
+      series.push([x, p.value]);
+      if (series.length > 1 && series[series.length - 2]![0] > x) {
+        series.sort((a, b) => a[0] - b[0]);
+      }
+      if (series.length > MAX_POINTS) {
+        series.splice(0, series.length - MAX_POINTS);
+      }
+    }
+  }
+
+  private _updateJob(record: JobRecord, emit = true): void {
+    if (this.jobs) {
+      this.jobs = this.jobs.map(j => (j.id === record.id ? record : j));
+    }
+    if (this.job?.id === record.id) {
+      this.job.record = record;
+    }
+    if (emit) {
+      this._emit();
+    }
+  }
+
+  private _updateService(record: ServiceRecord, emit = true): void {
+    const list = this.services ?? [];
+    this.services = list.some(s => s.name === record.name)
+      ? list.map(s => (s.name === record.name ? record : s))
+      : [...list, record];
+    if (emit) {
+      this._emit();
+    }
+  }
+
+  private _emit(): void {
+    this._changed.emit();
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _socket: WebSocket | null = null;
+  private _retry = 0;
+  private _disposed = false;
+}

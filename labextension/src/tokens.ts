@@ -1,0 +1,166 @@
+// The JSON shapes of the server extension's REST API and push channel
+// (pai_jupyter/server: records are the Python dataclasses' to_dict()).
+
+export interface JobSpec {
+  name: string;
+  framework: string;
+  workers: number;
+  instance_type: string | null;
+  gpu_type: string | null;
+  gpu_count: number;
+  resource_group: string;
+  spot: boolean;
+  output: string | null;
+  checkpoint: string | null;
+  inputs: { channel: string; uri: string; mount_path?: string | null }[];
+  [key: string]: unknown;
+}
+
+export interface WorkerRecord {
+  rank: number;
+  state: string;
+  pid: number | null;
+  exit_code: number | null;
+  host: string;
+}
+
+export interface JobRecord {
+  id: string;
+  name: string;
+  state: string;
+  spec: JobSpec;
+  backend: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  reason: string | null;
+  attempt: number;
+  workers: WorkerRecord[];
+  outputs: Record<string, string>;
+  code_uri: string | null;
+}
+
+export interface ProvenanceSummary {
+  available: boolean;
+  is_repo?: boolean;
+  commit?: string | null;
+  branch?: string | null;
+  dirty?: boolean;
+  remote?: string | null;
+  python?: string | null;
+  frameworks?: string[];
+  cuda?: string | null;
+}
+
+export interface MetricPoint {
+  name: string;
+  value: number;
+  ts: number;
+  step: number | null;
+  worker: number;
+  source: string;
+}
+
+export interface JobEvent {
+  ts: number;
+  kind: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface VersionRecord {
+  version: number;
+  model_uri: string;
+  processor: string;
+  state: string;
+  weight: number;
+  signature: Record<string, unknown>;
+  created_at: number;
+  instances: number;
+  desired_instances: number;
+  job_id: string | null;
+  provenance_uri: string | null;
+  reason: string | null;
+}
+
+export interface RolloutStep {
+  weight: number;
+  started_at: number;
+  ended_at: number | null;
+  result: string | null;
+  figures: Record<string, unknown>;
+}
+
+export interface RolloutRecord {
+  id: string;
+  service: string;
+  from_version: number;
+  to_version: number;
+  plan: number[];
+  state: string;
+  step: number;
+  started_at: number;
+  updated_at: number;
+  reason: string | null;
+  gates: Record<string, unknown>;
+  steps: RolloutStep[];
+}
+
+export interface ServiceRecord {
+  name: string;
+  state: string;
+  backend: string;
+  endpoint: string;
+  spec: Record<string, unknown>;
+  versions: VersionRecord[];
+  created_at: number;
+  updated_at: number;
+  env: string;
+  rollout: RolloutRecord | null;
+  autoscaler: Record<string, unknown>;
+  reason: string | null;
+  weights: Record<string, number>;
+}
+
+export interface ServiceMetricPoint {
+  ts: number;
+  version: number;
+  qps: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  error_rate: number;
+  requests: number;
+  errors: number;
+  instances: number;
+  weight: number;
+}
+
+export interface ServiceEvent {
+  ts: number;
+  kind: string;
+  message: string;
+  version: number | null;
+  data: Record<string, unknown>;
+}
+
+export type RolloutAction = 'pause' | 'resume' | 'promote' | 'abort';
+
+/** A PaiError as the server sends it (PaiError.to_json()). */
+export interface ErrorBody {
+  error: string;
+  hint: string | null;
+  type?: string;
+}
+
+/** Messages on the push websocket (pai_jupyter/server/topics.py). */
+export type PushMessage =
+  | { topic: 'jobs'; type: 'jobs'; jobs: JobRecord[] }
+  | { topic: string; type: 'job'; job: JobRecord; provenance?: ProvenanceSummary }
+  | { topic: string; type: 'metrics'; points: MetricPoint[] | ServiceMetricPoint[] }
+  | { topic: string; type: 'logs'; worker: number; text: string }
+  | { topic: string; type: 'events'; events: JobEvent[] | ServiceEvent[] }
+  | { topic: 'services'; type: 'services'; services: ServiceRecord[] }
+  | { topic: string; type: 'service'; service: ServiceRecord }
+  | { topic: string | null; type: 'error'; error: string; hint: string | null; error_type: string };
+
+export const TERMINAL_STATES = new Set(['Succeeded', 'Failed', 'Stopped']);
