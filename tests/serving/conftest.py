@@ -1,0 +1,102 @@
+"""Fixtures for serving tests: tiny real models, a local backend with short loop intervals."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from pai_jupyter.backends.local import LocalBackend
+from pai_jupyter.backends.serving_base import ServiceRecord
+from pai_jupyter.config import PaiConfig
+from pai_jupyter.specs.service import ServiceSpec
+from pai_jupyter.storage.uri import OssUri
+
+sys.path.insert(0, str(Path(__file__).parent))
+import models
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def onnx_model(model_dir: Path) -> Path:
+    return models.onnx_linear(model_dir / "onnx-a" / "model.onnx", seed=0)
+
+
+@pytest.fixture(scope="session")
+def onnx_model_b(model_dir: Path) -> Path:
+    """Same signature as ``onnx_model``, other weights."""
+    return models.onnx_linear(model_dir / "onnx-b" / "model.onnx", seed=1)
+
+
+@pytest.fixture(scope="session")
+def onnx_model_other_api(model_dir: Path) -> Path:
+    """Incompatible with ``onnx_model``: 32 inputs named ``z``."""
+    return models.onnx_linear(model_dir / "onnx-c" / "model.onnx", n_in=32, name="z")
+
+
+@pytest.fixture
+def serving_env(pai_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Short loop intervals for the control plane these tests start."""
+    monkeypatch.setenv("PAI_SERVING_AUTOSCALE_INTERVAL_S", "0.3")
+    monkeypatch.setenv("PAI_SERVING_ROLLOUT_INTERVAL_S", "0.1")
+    monkeypatch.setenv("PAI_SERVING_SNAPSHOT_INTERVAL_S", "1")
+    monkeypatch.setenv("PAI_SERVING_QPS_WINDOW_S", "2")
+    monkeypatch.setenv("PAI_SERVING_HEALTH_INTERVAL_S", "0.3")
+    return pai_home
+
+
+@pytest.fixture
+def backend(serving_env: Path) -> Iterator[LocalBackend]:
+    be = LocalBackend(PaiConfig())
+    yield be
+    try:
+        for record in be.serving.list():
+            be.serving.delete(record.name)
+    except Exception:
+        pass
+    be.close()
+
+
+def upload(backend: LocalBackend, path: Path) -> str:
+    """Put a model file or folder in local storage; return its oss:// URI."""
+    uri = OssUri("models", f"{secrets.token_hex(4)}/")
+    if path.is_dir():
+        return str(backend.storage.upload(path, uri))
+    return str(backend.storage.upload(path, uri.join(path.name)))
+
+
+def deploy(backend: LocalBackend, path: Path, **spec: Any) -> ServiceRecord:
+    plan = spec.pop("plan", None)
+    new_api = spec.pop("new_api_version", False)
+    spec.setdefault("name", "svc")
+    spec.setdefault("processor", "onnx")
+    return backend.serving.deploy(ServiceSpec(**spec), upload(backend, path), plan=plan, new_api_version=new_api)
+
+
+def post(
+    record: ServiceRecord, token: str, payload: Any, session: requests.Session | None = None
+) -> requests.Response:
+    s = session or requests
+    return s.post(record.endpoint, json=payload, headers={"Authorization": token}, timeout=30)
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 30, what: str = "condition", every: float = 0.1
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
