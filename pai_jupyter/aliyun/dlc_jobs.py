@@ -152,7 +152,7 @@ def create_body(
 
 def foreign_spec(item: dict[str, Any]) -> JobSpec:
     """A spec for a DLC job that pai-jupyter did not submit (or whose manifest is gone)."""
-    body = dict(item)
+    body = {k: v for k, v in item.items() if v not in ("", None)}
     body["UserCommand"] = strip_wrapper(str(item.get("UserCommand") or ""))
     body["DataSources"] = [
         s for s in item.get("DataSources") or [] if s.get("MountPath") not in (RUN_MOUNT, RUNTIME_MOUNT)

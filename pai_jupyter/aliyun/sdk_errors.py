@@ -59,16 +59,20 @@ def translate_tea(exc: Exception, what: str, endpoint: str, check: str = "") -> 
             hint = "check that the credentials are valid and the RAM policy allows this action (docs/aliyun.md)"
         return _status_error(int(status), code, message, hint or f"check the request and the endpoint {endpoint}")
     name = type(exc).__name__
-    if name == "CredentialException" or "credential" in name.lower():
+    raw = " ".join(str(getattr(exc, "message", "") or exc).split())
+    if "credential" in name.lower() or "CredentialException" in raw or "unable to load credentials" in raw:
         from .credentials import CHAIN_HINT
 
         return AuthError(f"{what} failed: no usable Alibaba Cloud credentials", CHAIN_HINT)
     # Unretryable/Retry errors wrap the transport failure (connection refused, DNS, timeout).
-    reason = _one_line(getattr(exc, "message", "") or exc)
-    if "Failed to establish" in reason or "Connection refused" in reason:
+    if "Connection refused" in raw:
         reason = "connection refused"
-    elif "timed out" in reason.lower():
+    elif "timed out" in raw.lower() or "timeout" in raw.lower():
         reason = "timed out"
+    elif "Name or service not known" in raw or "NameResolution" in raw or "getaddrinfo" in raw:
+        reason = "host name not found"
+    else:
+        reason = _one_line(raw)[:120]
     return BackendUnavailable(
         f"{what} failed: cannot reach {endpoint} ({reason})",
         "check the region and endpoint settings (PaiConfig.region / *_endpoint) and the network",

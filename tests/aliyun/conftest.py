@@ -82,7 +82,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AliyunFak
 
 
 @pytest.fixture
-def aliyun(fakes: AliyunFakes):  # noqa: ANN201
+def aliyun(fakes: AliyunFakes):
     from pai_jupyter.backends.registry import get_backend
     from pai_jupyter.config import PaiConfig
 

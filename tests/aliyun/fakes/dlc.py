@@ -127,6 +127,7 @@ class Pod:
     started: float | None = None
     finished: float | None = None
     samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    procs: dict[int, Any] = field(default_factory=dict)  # psutil.Process by pid (cpu_percent needs them kept)
 
 
 @dataclass
@@ -561,8 +562,8 @@ class FakeDlc(FakeServer):
                 continue
             try:
                 proc = psutil.Process(pod.proc.pid)
-                tree = [proc, *proc.children(recursive=True)]
-                cpu = sum(p.cpu_percent(0.0) for p in tree)
+                tree = [pod.procs.setdefault(p.pid, p) for p in (proc, *proc.children(recursive=True))]
+                cpu = sum(p.cpu_percent(None) for p in tree)
                 rss = sum(p.memory_info().rss for p in tree)
             except psutil.Error:
                 continue

@@ -44,6 +44,7 @@ class FakeOss(FakeServer):
         self.uploads = root.parent / f"{root.name}-uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.deny_buckets: set[str] = set()
+        self.fail_parts: set[int] = set()  # UploadPart numbers that fail once with a 500
 
     def create_bucket(self, name: str) -> None:
         (self.root / name).mkdir(parents=True, exist_ok=True)
@@ -250,6 +251,9 @@ class FakeOss(FakeServer):
             return self.error(req, 404, "NoSuchUpload", "The specified upload does not exist.")
         if req.method == "PUT":
             number = int(req.query["partNumber"])
+            if number in self.fail_parts:
+                self.fail_parts.discard(number)
+                return self.error(req, 500, "InternalError", "We encountered an internal error. Please try again.")
             (folder / f"{number:05d}.part").write_bytes(req.body)
             return self.ok(
                 ETag=f'"{hashlib.md5(req.body).hexdigest().upper()}"', **{"x-oss-hash-crc64ecma": _crc(req.body)}
