@@ -82,7 +82,7 @@ def test_errors_name_bucket_endpoint_and_request_id(fakes: AliyunFakes, monkeypa
     with pytest.raises(AuthError, match="AccessDenied on bucket 'pai-test'"):
         st.write_bytes(OssUri(BUCKET, "x"), b"1")
     monkeypatch.setenv("PAI_JUPYTER_OSS_ENDPOINT", "127.0.0.1:1")
-    with pytest.raises(BackendUnavailable, match="cannot reach OSS endpoint 127.0.0.1:1"):
+    with pytest.raises(BackendUnavailable, match=r"cannot reach OSS endpoint 127\.0\.0\.1:1"):
         _storage().read_bytes(OssUri(BUCKET, "x"))
 
 
