@@ -459,7 +459,7 @@ def deploy(
     memory_mb: int = 1024,
     gpu: int = 0,
     resource_group: str | None = None,
-    env: str = "dev",
+    env: str | None = None,
     autoscaler: AutoscalePolicy | None = None,
     signature: dict[str, Any] | None = None,
     command: str | None = None,
@@ -474,6 +474,8 @@ def deploy(
 
     ``model``: a training job id (its ``model`` output), an ``oss://`` URI, or a
     local file or folder (uploaded to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``).
+    A new version keeps the service's environment and autoscaler unless
+    ``env`` / ``autoscaler`` are given.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -495,14 +497,26 @@ def deploy(
         "max_body_bytes": max_body_bytes,
         "token": token,
     }
-    build_spec(name, processor or "onnx", **options)
+    build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:
         plan.validate()
     be = resolve_backend(backend)
+    existing = _existing(be, name)
+    options["env"] = env or (existing.env if existing else "dev")
+    if autoscaler is None and existing is not None and existing.autoscaler:
+        options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
+    build_spec(name, processor or "onnx", **options)
     model_uri, processor, job_id = _resolve_model(name, model, be, processor, progress)
     spec = build_spec(name, processor, **options)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
     return Service(record.name, backend=be, record=record)
+
+
+def _existing(be: Backend, name: str) -> ServiceRecord | None:
+    try:
+        return be.serving.get(name)
+    except NotFoundError:
+        return None
 
 
 def services(backend: BackendArg = None) -> list[ServiceRecord]:

@@ -103,9 +103,8 @@ service_options = _stack(
     click.option(
         "--env",
         type=click.Choice(ENVIRONMENTS),
-        default="dev",
-        show_default=True,
-        help="Environment; prod needs --min 1 or more (no scale to zero).",
+        default=None,
+        help="Environment (default: dev, or the service's own); prod needs --min 1 or more (no scale to zero).",
     ),
     click.option("--min", "min_", type=click.IntRange(min=0), default=None, help="Autoscaler: fewest instances."),
     click.option("--max", "max_", type=click.IntRange(min=1), default=None, help="Autoscaler: most instances."),
@@ -251,9 +250,9 @@ def signature_from_option(text: str | None) -> dict[str, Any] | None:
 
 def deploy_request(name: str, **opts: Any) -> DeployRequest:
     """Build a DeployRequest from parsed deploy options; raises ValidationError on bad combinations."""
-    env = opts.get("env") or "dev"
+    env = opts.get("env")
     autoscaler = autoscaler_from_options(
-        env,
+        env or "dev",
         instances=opts.get("instances"),
         min_=opts.get("min_"),
         max_=opts.get("max_"),
@@ -291,7 +290,8 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
     processor = opts.get("processor")
     if opts.get("command") and processor is None:
         processor = "custom"
-    build_spec(name, processor or "onnx", **options)  # everything that needs no model, checked now
+    # everything that needs no model nor the service's current settings, checked now
+    build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     return DeployRequest(
         name=name,
         model=opts["model"],
