@@ -100,3 +100,44 @@ def wait_until(
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+class Load:
+    """Steady background requests from ``threads`` threads; records (status, version) per request."""
+
+    def __init__(self, url: str, token: str, body: bytes, threads: int = 2, pause: float = 0.0) -> None:
+        import threading
+
+        self.url, self.token, self.body, self.pause = url, token, body, pause
+        self.results: list[tuple[int, str | None, float]] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def __enter__(self) -> Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=30)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        headers = {"Authorization": self.token, "Content-Type": "application/json"}
+        while not self._stop.is_set():
+            try:
+                resp = session.post(self.url, data=self.body, headers=headers, timeout=30)
+                self.results.append((resp.status_code, resp.headers.get("X-PAI-Version"), time.time()))
+            except requests.RequestException:
+                self.results.append((0, None, time.time()))
+            if self.pause:
+                time.sleep(self.pause)
+
+    @property
+    def failures(self) -> list[tuple[int, str | None, float]]:
+        return [r for r in self.results if r[0] != 200]
