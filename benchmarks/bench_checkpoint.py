@@ -6,7 +6,12 @@ every N steps, alternating A/B rounds in the same run; the ratio of the wall
 times is the overhead. The state saved is the model's weights (200 MB at the
 default size), as a job saves them. Also measured in the same run: one
 ``Checkpointer.save`` (stream + sha256 + fsync + rename + manifest) against a
-bare ``torch.save`` to a file, which is what atomicity and the checksum cost.
+bare ``torch.save`` to a file, which is what atomicity and the checksum cost,
+and ``save(background=True)``: how long the training thread is blocked per
+save (the CPU copy) against a synchronous save, and the loop's total time.
+The background thread needs a spare core to pay off: on a GPU node the loop's
+CPU thread mostly waits for the GPU; on a busy 2-core machine it competes
+with the training thread and the total barely moves.
 
 Environment: ``BENCH_CKPT_MB`` (state size, default 200), ``BENCH_CKPT_STEPS``
 (steps per run, default 60), ``BENCH_CKPT_EVERY`` (default 20).
@@ -35,8 +40,10 @@ def _model(megabytes: int) -> Any:
     return torch.nn.Sequential(*blocks)
 
 
-def _train(model: Any, steps: int, every: int | None, folder: Path) -> tuple[float, list[float]]:
-    """Wall time of ``steps`` training steps, and the time of each save."""
+def _train(
+    model: Any, steps: int, every: int | None, folder: Path, background: bool = False
+) -> tuple[float, list[float]]:
+    """Wall time of ``steps`` training steps (the last save included), and the time each save blocked."""
     import torch
 
     from pai_jupyter.checkpoint import Checkpointer
@@ -53,8 +60,10 @@ def _train(model: Any, steps: int, every: int | None, folder: Path) -> tuple[flo
         opt.step()
         if ckpt is not None and ckpt.should_save(step):
             t0 = time.perf_counter()
-            ckpt.save(model.state_dict(), step)
+            ckpt.save(model.state_dict(), step, background=background)
             saves.append(time.perf_counter() - t0)
+    if ckpt is not None:
+        ckpt.wait()
     return time.perf_counter() - start, saves
 
 
@@ -78,13 +87,17 @@ def run() -> list[dict]:
     root = Path(tempfile.mkdtemp(prefix="pai-bench-ckpt-"))
     try:
         _train(model, 3, None, root)  # warm-up: allocator, optimizer state
-        without, with_ckpt, saves, bare, atomic = [], [], [], [], []
-        for i in range(2):  # alternating A/B rounds
+        without, with_ckpt, with_bg, saves, stalls, bare, atomic = [], [], [], [], [], [], []
+        for i in range(2):  # alternating A/B/C rounds
             without.append(_train(model, steps, None, root)[0])
             folder = root / f"run-{i}"
             wall, times = _train(model, steps, every, folder)
             with_ckpt.append(wall)
             saves += times
+            shutil.rmtree(folder, ignore_errors=True)
+            wall, times = _train(model, steps, every, folder, background=True)
+            with_bg.append(wall)
+            stalls += times
             bare.append(_bare_save(model, root))
             from pai_jupyter.checkpoint import Checkpointer
 
@@ -94,7 +107,7 @@ def run() -> list[dict]:
             shutil.rmtree(folder, ignore_errors=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    base, timed = statistics.median(without), statistics.median(with_ckpt)
+    base, timed, timed_bg = statistics.median(without), statistics.median(with_ckpt), statistics.median(with_bg)
     step_time = base / steps
     save = statistics.median(saves)
     mb = size / 2**20
@@ -108,6 +121,22 @@ def run() -> list[dict]:
             "ratio": timed / base,
             "step_s": step_time,
             "saves": len(saves) // 2,
+        },
+        {
+            "name": f"same, save(background=True) every {every}",
+            "value": timed_bg,
+            "unit": "s",
+            "baseline": base,
+            "baseline_name": "same loop, no checkpoints",
+            "ratio": timed_bg / base,
+        },
+        {
+            "name": "training blocked per save, background=True",
+            "value": statistics.median(stalls),
+            "unit": "s",
+            "baseline": save,
+            "baseline_name": "blocked per synchronous save",
+            "ratio": statistics.median(stalls) / save,
         },
         {
             "name": f"Checkpointer.save {mb:.0f} MB (stream+sha256+fsync+rename+manifest)",

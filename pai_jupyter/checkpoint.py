@@ -27,6 +27,7 @@ writes; every rank can load.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ import pickle
 import re
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -110,6 +112,9 @@ class Checkpointer:
         self.keep = keep
         self.rank = _rank() if rank is None else rank
         self._last_save = time.monotonic()
+        self._pending: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._done: CheckpointInfo | None = None
         if self.is_writer:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._remove_stale_temps()
@@ -131,23 +136,66 @@ class Checkpointer:
         return self.interval is not None and time.monotonic() - self._last_save >= self.interval
 
     # -- save ------------------------------------------------------------------
-    def save(self, state: Any, step: int, format: str | None = None) -> CheckpointInfo | None:
-        """Write ``state`` as the checkpoint of ``step``; ``None`` on ranks other than 0."""
+    def save(
+        self, state: Any, step: int, format: str | None = None, *, background: bool = False
+    ) -> CheckpointInfo | None:
+        """Write ``state`` as the checkpoint of ``step``; ``None`` on ranks other than 0.
+
+        With ``background=True`` the state is copied to CPU memory (tensors cloned,
+        pickle/bytes serialised) and written by a thread while training goes on;
+        it returns ``None`` and ``wait()`` gives the result. One save is in flight
+        at a time: the next ``save`` (or ``wait``, or interpreter exit) waits for it
+        and re-raises its error, if any.
+        """
         self._last_save = time.monotonic()
         if not self.is_writer:
             return None
+        self.wait()
         fmt = format or _auto_format(state)
         if fmt not in FORMATS:
             raise ValidationError(f"checkpoint format {fmt!r} is unknown", f"use one of {', '.join(FORMATS)}")
         if fmt == "bytes" and not isinstance(state, (bytes, bytearray, memoryview)):
             raise ValidationError(f"format='bytes' needs bytes, got {type(state).__name__}")
         step = int(step)
+        if not background:
+            return self._write(state, step, fmt, serialized=False)
+        if fmt == "torch":
+            snapshot, serialized = _cpu_copy(state), False
+        elif fmt == "pickle":
+            snapshot, serialized = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), True
+        else:
+            snapshot, serialized = bytes(state), True
+        # Not a daemon: a script that ends right after save() still gets its checkpoint written.
+        self._pending = threading.Thread(
+            target=self._write_in_background, args=(snapshot, step, fmt, serialized), name=f"pai-checkpoint-{step}"
+        )
+        self._pending.start()
+        return None
+
+    def wait(self) -> CheckpointInfo | None:
+        """Wait for a background save; return its entry, or raise what it raised."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        done, self._done = self._done, None
+        return done
+
+    def _write_in_background(self, state: Any, step: int, fmt: str, serialized: bool) -> None:
+        try:
+            self._done = self._write(state, step, fmt, serialized)
+        except BaseException as exc:  # handed to the training thread by wait()
+            self._error = exc
+
+    def _write(self, state: Any, step: int, fmt: str, serialized: bool) -> CheckpointInfo:
         name = f"ckpt-{step:012d}{FORMATS[fmt]}"
         fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as raw:
                 writer = _HashingWriter(raw)
-                _serialize(state, fmt, writer)
+                _serialize(state, "bytes" if serialized else fmt, writer)
                 raw.flush()
                 os.fsync(raw.fileno())
             os.replace(tmp, self.directory / name)
@@ -301,6 +349,25 @@ def _auto_format(state: Any) -> str:
     # A state holding tensors means the script imported torch; without torch, pickle is equivalent
     # and saves importing it (seconds) just to write a dict.
     return "torch" if "torch" in sys.modules else "pickle"
+
+
+def _cpu_copy(obj: Any) -> Any:
+    """A snapshot a background thread can write while training changes the originals."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        copied = copy.copy(obj)  # keeps the type and attributes, e.g. a state_dict's _metadata
+        for key, value in obj.items():
+            copied[key] = _cpu_copy(value)
+        return copied
+    if isinstance(obj, list):
+        return [_cpu_copy(v) for v in obj]
+    if isinstance(obj, tuple):
+        items = [_cpu_copy(v) for v in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    return copy.deepcopy(obj)
 
 
 def _serialize(state: Any, fmt: str, writer: _HashingWriter) -> None:

@@ -239,3 +239,46 @@ def test_killed_mid_save_leaves_the_previous_checkpoint_loadable(tmp_path: Path)
     loaded = Checkpointer(tmp_path, rank=1).load_latest()
     assert loaded is not None and loaded.step >= 3
     assert loaded.state[-1] == loaded.step % 256 and len(loaded.state) == 8 * 2**20
+
+
+def test_background_save_snapshots_the_state_and_reports_through_wait(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(64, 64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ckpt = Checkpointer(tmp_path, every_steps=1)
+    assert ckpt.save({"model": model.state_dict(), "step": 5}, 5, background=True) is None
+    with torch.no_grad():
+        model.weight.add_(1.0)  # training goes on while the thread writes
+    info = ckpt.wait()
+    assert info is not None and info.step == 5 and ckpt.wait() is None
+    loaded = ckpt.load_latest()
+    assert loaded is not None and loaded.state["step"] == 5
+    assert torch.equal(loaded.state["model"]["weight"], before["weight"])
+    assert hasattr(loaded.state["model"], "_metadata"), "a state_dict keeps its version metadata"
+    model.load_state_dict(loaded.state["model"])
+    # pickle and bytes states are serialised before the thread starts
+    ckpt.save({"v": [1, 2]}, 6, format="pickle", background=True)
+    ckpt.save(bytearray(b"raw"), 7, background=True)  # waits for the previous one first
+    assert ckpt.wait().step == 7  # type: ignore[union-attr]
+    assert [(e.step, e.format) for e in ckpt.checkpoints()] == [(5, "torch"), (6, "pickle"), (7, "bytes")]
+    assert Checkpointer(tmp_path, rank=1).load_latest().state == b"raw"  # type: ignore[union-attr]
+
+
+def test_background_save_errors_surface_on_the_next_call(tmp_path: Path) -> None:
+    ckpt = Checkpointer(tmp_path / "gone", every_steps=1)
+    (tmp_path / "gone").rmdir()
+    ckpt.save(b"x", 1, background=True)
+    with pytest.raises(FileNotFoundError):
+        ckpt.wait()
+    assert ckpt.wait() is None, "an error is raised once"
+
+
+@pytest.mark.slow
+def test_interpreter_exit_waits_for_a_background_save(tmp_path: Path) -> None:
+    code = (
+        "import os; from pai_jupyter import Checkpointer\n"
+        f"Checkpointer({str(tmp_path)!r}, every_steps=1).save(os.urandom(32 * 2**20), 1, background=True)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=python_env(), check=True, timeout=60)
+    loaded = Checkpointer(tmp_path, rank=1).load_latest()
+    assert loaded is not None and loaded.step == 1 and len(loaded.state) == 32 * 2**20
