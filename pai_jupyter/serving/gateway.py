@@ -295,6 +295,10 @@ class Gateway:
             except _RETRYABLE:
                 version.pool.mark_suspect(inst)
                 retry = self._retry_target(route, version, inst, pinned) if attempt == 0 else None
+                if retry is None and attempt == 0:
+                    # No other ready instance anywhere: hold the request while this one is replaced.
+                    waited = await self._instance(route, version)
+                    retry = (version, waited) if waited is not None and waited is not inst else None
                 if retry is None:
                     self._record(version, started, error=True)
                     return _json_error(502, f"instance of version {version.version} is unreachable", "retry")
