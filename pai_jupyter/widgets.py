@@ -57,6 +57,8 @@ class JobWidget:
         self._stop = threading.Event()
         self.header = w.HTML()
         self.stats = w.HTML()
+        self.advice = w.HTML()  # the runner's advice event (e.g. input-bound), once there is one
+        self._next_advice_check = 0.0
         self.chart = w.HTML()
         self.log_button = w.ToggleButton(description="Logs", icon="file-text-o", tooltip="Show the last log lines")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning")
@@ -64,7 +66,14 @@ class JobWidget:
         self.log_button.observe(self._toggle_logs, "value")
         self.stop_button.on_click(self._on_stop)
         self.view = w.VBox(
-            [self.header, self.stats, self.chart, w.HBox([self.log_button, self.stop_button]), self.log_view]
+            [
+                self.header,
+                self.stats,
+                self.advice,
+                self.chart,
+                w.HBox([self.log_button, self.stop_button]),
+                self.log_view,
+            ]
         )
         self.update()
         self._thread: threading.Thread | None = None
@@ -101,16 +110,35 @@ class JobWidget:
         if "loss" in latest:
             stats.append(f"loss {latest['loss']:.4g}")
         if "gpu_util" in latest:
-            stats.append(f"GPU {latest['gpu_util']:.0f}%")
+            memory = f", {latest['gpu_memory_mb']:.0f} MB" if "gpu_memory_mb" in latest else ""
+            stats.append(f"GPU {latest['gpu_util']:.0f}%{memory}")
         elif "cpu_percent" in latest:
             stats.append(f"CPU {latest['cpu_percent']:.0f}%, {latest.get('memory_mb', 0):.0f} MB")
         if record.reason and record.is_terminal:
             stats.append(html.escape(record.reason))
         self.stats.value = " · ".join(stats)
+        self._show_advice(record.is_terminal)
         self.chart.value = svg_line_chart(self.summary.series.get("loss", []), label="loss")
         self.stop_button.disabled = record.is_terminal
         if self.log_button.value:
             self._show_logs()
+
+    def _show_advice(self, final: bool) -> None:
+        """Advice comes from GPU telemetry: look for it only on GPU jobs, every 10 s at most."""
+        if self.advice.value or "gpu_util" not in self.summary.latest:
+            return
+        if not final and time.monotonic() < self._next_advice_check:
+            return
+        self._next_advice_check = time.monotonic() + 10
+        try:
+            advice = [e for e in self.job.events() if e.kind == "advice"]
+        except PaiError:
+            return
+        if advice:
+            self.advice.value = (
+                f'<div style="color:var(--jp-warn-color1);font-size:12px">'
+                f"advice: {html.escape(advice[-1].message)}</div>"
+            )
 
     def _show_logs(self) -> None:
         try:

@@ -75,6 +75,12 @@ def test_low_gpu_utilisation_becomes_an_advice_event(
     assert {p.value for p in gpu if p.name == "gpu_util"} == {25.0}
     assert {p.value for p in gpu if p.name == "gpu_memory_mb"} == {3072.0}
 
+    from pai_jupyter.widgets import JobWidget
+
+    widget = JobWidget(job, start=False)
+    assert "GPU 25%, 3072 MB" in widget.stats.value
+    assert "advice: GPU utilisation averaged 25%" in widget.advice.value
+
     def pai(*args: str) -> str:
         out = subprocess.run(
             [sys.executable, "-m", "pai_jupyter.cli", *args], capture_output=True, text=True, env=python_env()
