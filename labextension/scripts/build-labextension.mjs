@@ -60,7 +60,13 @@ function stagingPath(python) {
 const builder = builderCommand();
 const corePath = stagingPath(pythonOf(builder));
 const extra = process.argv.includes('--development') ? ['--development', '--source-map'] : [];
-const args = ['build', '--core-package-file', join(corePath, 'package.json'), ...extra, extensionDir];
+const args = [
+  'build',
+  '--core-package-file',
+  join(corePath, 'package.json'),
+  ...extra,
+  extensionDir
+];
 console.log(`jupyter-builder ${args.join(' ')}`);
 const result = spawnSync(builder, args, { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -37,20 +37,26 @@ def provenance_summary(provenance: dict[str, Any] | None) -> dict[str, Any]:
     env = provenance.get("environment") or provenance.get("env") or {}
     frameworks = env.get("frameworks") or provenance.get("frameworks") or {}
     cuda = env.get("cuda") or provenance.get("cuda") or {}
-    if isinstance(cuda, dict):
-        cuda_text = cuda.get("version") or cuda.get("runtime") or cuda.get("build") or None
-        if cuda_text is None:
-            cuda_text = ", ".join(f"{k} {v}" for k, v in cuda.items() if v) or None
-    else:
-        cuda_text = str(cuda) if cuda else None
     framework_texts: list[str] = []
+    framework_cuda: list[str] = []
     if isinstance(frameworks, dict):
         for name, value in frameworks.items():
             if isinstance(value, dict):
                 version = value.get("version")
                 framework_texts.append(f"{name} {version}" if version else name)
+                if value.get("cuda"):
+                    framework_cuda.append(f"{value['cuda']} ({name})")
             elif value:
                 framework_texts.append(f"{name} {value}")
+    if isinstance(cuda, dict):
+        cuda_text = cuda.get("version") or cuda.get("runtime") or cuda.get("driver") or None
+        if cuda_text is None:
+            cuda_text = ", ".join(f"{k} {v}" for k, v in cuda.items() if v) or None
+    else:
+        cuda_text = str(cuda) if cuda else None
+    python = env.get("python") or provenance.get("python")
+    if isinstance(python, dict):
+        python = python.get("version")
     return {
         "available": True,
         "is_repo": bool(git.get("is_repo", bool(git.get("commit")))),
@@ -58,9 +64,9 @@ def provenance_summary(provenance: dict[str, Any] | None) -> dict[str, Any]:
         "branch": git.get("branch"),
         "dirty": bool(git.get("dirty")),
         "remote": git.get("remote") or git.get("remote_url"),
-        "python": env.get("python") or provenance.get("python"),
+        "python": python,
         "frameworks": framework_texts,
-        "cuda": cuda_text,
+        "cuda": cuda_text or (", ".join(framework_cuda) or None),
     }
 
 

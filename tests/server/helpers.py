@@ -25,7 +25,11 @@ for step in range(1, 400):
 
 PROVENANCE: dict[str, Any] = {
     "git": {"is_repo": True, "commit": "0123456789abcdef0123", "branch": "main", "dirty": True},
-    "environment": {"python": "3.11.2", "frameworks": {"torch": "2.13.0+cpu"}, "cuda": None},
+    "environment": {
+        "python": {"version": "3.11.2", "implementation": "CPython"},
+        "frameworks": {"torch": {"version": "2.13.0+cu121", "build": "cu121", "cuda": "12.1"}},
+        "cuda": None,
+    },
 }
 
 

@@ -59,7 +59,8 @@ async def test_job_list_detail_metrics_logs_and_stop(jp_fetch: Any) -> None:
     detail = await wait_json(jp_fetch, ("jobs", record.id), lambda d: d["job"]["state"] == "Running")
     summary = detail["provenance"]
     assert summary["available"] and summary["commit"] == "0123456789abcdef0123" and summary["dirty"] is True
-    assert summary["frameworks"] == ["torch 2.13.0+cpu"] and summary["cuda"] is None
+    assert summary["frameworks"] == ["torch 2.13.0+cu121"] and summary["cuda"] == "12.1 (torch)"
+    assert summary["python"] == "3.11.2"
     assert detail["advice"] == []
 
     metrics = await wait_json(

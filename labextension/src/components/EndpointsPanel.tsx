@@ -306,8 +306,13 @@ function ServiceDetailView(props: {
         </table>
       </Section>
       <Section title="Per-version metrics">
-        <LineChart title="QPS" series={seriesBy(detail.points, p => p.qps)} />
-        <LineChart title="p95 latency" unit=" ms" series={seriesBy(detail.points, p => p.p95_ms)} />
+        <LineChart title="QPS" yFloor={0} series={seriesBy(detail.points, p => p.qps)} />
+        <LineChart
+          title="p95 latency"
+          unit=" ms"
+          yFloor={0}
+          series={seriesBy(detail.points, p => p.p95_ms)}
+        />
         <LineChart
           title="error rate"
           unit="%"

@@ -148,6 +148,7 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
         />
         <LineChart
           title="steps/s"
+          yFloor={0}
           series={[{ label: 'steps/s', points: series['steps_per_sec'] ?? [], colour: 2 }]}
         />
         {hasGpu ? (
@@ -162,11 +163,13 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
             <LineChart
               title="CPU (no GPU)"
               unit="%"
+              yFloor={0}
               series={[{ label: 'CPU', points: series['cpu_percent'] ?? [], colour: 1 }]}
             />
             <LineChart
               title="memory"
               unit=" MB"
+              yFloor={0}
               series={[{ label: 'memory', points: series['memory_mb'] ?? [], colour: 4 }]}
             />
           </>
@@ -197,6 +200,7 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
           <div className="pai-Empty">No provenance recorded.</div>
         ) : (
           <KeyValues
+            testId="pai-provenance"
             rows={[
               [
                 'commit',

@@ -22,6 +22,8 @@ export interface LineChartProps {
   unit?: string;
   /** Fixed y range (e.g. [0, 100] for percentages); otherwise fitted to the data. */
   yRange?: [number, number];
+  /** Lowest y shown when fitting (0 for rates and counts). */
+  yFloor?: number;
   height?: number;
   testId?: string;
 }
@@ -73,9 +75,14 @@ export function LineChart(props: LineChartProps): JSX.Element {
   const x0 = Math.min(...xs);
   const x1 = Math.max(...xs);
   let [y0, y1] = props.yRange ?? [Math.min(...ys), Math.max(...ys)];
+  if (props.yFloor !== undefined) {
+    y0 = Math.min(y0, props.yFloor);
+  }
   if (y0 === y1) {
-    y0 -= 1;
-    y1 += 1;
+    // A flat series: centre it, or sit it on the floor.
+    const pad = Math.max(Math.abs(y0) * 0.1, 1);
+    y1 += pad;
+    y0 = props.yFloor === undefined ? y0 - pad : y0;
   }
   const sx = (x: number): number => PAD + ((x - x0) / (x1 - x0 || 1)) * (WIDTH - 2 * PAD);
   const sy = (y: number): number => height - PAD - ((y - y0) / (y1 - y0)) * (height - 2 * PAD);

@@ -33,9 +33,12 @@ export function NoticeBar(props: { model: PaiModel }): JSX.Element | null {
   );
 }
 
-export function KeyValues(props: { rows: [string, React.ReactNode][] }): JSX.Element {
+export function KeyValues(props: {
+  rows: [string, React.ReactNode][];
+  testId?: string;
+}): JSX.Element {
   return (
-    <dl className="pai-KeyValues">
+    <dl className="pai-KeyValues" data-testid={props.testId}>
       {props.rows.map(([key, value]) => (
         <React.Fragment key={key}>
           <dt>{key}</dt>

@@ -1,0 +1,44 @@
+// The Jobs panel against a real job on the local backend.
+import { expect, test } from '@jupyterlab/galata';
+import * as path from 'path';
+
+import { IMAGES, openSidebar, pointCount, runSetup } from './helpers';
+
+test('a running job shows live loss, logs, provenance; Stop stops it', async ({ page }) => {
+  const job = runSetup<{ id: string; name: string }>('submit-job');
+  const sidebar = await openSidebar(page);
+
+  const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+  await expect(row).toContainText('digits-mlp');
+  await expect(row.locator('.pai-Badge')).toHaveText('Running');
+  await expect(row).toContainText('local · 1 worker');
+
+  await row.click();
+  const detail = sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`);
+  const loss = detail.getByTestId('pai-loss-chart');
+  await expect.poll(() => pointCount(loss)).toBeGreaterThan(3);
+  // The script reports every 0.5 s; each report is pushed, nobody presses refresh.
+  for (let i = 0; i < 3; i++) {
+    const before = await pointCount(loss);
+    await expect.poll(() => pointCount(loss), { timeout: 3000, intervals: [100] }).toBeGreaterThan(before);
+  }
+  await expect(loss.locator('path.pai-Chart-line')).toHaveCount(1);
+  await expect(detail.getByTestId('pai-logs')).toContainText('loss');
+  await expect(detail.getByTestId('pai-provenance')).toContainText('(main)');
+  await expect(detail.getByTestId('pai-provenance')).toContainText('yes: uncommitted diff captured');
+  await expect(detail.getByTestId('pai-provenance')).toContainText('torch 2.13.0');
+  await expect(detail).toContainText('CPU (no GPU)');
+  await expect.poll(() => pointCount(detail.locator('.pai-Chart').nth(2))).toBeGreaterThan(1);
+  await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-jobs.png') });
+
+  await detail.getByRole('button', { name: 'Stop' }).click();
+  await page.getByRole('button', { name: 'Stop job' }).click();
+  await expect(detail.locator('.pai-Detail-header .pai-Badge')).toHaveText('Stopped', { timeout: 30_000 });
+  await expect(detail.getByRole('button', { name: 'Stop' })).toBeDisabled();
+
+  await detail.getByRole('button', { name: '← All jobs' }).click();
+  await sidebar.getByLabel('Filter jobs').fill('no-such-job');
+  await expect(sidebar).toContainText('No job matches');
+  await sidebar.getByLabel('Filter jobs').fill('stopped');
+  await expect(sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`)).toBeVisible();
+});
