@@ -21,7 +21,8 @@ the process between any two of these steps: a temporary file is never read,
 a checkpoint the manifest does not list is never trusted, and a listed one is
 only returned when its size and checksum still match (without any manifest,
 files are tried newest first and the first that loads wins). Only rank 0
-writes; every rank can load.
+writes; every rank can load. The checksum is what makes this safe on an
+OSS-mounted folder on DLC too, where a rename is a copy and not atomic.
 """
 
 from __future__ import annotations
