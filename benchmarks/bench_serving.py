@@ -1,0 +1,530 @@
+"""Serving benchmarks on the local backend (one command: ``python -m benchmarks serving``).
+
+* Gateway overhead: the same ONNX model (64 -> 10 linear) served by one
+  instance behind the gateway (``/api/predict/<svc>``, token check, weighted
+  routing, windows) vs the same model server process called directly, in the
+  same run, alternating A/B rounds. Throughput with 16 concurrent connections;
+  p50/p99 latency one request at a time. Targets: >= 0.8x throughput and
+  <= +0.5 ms p50.
+* A full 10 -> 50 -> 100 rollout under steady load (4 concurrent clients):
+  failed requests (target 0); then a rollout whose new version fails every
+  request: time from the breached gate (the client receiving the error that
+  puts the new version over the error cap) to the weights being restored
+  (the revert event). Target <= 2 s.
+* Cold start: a service at zero instances (dev, ``--min 0 --scale-to-zero``)
+  until its first response. Target <= 1.5 s for a small ONNX model.
+* LitServe / BentoML serving the same ONNX model, only where they import; they
+  are not dependencies of pai-jupyter nor of its tests. To include them::
+
+      pip install litserve bentoml
+
+  Otherwise the rows say "skipped: not installed".
+
+The load generator is aiohttp in this process; with few cores it competes with
+the servers for CPU, which weighs on both sides of each A/B pair alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+BODY = json.dumps({"inputs": np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 64).tolist()}).encode()
+
+
+# -- setup -------------------------------------------------------------------------
+def _isolate() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="pai-bench-serving-"))
+    os.environ["PAI_JUPYTER_HOME"] = str(home / "home")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
+    os.environ["PAI_JUPYTER_BACKEND"] = "local"
+    from pai_jupyter.backends.registry import reset_backends
+    from pai_jupyter.config import set_current_config
+
+    reset_backends()
+    set_current_config(None)
+    return home
+
+
+def _stop_server() -> None:
+    from pai_jupyter.backends.registry import reset_backends
+    from pai_jupyter.cli import main
+    from pai_jupyter.config import set_current_config
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            main(["server", "stop"])
+    except SystemExit:
+        pass
+    reset_backends()
+    set_current_config(None)
+
+
+def onnx_model(path: Path, seed: int = 0) -> Path:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.normal(size=(64, 10)).astype(np.float32), "W")
+    b = numpy_helper.from_array(rng.normal(size=(10,)).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])],
+        initializer=[w, b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def custom_app(folder: Path, fail: bool) -> Path:
+    """A custom processor (stdlib HTTP server on $LISTENING_PORT) that answers 200, or 500 to every POST."""
+    folder.mkdir(parents=True, exist_ok=True)
+    status = 500 if fail else 200
+    (folder / "app.py").write_text(
+        textwrap.dedent(
+            f"""
+            import os
+            from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+            class Handler(BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+                disable_nagle_algorithm = True
+
+                def log_message(self, *args):
+                    pass
+
+                def _send(self, status):
+                    body = b'{{"outputs": [0]}}' if status == 200 else b'{{"error": "boom"}}'
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+                def do_GET(self):
+                    self._send(200)
+
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    self._send({status})
+
+            ThreadingHTTPServer(("127.0.0.1", int(os.environ["LISTENING_PORT"])), Handler).serve_forever()
+            """
+        )
+    )
+    return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:g}s")
+
+
+# -- load generation -------------------------------------------------------------------
+@dataclass
+class Sample:
+    sent: float
+    received: float
+    status: int
+    version: str | None
+
+
+@dataclass
+class LoadResult:
+    samples: list[Sample] = field(default_factory=list)
+    errors: int = 0  # transport errors (no HTTP status)
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        return [(s.received - s.sent) * 1000 for s in self.samples if s.status == 200]
+
+    def rps(self, seconds: float) -> float:
+        return sum(1 for s in self.samples if s.status == 200) / seconds
+
+    def percentile(self, q: float) -> float:
+        values = sorted(self.latencies_ms)
+        return float(np.percentile(values, q)) if values else float("nan")
+
+    @property
+    def failed(self) -> int:
+        return self.errors + sum(1 for s in self.samples if s.status != 200)
+
+
+async def _load(
+    url: str, headers: dict[str, str], concurrency: int, seconds: float, stop: threading.Event | None = None
+) -> LoadResult:
+    import aiohttp
+
+    result = LoadResult()
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline and not (stop and stop.is_set()):
+                sent = time.perf_counter()
+                try:
+                    async with session.post(url, data=BODY, headers=headers) as resp:
+                        await resp.read()
+                        result.samples.append(
+                            Sample(sent, time.perf_counter(), resp.status, resp.headers.get("X-PAI-Version"))
+                        )
+                except aiohttp.ClientError:
+                    result.errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return result
+
+
+def load(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> LoadResult:
+    return asyncio.run(_load(url, headers, concurrency, seconds))
+
+
+class BackgroundLoad:
+    """Steady closed-loop load in a thread until stopped; samples carry wall-clock times."""
+
+    def __init__(self, url: str, headers: dict[str, str], concurrency: int = 4) -> None:
+        self.stop = threading.Event()
+        self.result = LoadResult()
+        self.offset = time.time() - time.perf_counter()
+        self.thread = threading.Thread(
+            target=lambda: setattr(self, "result", asyncio.run(_load(url, headers, concurrency, 3600, self.stop))),
+            daemon=True,
+        )
+
+    def __enter__(self) -> BackgroundLoad:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+    def wall(self, perf: float) -> float:
+        return perf + self.offset
+
+
+# -- benchmarks ------------------------------------------------------------------------------
+def bench_gateway(rounds: int = 2, seconds: float = 3.0) -> list[dict]:
+    from pai_jupyter.service_client import deploy
+
+    base = _isolate()
+    model = onnx_model(base / "model" / "model.onnx")
+    svc = deploy("bench-gw", model, instances=1)
+    token = svc.token()
+    port = _free_port()
+    argv = [sys.executable, "-m", "pai_jupyter.serving.model_server", "--model", str(model)]
+    argv += ["--processor", "onnx", "--port", str(port), "--threads", "1"]
+    direct = subprocess.Popen(
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PAI_SERVING_THREADS": "1"},
+    )
+    try:
+        _wait_port(port)
+        targets = {
+            "gateway": (svc.endpoint, {"Authorization": token, "Content-Type": "application/json"}),
+            "direct": (f"http://127.0.0.1:{port}/predict", {"Content-Type": "application/json"}),
+        }
+        for url, headers in targets.values():  # warm both paths
+            load(url, headers, 4, 1.0)
+        lat: dict[str, list[LoadResult]] = {k: [] for k in targets}
+        thr: dict[str, list[float]] = {k: [] for k in targets}
+        for _ in range(rounds):
+            for name, (url, headers) in targets.items():
+                lat[name].append(load(url, headers, 1, seconds))
+                r = load(url, headers, 16, seconds)
+                thr[name].append(r.rps(seconds))
+                if r.failed:
+                    raise RuntimeError(f"{name}: {r.failed} failed requests during the throughput run")
+    finally:
+        direct.terminate()
+        direct.wait(10)
+        svc.delete()
+        _stop_server()
+
+    def merged(name: str) -> LoadResult:
+        out = LoadResult()
+        for r in lat[name]:
+            out.samples += r.samples
+        return out
+
+    g, d = merged("gateway"), merged("direct")
+    g_rps, d_rps = statistics.median(thr["gateway"]), statistics.median(thr["direct"])
+    g50, d50 = g.percentile(50), d.percentile(50)
+    return [
+        {
+            "name": "gateway + 1 instance throughput (16 connections)",
+            "value": g_rps,
+            "unit": "req/s",
+            "baseline": d_rps,
+            "baseline_name": "same model server called directly",
+            "ratio": g_rps / d_rps,
+            "target": ">= 0.8x",
+        },
+        {
+            "name": "gateway + 1 instance p50 latency (1 connection)",
+            "value": g50,
+            "unit": "ms",
+            "baseline": d50,
+            "baseline_name": "direct",
+            "ratio": g50 / d50,
+            "delta_ms": g50 - d50,
+            "target": "<= +0.5 ms",
+        },
+        {
+            "name": "gateway + 1 instance p99 latency (1 connection)",
+            "value": g.percentile(99),
+            "unit": "ms",
+            "baseline": d.percentile(99),
+            "baseline_name": "direct",
+            "ratio": g.percentile(99) / d.percentile(99),
+        },
+    ]
+
+
+def bench_rollout() -> list[dict]:
+    from pai_jupyter.service_client import deploy
+    from pai_jupyter.specs.service import RolloutPlan
+
+    base = _isolate()
+    rows: list[dict] = []
+    try:
+        # A healthy rollout under steady load: nothing may fail.
+        v1, v2 = onnx_model(base / "a" / "model.onnx", 0), onnx_model(base / "b" / "model.onnx", 1)
+        svc = deploy("bench-rollout", v1)
+        headers = {"Authorization": svc.token(), "Content-Type": "application/json"}
+        load(svc.endpoint, headers, 4, 1.0)
+        plan = RolloutPlan(steps=(10, 50, 100), bake_s=3, min_requests=50)
+        with BackgroundLoad(svc.endpoint, headers) as bg:
+            started = time.perf_counter()
+            deploy("bench-rollout", v2, plan=plan)
+            final = svc.wait_rollout(timeout=120, poll=0.2)
+            took = time.perf_counter() - started
+            time.sleep(0.5)
+        served = {s.version for s in bg.result.samples}
+        rows.append(
+            {
+                "name": "10->50->100 rollout under load: failed requests",
+                "value": bg.result.failed,
+                "unit": "requests",
+                "target": "0",
+                "requests": len(bg.result.samples),
+                "rollout_s": round(took, 2),
+                "state": final.state if final else None,
+                "versions_seen": sorted(v for v in served if v),
+            }
+        )
+        svc.delete()
+
+        # A new version that fails every request: breach -> weights restored.
+        good, bad = custom_app(base / "good", fail=False), custom_app(base / "bad", fail=True)
+        svc = deploy("bench-revert", good, processor="custom", command=f"{sys.executable} app.py")
+        headers = {"Authorization": svc.token(), "Content-Type": "application/json"}
+        load(svc.endpoint, headers, 4, 1.0)
+        plan = RolloutPlan(steps=(10, 50, 100), bake_s=60, min_requests=50, max_error_rate=0.05)
+        allowed = int(plan.max_error_rate * plan.min_requests)  # the gate breaks at the next error
+        with BackgroundLoad(svc.endpoint, headers) as bg:
+            deploy("bench-revert", bad, processor="custom", command=f"{sys.executable} app.py", plan=plan)
+            final = svc.wait_rollout(timeout=60, poll=0.05)
+            time.sleep(0.5)
+        v2_errors = sorted(
+            (s for s in bg.result.samples if s.version == "2" and s.status != 200), key=lambda s: s.received
+        )
+        revert = next((e for e in svc.events() if e.kind == "revert"), None)
+        if final is None or final.state != "failed" or revert is None or len(v2_errors) <= allowed:
+            raise RuntimeError(f"expected a reverted rollout, got {final} with {len(v2_errors)} v2 errors")
+        breach_at = bg.wall(v2_errors[allowed].received)
+        last_v2 = max(bg.wall(s.received) for s in bg.result.samples if s.version == "2")
+        rows.append(
+            {
+                "name": "breached gate -> weights restored",
+                "value": revert.ts - breach_at,
+                "unit": "s",
+                "target": "<= 2 s",
+                "last_v2_response_after_breach_s": round(last_v2 - breach_at, 3),
+                "failed_requests_on_v2": len(v2_errors),
+                "reason": final.reason,
+            }
+        )
+        svc.delete()
+    finally:
+        _stop_server()
+    return rows
+
+
+def bench_cold_start(repeats: int = 3) -> list[dict]:
+    from pai_jupyter.service_client import deploy
+    from pai_jupyter.specs.service import AutoscalePolicy
+
+    base = _isolate()
+    model = onnx_model(base / "m" / "model.onnx")
+    times = []
+    try:
+        for i in range(repeats):
+            policy = AutoscalePolicy(min=0, max=1, scale_to_zero=True, idle_grace_s=600)
+            svc = deploy(f"bench-cold-{i}", model, instances=0, autoscaler=policy, env="dev")
+            deadline = time.monotonic() + 30
+            while svc.refresh().versions[0].instances and time.monotonic() < deadline:
+                time.sleep(0.1)  # the service really is at zero
+            if svc.record.versions[0].instances:
+                raise RuntimeError("the service did not start at zero instances")
+            t0 = time.perf_counter()
+            svc.predict(json.loads(BODY), timeout=30)
+            times.append(time.perf_counter() - t0)
+            svc.delete()
+    finally:
+        _stop_server()
+    return [
+        {
+            "name": "cold start: zero instances -> first response (median)",
+            "value": statistics.median(times),
+            "unit": "s",
+            "target": "<= 1.5 s",
+            "runs_s": [round(t, 3) for t in times],
+        }
+    ]
+
+
+def bench_others() -> list[dict]:
+    rows = []
+    for package in ("litserve", "bentoml"):
+        try:
+            __import__(package)
+        except ImportError:
+            print(f"   {package}: skipped: not installed (pip install litserve bentoml)", flush=True)
+            rows.append(
+                {"name": f"{package} throughput", "value": "skipped: not installed", "target": "ours >= 1.5x"}
+            )
+            continue
+        rows.append(_bench_other(package))
+    return rows
+
+
+LITSERVE_APP = """
+import sys
+import numpy as np, onnxruntime as ort, litserve as ls
+
+class Api(ls.LitAPI):
+    def setup(self, device):
+        opts = ort.SessionOptions(); opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(sys.argv[1], opts, providers=["CPUExecutionProvider"])
+    def decode_request(self, request):
+        return np.asarray(request["inputs"], dtype=np.float32)
+    def predict(self, x):
+        return self.session.run(None, {"x": x})[0]
+    def encode_response(self, y):
+        return {"outputs": y.tolist()}
+
+ls.LitServer(Api(), accelerator="cpu", workers_per_device=1).run(port=int(sys.argv[2]))
+"""
+
+BENTOML_APP = """
+import os
+import numpy as np, onnxruntime as ort, bentoml
+
+@bentoml.service(workers=1)
+class Linear:
+    def __init__(self):
+        opts = ort.SessionOptions(); opts.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(os.environ["BENCH_MODEL"], opts, providers=["CPUExecutionProvider"])
+
+    @bentoml.api(route="/predict")
+    def predict(self, inputs: list) -> dict:
+        y = self.session.run(None, {"x": np.asarray(inputs, dtype=np.float32)})[0]
+        return {"outputs": y.tolist()}
+"""
+
+
+def _bench_other(package: str, seconds: float = 3.0) -> dict:
+    """Ours (gateway + 1 instance) vs ``package`` serving the same model, same load, same run."""
+    from pai_jupyter.service_client import deploy
+
+    base = _isolate()
+    model = onnx_model(base / "model" / "model.onnx")
+    port = _free_port()
+    if package == "litserve":
+        (base / "app.py").write_text(LITSERVE_APP)
+        argv = [sys.executable, str(base / "app.py"), str(model), str(port)]
+        url = f"http://127.0.0.1:{port}/predict"
+    else:
+        (base / "service.py").write_text(BENTOML_APP)
+        argv = [sys.executable, "-m", "bentoml", "serve", "service:Linear", "--port", str(port)]
+        url = f"http://127.0.0.1:{port}/predict"
+    other = subprocess.Popen(
+        argv,
+        cwd=base,
+        env={**os.environ, "BENCH_MODEL": str(model)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        svc = deploy("bench-vs", model)
+        ours_headers = {"Authorization": svc.token(), "Content-Type": "application/json"}
+        _wait_port(port, 120)
+        theirs_headers = {"Content-Type": "application/json"}
+        load(url, theirs_headers, 4, 1.0)
+        load(svc.endpoint, ours_headers, 4, 1.0)
+        ours = load(svc.endpoint, ours_headers, 16, seconds).rps(seconds)
+        theirs_result = load(url, theirs_headers, 16, seconds)
+        theirs = theirs_result.rps(seconds)
+        if not theirs:
+            raise RuntimeError(f"{package} answered no request with 200 ({theirs_result.failed} failed)")
+        svc.delete()
+    finally:
+        other.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            other.wait(15)
+        _stop_server()
+    return {
+        "name": f"ours vs {package}: throughput (16 connections)",
+        "value": ours,
+        "unit": "req/s",
+        "baseline": theirs,
+        "baseline_name": package,
+        "ratio": ours / theirs,
+        "target": ">= 1.5x",
+    }
+
+
+def run() -> list[dict]:
+    return bench_gateway() + bench_rollout() + bench_cold_start() + bench_others()
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import format_row
+
+    for row in run():
+        print(format_row(row))
