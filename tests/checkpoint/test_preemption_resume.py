@@ -143,3 +143,63 @@ def test_a_job_that_keeps_getting_reclaimed_stops_after_max_restarts(pai_home: P
         (2, "preempted", 2),
     ]
     assert sum(1 for e in job.events() if e.kind == "restart") == 1
+
+
+DDP_TRAIN = """
+import os, time
+import torch
+import torch.distributed as dist
+from pai_jupyter import Checkpointer, report
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+torch.manual_seed(0)
+torch.set_num_threads(1)
+model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(8, 1))
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+ckpt = Checkpointer(every_steps=40)
+start = 0
+resumed = ckpt.load_latest()  # every rank reads what rank 0 wrote
+if resumed is not None:
+    model.module.load_state_dict(resumed.state["model"])
+    opt.load_state_dict(resumed.state["opt"])
+    start = resumed.step
+    print(f"rank {rank} resumed from step {start}", flush=True)
+for step in range(start + 1, 201):
+    # Each rank's batch is a function of (step, rank), like DistributedSampler.set_epoch.
+    g = torch.Generator().manual_seed(1000 * step + rank)
+    x = torch.randn(16, 8, generator=g)
+    loss = ((model(x) - x.sum(dim=1, keepdim=True)) ** 2).mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    report(step=step, loss=loss.item())
+    if ckpt.should_save(step):
+        ckpt.save({"model": model.module.state_dict(), "opt": opt.state_dict()}, step)  # no-op on rank 1
+    time.sleep(0.02)
+if rank == 0:
+    weights = b"".join(t.detach().numpy().tobytes() for t in model.module.state_dict().values())
+    with open(os.path.join(os.environ["PAI_OUTPUT_MODEL"], "model.bin"), "wb") as fh:
+        fh.write(weights)
+dist.destroy_process_group()
+"""
+
+
+def test_two_worker_job_resumes_every_rank_from_rank_0s_checkpoint(pai_home: Path, tmp_path: Path) -> None:
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_TRAIN)
+    spec = JobSpec(name="ddp", framework="pytorch", workers=2)
+    plain = client.submit_file(script, spec, cwd=tmp_path)
+    spot = client.submit_file(script, spec.with_changes(name="ddp-spot", spot=True), cwd=tmp_path)
+    wait_until(lambda: _last_step(spot) > 90, timeout=120, what="the spot job to pass step 90")
+    spot.preempt()
+    spot.wait(timeout=180, poll=0.2)
+    plain.wait(timeout=180, poll=0.2)
+    assert spot.record.attempt == 2
+    assert _model_bytes(spot) == _model_bytes(plain)
+    resumed = [e.data["checkpoint_step"] for e in spot.events() if e.kind == "restart"]
+    assert len(resumed) == 1 and resumed[0] >= 80
+    for rank in (0, 1):
+        assert f"rank {rank} resumed from step {resumed[0]}" in spot.logs(worker=rank)
+    folder = spot.backend.storage.path_for(OssUri.parse(spot.outputs["checkpoints"]))
+    assert [e.step for e in read_manifest(folder) or []] == [120, 160, 200]
