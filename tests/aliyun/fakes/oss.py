@@ -121,8 +121,11 @@ class FakeOss(FakeServer):
         return self.ok(ETag=f'"{hashlib.md5(data).hexdigest().upper()}"', **{"x-oss-hash-crc64ecma": _crc(data)})
 
     def put(self, req: Request, bucket: str, key: str) -> Response:
-        if req.headers.get("x-oss-forbid-overwrite") == "true" and self.path(bucket, key).exists():
-            return self.error(req, 409, "FileAlreadyExists", "The object you specified already exists.")
+        if req.headers.get("x-oss-forbid-overwrite") == "true":
+            with self.lock:  # check and write as one step, as OSS does
+                if self.path(bucket, key).exists():
+                    return self.error(req, 409, "FileAlreadyExists", "The object you specified already exists.")
+                return self._write(bucket, key, req.body)
         return self._write(bucket, key, req.body)
 
     def get(self, req: Request, bucket: str, key: str) -> Response:
