@@ -25,7 +25,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -38,8 +37,9 @@ from ..backends.base import (
     STOPPING,
     SUCCEEDED,
     JobRecord,
+    MetricPoint,
 )
-from ..checkpoint import latest_valid_entry
+from ..checkpoint import CheckpointInfo, latest_valid_entry
 from ..durations import parse_duration
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..specs.job import JobSpec
@@ -431,7 +431,7 @@ class JobRunner:
             },
         )
 
-    def _last_checkpoint(self, record: JobRecord) -> Any:
+    def _last_checkpoint(self, record: JobRecord) -> CheckpointInfo | None:
         uri = record.outputs.get("checkpoints")
         if not uri:
             return None
@@ -518,7 +518,7 @@ class JobRunner:
             self.store.add_metrics(job_id, points)
             self._advise(job_id, points)
 
-    def _advise(self, job_id: str, points: list) -> None:
+    def _advise(self, job_id: str, points: list[MetricPoint]) -> None:
         """Feed this tick's GPU utilisation (mean over workers) to the advice; advise once per job."""
         utils = [p.value for p in points if p.name == "gpu_util"]
         if not utils or job_id in self._advised:
