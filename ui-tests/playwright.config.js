@@ -11,6 +11,11 @@ const venvBin = process.env.PAI_VENV_BIN ?? path.join(repo, '.venv', 'bin');
 process.env.PAI_JUPYTER_HOME ??= path.join(os.tmpdir(), `pai-jupyter-ui-tests-${process.getuid?.() ?? 0}`);
 process.env.PAI_JUPYTER_BACKEND = 'local';
 process.env.PAI_PYTHON ??= path.join(venvBin, 'python');
+// Short serving loop intervals (as the serving tests use) so a rollout step takes seconds.
+process.env.PAI_SERVING_AUTOSCALE_INTERVAL_S ??= '0.5';
+process.env.PAI_SERVING_ROLLOUT_INTERVAL_S ??= '0.2';
+process.env.PAI_SERVING_SNAPSHOT_INTERVAL_S ??= '1';
+process.env.PAI_SERVING_QPS_WINDOW_S ??= '3';
 const port = Number(process.env.PAI_UI_PORT ?? 8899);
 
 module.exports = {

@@ -3,6 +3,10 @@
 ``submit-job``  a real job (in a small Git repo with an uncommitted change, so the
                 provenance summary has a commit and the dirty flag) that reports a
                 falling loss every 0.5 s; prints {"id": ...}.
+``deploy-v1``   a real ONNX model served as version 1 of ``digits-svc``; prints the endpoint.
+``start-rollout`` version 2 of ``digits-svc`` by blue-green rollout (10 -> 50 -> 100 %,
+                short bakes) with steady traffic from a background load process.
+``load NAME S`` send requests to NAME for S seconds (the background load itself).
 ``stop``        stop every job still running and the control plane.
 
 Each command prints one JSON line last. PAI_JUPYTER_HOME selects the backend's state.
@@ -50,6 +54,80 @@ def submit_job() -> dict[str, str]:
     return {"id": job.id, "name": job.name}
 
 
+SERVICE = "digits-svc"
+N_IN = 16
+
+
+def _onnx_linear(path: Path, seed: int) -> Path:
+    """y = x @ W + b as a real ONNX graph (input x float32 [N, 16], output y [N, 4])."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.normal(size=(N_IN, 4)).astype(np.float32), "W")
+    b = numpy_helper.from_array(rng.normal(size=(4,)).astype(np.float32), "b")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])],
+        "linear",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", N_IN])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        initializer=[w, b],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def deploy_v1() -> dict[str, str]:
+    from pai_jupyter.service_client import deploy
+
+    model = _onnx_linear(Path(tempfile.mkdtemp(prefix="pai-ui-model-")) / "model.onnx", seed=0)
+    service = deploy(SERVICE, model, processor="onnx")
+    return {"name": service.name, "endpoint": service.endpoint}
+
+
+def start_rollout() -> dict[str, str]:
+    from pai_jupyter.service_client import deploy
+    from pai_jupyter.specs.service import RolloutPlan
+
+    model = _onnx_linear(Path(tempfile.mkdtemp(prefix="pai-ui-model-")) / "model.onnx", seed=1)
+    # Bakes long enough for a person (or the UI test) to watch each step; gates lenient on a busy CI box.
+    plan = RolloutPlan(steps=(10.0, 50.0, 100.0), bake_s=4.0, min_requests=5, max_p95_ratio=5.0, min_p95_delta_ms=50.0)
+    subprocess.Popen(
+        [sys.executable, __file__, "load", SERVICE, "90"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    service = deploy(SERVICE, model, processor="onnx", plan=plan)
+    return {"name": service.name, "weights": json.dumps(service.record.weights)}
+
+
+def load(name: str, seconds: str) -> dict[str, int]:
+    """Steady traffic (about 25 requests/s) until the time is up or the service is gone."""
+    from pai_jupyter.errors import PaiError
+    from pai_jupyter.service_client import get_service
+
+    service = get_service(name)
+    payload = [[0.5] * N_IN]
+    deadline = time.monotonic() + float(seconds)
+    sent = failures = 0
+    while time.monotonic() < deadline and failures < 20:
+        try:
+            service.predict(payload, timeout=5)
+            failures = 0
+        except (PaiError, OSError):
+            failures += 1
+            time.sleep(0.2)
+        sent += 1
+        time.sleep(0.04)
+    return {"sent": sent}
+
+
 def stop() -> dict[str, str]:
     from pai_jupyter.backends.registry import get_backend
     from pai_jupyter.config import PaiConfig
@@ -63,6 +141,8 @@ def stop() -> dict[str, str]:
     for record in backend.training.list(limit=500):
         if not record.is_terminal:
             backend.training.stop(record.id)
+    for service in backend.serving.list():
+        backend.serving.delete(service.name)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(not r.is_terminal for r in backend.training.list(limit=500)):
         time.sleep(0.2)
@@ -70,9 +150,15 @@ def stop() -> dict[str, str]:
     return {"stopped": info["url"]}
 
 
-COMMANDS = {"submit-job": submit_job, "stop": stop}
+COMMANDS = {
+    "submit-job": submit_job,
+    "deploy-v1": deploy_v1,
+    "start-rollout": start_rollout,
+    "load": load,
+    "stop": stop,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
-        sys.exit(f"usage: pai_setup.py {{{'|'.join(COMMANDS)}}}")
-    print(json.dumps(COMMANDS[sys.argv[1]]()))
+        sys.exit(f"usage: pai_setup.py {{{'|'.join(COMMANDS)}}} [args]")
+    print(json.dumps(COMMANDS[sys.argv[1]](*sys.argv[2:])))

@@ -127,6 +127,30 @@ function seriesBy(
     }));
 }
 
+const FIGURE_NAMES: Record<string, (v: number) => string> = {
+  requests: v => `${v} req`,
+  p95_ms: v => `p95 ${Number(v.toPrecision(3))} ms`,
+  error_rate: v => `err ${percent(v * 100)}`
+};
+
+/** Gate figures as one line: "new: 42 req, p95 3.1 ms, err 0% · old: ...". */
+function figureText(figures: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(figures)) {
+    if (value && typeof value === 'object') {
+      const inner = Object.entries(value as Record<string, unknown>)
+        .filter(([k, v]) => k in FIGURE_NAMES && typeof v === 'number')
+        .map(([k, v]) => FIGURE_NAMES[k]!(v as number));
+      if (inner.length) {
+        parts.push(`${key}: ${inner.join(', ')}`);
+      }
+    } else if (typeof value === 'number' && key in FIGURE_NAMES) {
+      parts.push(FIGURE_NAMES[key]!(value));
+    }
+  }
+  return parts.join(' · ');
+}
+
 function RolloutTimeline(props: { rollout: RolloutRecord }): JSX.Element {
   const r = props.rollout;
   return (
@@ -138,7 +162,10 @@ function RolloutTimeline(props: { rollout: RolloutRecord }): JSX.Element {
       <ol className="pai-Timeline">
         {r.plan.map((weight, i) => {
           const step = r.steps[i];
-          const status = step?.result ?? (step ? 'baking' : 'pending');
+          const current = i === r.step && step !== undefined && step.result === null;
+          const status =
+            step?.result ??
+            (current && r.state === 'paused' ? 'paused' : step ? 'baking' : 'pending');
           const figures = step ? Object.entries(step.figures) : [];
           return (
             <li key={i} className={`pai-Timeline-step pai-Timeline-${status}`} data-result={status}>
@@ -146,14 +173,7 @@ function RolloutTimeline(props: { rollout: RolloutRecord }): JSX.Element {
               <span className="pai-Timeline-status">{status}</span>
               {step ? <span className="pai-Timeline-time">{clock(step.started_at)}</span> : null}
               {figures.length ? (
-                <span className="pai-Timeline-figures">
-                  {figures
-                    .map(
-                      ([k, v]) =>
-                        `${k} ${typeof v === 'number' ? Number(v.toPrecision(3)) : String(v)}`
-                    )
-                    .join(', ')}
-                </span>
+                <span className="pai-Timeline-figures">{figureText(step?.figures ?? {})}</span>
               ) : null}
             </li>
           );
@@ -192,7 +212,11 @@ function ServiceDetailView(props: {
   const active = rollout !== null && (rollout.state === 'running' || rollout.state === 'paused');
   const versions = [...record.versions].sort((a, b) => b.version - a.version);
   const serving = versions.find(v => v.weight >= 100)?.version ?? null;
-  const rollbackTo = target ?? versions.find(v => v.version !== serving)?.version ?? null;
+  // Default target: the version a rollout started from, else the newest one not serving.
+  const rollbackTo =
+    target ??
+    (active ? rollout.from_version : versions.find(v => v.version !== serving)?.version) ??
+    null;
   const scaling = detail.events.filter(e => e.kind === 'scale' || e.kind === 'instance').slice(-8);
   const busy = model.busy;
   return (
@@ -315,6 +339,7 @@ function ServiceDetailView(props: {
         />
         <LineChart
           title="error rate"
+          yFloor={0}
           unit="%"
           series={seriesBy(detail.points, p => p.error_rate * 100)}
         />
@@ -341,7 +366,7 @@ function ServiceDetailView(props: {
         )}
       </Section>
       <Section title="Events">
-        <ul className="pai-Events">
+        <ul className="pai-Events" data-testid="pai-service-events">
           {detail.events
             .slice(-12)
             .reverse()
