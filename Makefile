@@ -10,17 +10,59 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
-.PHONY: install demo test lint pytest ui-test bench clean
+# Node side: JupyterLab's jlpm (yarn) from the venv; the venv's bin first on PATH so
+# the labextension build finds jupyter-builder and the JupyterLab it builds against.
+JLPM        := $(abspath $(BIN))/jlpm
+NODE_ENV    := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 YARN_ENABLE_PROGRESS_BARS=false
+LABEXT_OUT  := pai_jupyter/labextension/static/style.js
+LABEXT_SRC  := $(shell find labextension/src labextension/style labextension/scripts -type f 2>/dev/null) \
+               labextension/package.json labextension/tsconfig.json
+LABEXT_DEPS := labextension/node_modules/.yarn-state.yml
+UI_DEPS     := ui-tests/node_modules/.yarn-state.yml
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/pai-jupyter
+SERVER_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/pai_jupyter.json
+
+.PHONY: install demo test lint lint-ts tsc pytest labextension ui-deps ui-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# The editable install runs the jupyter-builder hook (pyproject), which builds the
+# labextension inside pip's build environment; Node must be on PATH.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(PIP) install -q -e ".[test]"
+	$(NODE_ENV) $(PIP) install -q -e ".[test]"
 	touch $(STAMP)
 
-install: $(STAMP)
+$(LABEXT_DEPS): labextension/package.json labextension/yarn.lock | $(STAMP)
+	cd labextension && $(NODE_ENV) $(JLPM) install
+	touch $@
+
+# Rebuild the prebuilt labextension whenever its sources change (pip's hook only builds once).
+$(LABEXT_OUT): $(LABEXT_SRC) $(LABEXT_DEPS)
+	cd labextension && $(NODE_ENV) $(JLPM) build:prod
+	touch $@
+
+labextension: $(LABEXT_OUT)
+
+# JupyterLab finds the labextension and the server extension in the venv's share/ and etc/
+# (the editable install copies them once; the link keeps the labextension current).
+install: $(STAMP) $(LABEXT_OUT)
+	@mkdir -p $(dir $(LABEXT_LINK)) $(dir $(SERVER_CONF))
+	@if [ -e $(LABEXT_LINK) ] && [ ! -L $(LABEXT_LINK) ]; then rm -rf $(LABEXT_LINK); fi
+	@ln -sfn $(CURDIR)/pai_jupyter/labextension $(LABEXT_LINK)
+	@cp jupyter-config/server-config/pai_jupyter.json $(SERVER_CONF)
+	@$(BIN)/jupyter server extension list 2>&1 | grep -q "pai_jupyter.*enabled" \
+		|| { echo "pai_jupyter server extension is not enabled" >&2; exit 1; }
+	@$(BIN)/jupyter labextension list 2>&1 | grep -q "pai-jupyter.*enabled" \
+		|| { echo "pai-jupyter labextension is not enabled" >&2; exit 1; }
+
+# Debian's chromium (Playwright cannot download browsers here) and the UI tests' Node packages.
+$(UI_DEPS): ui-tests/package.json ui-tests/yarn.lock scripts/install-ui-deps.sh | $(STAMP)
+	$(NODE_ENV) VENV_BIN=$(abspath $(BIN)) scripts/install-ui-deps.sh
+	touch $@
+
+ui-deps: $(UI_DEPS)
 
 demo: install
 	$(BIN)/python examples/run_demo.py
@@ -29,10 +71,20 @@ lint: install
 	$(BIN)/ruff check pai_jupyter tests benchmarks examples
 	$(BIN)/ruff format --check pai_jupyter tests benchmarks
 
+lint-ts: $(LABEXT_DEPS)
+	cd labextension && $(NODE_ENV) $(JLPM) lint
+
+tsc: $(LABEXT_DEPS)
+	cd labextension && $(NODE_ENV) $(JLPM) tsc
+
 pytest: install
 	$(BIN)/python -m pytest -q -ra
 
-test: lint pytest
+# JupyterLab (started by Playwright) with the extension, real jobs and a real service.
+ui-test: install $(UI_DEPS)
+	cd ui-tests && $(NODE_ENV) CI=1 $(JLPM) playwright test
+
+test: lint lint-ts tsc pytest ui-test
 
 bench: install
 	$(BIN)/python -m benchmarks

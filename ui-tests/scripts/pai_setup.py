@@ -95,7 +95,9 @@ def start_rollout() -> dict[str, str]:
 
     model = _onnx_linear(Path(tempfile.mkdtemp(prefix="pai-ui-model-")) / "model.onnx", seed=1)
     # Bakes long enough for a person (or the UI test) to watch each step; gates lenient on a busy CI box.
-    plan = RolloutPlan(steps=(10.0, 50.0, 100.0), bake_s=4.0, min_requests=5, max_p95_ratio=5.0, min_p95_delta_ms=50.0)
+    plan = RolloutPlan(
+        steps=(10.0, 50.0, 100.0), bake_s=4.0, min_requests=5, max_p95_ratio=5.0, min_p95_delta_ms=50.0
+    )
     subprocess.Popen(
         [sys.executable, __file__, "load", SERVICE, "90"],
         stdin=subprocess.DEVNULL,
