@@ -41,13 +41,13 @@ from aiohttp import web
 from ..backends.serving_base import VERSION_HEADER
 from .instances import EventSink, Instance, VersionPool
 from .traffic import Figures, SmoothWRR, Window
+from .upstream import UpstreamError
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/predict/"
 _HOP_HEADERS = frozenset(
     {"authorization", "host", "content-length", "transfer-encoding", "connection", "keep-alive", "date"}
 )
-_RETRYABLE = (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 @dataclass
@@ -284,15 +284,14 @@ class Gateway:
             headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
         if request.query_string:
             target += "?" + request.query_string
+        timeout = self.config.request_timeout_s
         for attempt in (0, 1):
             inst.inflight += 1
             try:
-                async with self.session.request(
-                    request.method, inst.url + target, data=body, headers=headers
-                ) as r:
-                    payload = await r.read()
-                    status, ctype = r.status, r.headers.get("Content-Type", "application/octet-stream")
-            except _RETRYABLE:
+                status, ctype, payload = await inst.upstream.request(
+                    request.method, target, headers, body, timeout
+                )
+            except UpstreamError:
                 version.pool.mark_suspect(inst)
                 retry = self._retry_target(route, version, inst, pinned) if attempt == 0 else None
                 if retry is None and attempt == 0:
@@ -306,7 +305,7 @@ class Gateway:
                 continue
             except asyncio.TimeoutError:
                 self._record(version, started, error=True)
-                return _json_error(504, f"version {version.version} did not answer in time", None)
+                return _json_error(504, f"version {version.version} did not answer within {timeout:g}s", None)
             finally:
                 inst.inflight -= 1
             self._record(version, started, error=status >= 500)

@@ -31,6 +31,8 @@ from typing import Any
 
 import aiohttp
 
+from .upstream import Upstream
+
 log = logging.getLogger(__name__)
 
 STARTING, READY, SUSPECT, DRAINING, DEAD = "starting", "ready", "suspect", "draining", "dead"
@@ -73,6 +75,10 @@ class Instance:
     inflight: int = 0
     failed_checks: int = 0
     exit_code: int | None = None
+    upstream: Upstream = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upstream = Upstream(self.port)
 
     @property
     def url(self) -> str:
@@ -343,6 +349,7 @@ class VersionPool:
         inst.exit_code = code
         was = inst.state
         inst.state = DEAD
+        inst.upstream.close()
         if self.registry:
             self.registry.remove(inst)
         if inst in self.instances:
@@ -396,6 +403,7 @@ class VersionPool:
                 _signal_group(inst.pid, signal.SIGKILL)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(inst.proc.wait(), 2.0)
+        inst.upstream.close()
         if inst in self.instances:
             self.instances.remove(inst)
         if self.registry:
