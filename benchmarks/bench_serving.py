@@ -18,7 +18,9 @@
 
       pip install litserve bentoml
 
-  Otherwise the rows say "skipped: not installed".
+  (or, to keep them out of the project's environment,
+  ``pip install --target /tmp/bench-deps litserve bentoml`` and run with
+  ``PYTHONPATH=/tmp/bench-deps``). Otherwise the rows say "skipped: not installed".
 
 The load generator is aiohttp in this process; with few cores it competes with
 the servers for CPU, which weighs on both sides of each A/B pair alike.

@@ -192,13 +192,26 @@ class Service:
         return self.serving.events(self.name, since=since)
 
     # -- predictions ----------------------------------------------------------------
-    def predict(self, payload: Any, *, raw: bool = False, timeout: float = 30.0, signed: bool = False) -> Any:
+    def predict(
+        self,
+        payload: Any,
+        *,
+        raw: bool = False,
+        timeout: float = 30.0,
+        signed: bool = False,
+        version: int | None = None,
+    ) -> Any:
         """Send one request to the endpoint; JSON in and out for built-ins, bytes for custom.
 
         ``raw=True`` sends ``payload`` (bytes, str, or a JSON value sent as is,
         without the ``{"inputs": ...}`` wrapper) and returns the response bytes.
+        ``version=N`` calls that version only (``<endpoint>@vN``), e.g. one
+        deployed with ``new_api_version=True``.
         """
-        custom = self.record.spec.get("processor") == "custom"
+        processor = self.record.spec.get("processor")
+        if version is not None:
+            processor = next((v.processor for v in self.record.versions if v.version == version), processor)
+        custom = processor == "custom"
         if raw or custom:
             if isinstance(payload, (bytes, bytearray, memoryview)):
                 body = bytes(payload)
@@ -213,7 +226,7 @@ class Service:
             data = payload if isinstance(payload, dict) and "inputs" in payload else {"inputs": payload}
             body = json.dumps(_jsonable(data)).encode()
             content_type = "application/json"
-        resp = self._post(body, content_type, timeout, signed)
+        resp = self._post(body, content_type, timeout, signed, version)
         if raw or custom:
             return resp.content
         try:
@@ -226,8 +239,10 @@ class Service:
                 resp.content,
             ) from None
 
-    def _post(self, body: bytes, content_type: str, timeout: float, signed: bool) -> requests.Response:
-        url = self.endpoint
+    def _post(
+        self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
+    ) -> requests.Response:
+        url = self.endpoint if version is None else f"{self.endpoint}@v{int(version)}"
         token = self.token()
         if signed:
             headers = eas_signature_headers(token, body, urlparse(url).path, content_type)

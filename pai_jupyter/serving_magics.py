@@ -142,6 +142,11 @@ class ServingMagics(Magics):
                 f"({' -> '.join(f'{w:g}%' for w in rollout.plan)}); steer it with "
                 f"`%pai_rollout {record.name} status|pause|resume|promote|abort`."
             )
+        elif args.request.new_api_version and newest.weight == 0:
+            print(
+                f"Deployed {record.name} v{newest.version} as a new API version beside the serving one: "
+                f"{record.endpoint}@v{newest.version}; call it with {args.as_name}.predict(..., version={newest.version})."
+            )
         else:
             print(f"Deployed {record.name} v{newest.version} ({newest.processor}) on {record.backend}.")
         print(f"endpoint: {record.endpoint}")

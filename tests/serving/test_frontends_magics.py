@@ -79,6 +79,13 @@ def test_deploy_rollout_rollback_from_the_notebook(
         ip.run_line_magic("pai_deploy", "digits-svc --model v3")
     assert "\n" not in str(info.value) and ("incompatible" in str(info.value) or "signature" in str(info.value))
 
+    # ... and served beside the current one when it is a new API version.
+    ip.run_line_magic("pai_deploy", "digits-svc --model v3 --new-api-version")
+    out = capsys.readouterr().out
+    assert f"as a new API version beside the serving one: {svc.endpoint}@v3" in out
+    assert np.asarray(svc.predict(np.zeros((1, 32)), version=3)["outputs"]).shape == (1, 10)
+    assert svc.refresh().weights == {2: 100.0}
+
     ip.run_line_magic("pai_rollback", "digits-svc --to 1")
     assert "Rolled digits-svc back to v1: digits-svc: Running, v1 100%" in capsys.readouterr().out
 
