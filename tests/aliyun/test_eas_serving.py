@@ -8,7 +8,7 @@ import pytest
 
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError
-from pai_jupyter.service_client import get_service
+from pai_jupyter.service_client import PredictError, get_service
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 
@@ -68,6 +68,12 @@ def test_create_service_request_and_first_version(serving, fakes: AliyunFakes, a
     assert serving.token("digits-svc") == token
     svc = get_service("digits-svc", backend=aliyun)
     assert svc.predict([[1, 2, 3, 4]])["outputs"] == [[1, 2, 3, 4]]
+    assert svc.predict([[4, 3, 2, 1]], signed=True)["outputs"] == [[4, 3, 2, 1]]  # eas-prediction's signature
+    predict = fakes.eas.requests[-1]  # type: ignore[union-attr]
+    assert predict.path == "/api/predict/digits_svc" and predict.headers["authorization"].startswith("EAS ")
+    svc._token = "wrong-token-0000"
+    with pytest.raises(PredictError, match="401"):
+        svc.predict([[1, 2, 3, 4]])
     assert [s.name for s in serving.list()] == ["digits-svc"]
 
 

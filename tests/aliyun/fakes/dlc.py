@@ -16,7 +16,6 @@ does: the job ends Failed with its pods' SubStatus ``Evicted``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import secrets
@@ -107,6 +106,32 @@ METRIC_TYPES = {
     "DiskWriteRate",
 }
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
+# Query keys each read action documents (reference §2.3); anything else is a contract break.
+QUERY_KEYS = {
+    "ListJobs": {
+        "WorkspaceId",
+        "DisplayName",
+        "JobType",
+        "Status",
+        "StartTime",
+        "EndTime",
+        "PageNumber",
+        "PageSize",
+        "SortBy",
+        "Order",
+        "ShowOwn",
+        "ResourceId",
+        "PaymentType",
+        "Tags",
+    },
+    "GetJob": set(),
+    "GetPodLogs": {"MaxLines", "StartTime", "EndTime", "PodUid", "DownloadToFile"},
+    "GetJobEvents": {"StartTime", "EndTime", "MaxEventsNum"},
+    "GetJobMetrics": {"MetricType", "StartTime", "EndTime", "TimeStep"},
+    "StopJob": set(),
+    "CreateJob": set(),
+    "DeleteJob": set(),
+}
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 
 
@@ -255,6 +280,10 @@ class FakeDlc(FakeServer):
         if route != action:
             self.errors.append(f"{req.method} {req.path} sent x-acs-action {action}, expected {route}")
             return acs_error(400, "InvalidAction", f"action {action} does not match the path")
+        unknown = set(req.query) - QUERY_KEYS[route]
+        if unknown:
+            self.errors.append(f"{route}: undocumented query key(s) {sorted(unknown)}")
+            return acs_error(400, "InvalidParameter", f"unknown parameter(s) {sorted(unknown)}")
         if route == "CreateJob":
             return self.create(req)
         if route == "ListJobs":
@@ -391,7 +420,11 @@ class FakeDlc(FakeServer):
         if kind not in METRIC_TYPES:
             self.errors.append(f"GetJobMetrics: MetricType {kind!r}")
             return acs_error(400, "InvalidParameter", f"MetricType {kind!r} is not valid")
-        start = float(req.query["StartTime"]) if req.query.get("StartTime", "").isdigit() else 0.0
+        try:
+            start = parse_iso(req.query["StartTime"]) * 1000 if req.query.get("StartTime") else 0.0
+        except ValueError:
+            self.errors.append(f"GetJobMetrics: StartTime {req.query['StartTime']!r} is not ISO 8601")
+            return acs_error(400, "InvalidParameter", "StartTime must be ISO 8601 UTC")
         out = []
         for pod in job.pods:
             samples = [
@@ -571,5 +604,5 @@ class FakeDlc(FakeServer):
             pod.samples.setdefault("MemoryUsage", []).append((now, rss / 2**20))
 
 
-def load_json(text: str) -> Any:
-    return json.loads(text)
+def parse_iso(text: str) -> float:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()

@@ -190,6 +190,23 @@ class FakeEas(FakeServer):
             expected = {"POST": "CreateService", "GET": "ListServices"}.get(req.method)
             if expected != action:
                 return self._mismatch(req, action, expected)
+            allowed = (
+                {"Labels", "WorkspaceId", "Develop"}
+                if expected == "CreateService"
+                else {
+                    "Filter",
+                    "GroupName",
+                    "ServiceStatus",
+                    "PageNumber",
+                    "PageSize",
+                    "Order",
+                    "Sort",
+                    "WorkspaceId",
+                }
+            )
+            if set(req.query) - allowed:
+                self.errors.append(f"{expected}: undocumented query key(s) {sorted(set(req.query) - allowed)}")
+                return acs_error(400, "InvalidParameter", "unknown query parameter")
             return self.create(req) if req.method == "POST" else self.list(req)
         m = re.fullmatch(r"/api/v2/services/([^/]+)/([^/]+)(/[a-z]+)?", req.path)
         if not m:
@@ -348,6 +365,25 @@ class FakeEas(FakeServer):
         return json_response({"Message": "ok", "RequestId": request_id()})
 
     # -- data plane -------------------------------------------------------------------------
+    @staticmethod
+    def _authorized(req: Request, token: str) -> bool:
+        """The raw token, or the eas-prediction signature (reference §3.8)."""
+        import base64
+        import hashlib
+        import hmac
+
+        auth = req.headers.get("authorization", "")
+        if hmac.compare_digest(auth, token):
+            return True
+        if not auth.startswith("EAS "):
+            return False
+        md5 = req.headers.get("content-md5", "")
+        if md5 != hashlib.md5(req.body).hexdigest():
+            return False
+        text = f"POST\n{md5}\n{req.headers.get('content-type', '')}\n{req.headers.get('date', '')}\n{req.path}"
+        digest = hmac.new(token.encode(), text.strip().encode(), hashlib.sha1).digest()
+        return hmac.compare_digest(auth[4:], base64.b64encode(digest).decode())
+
     def predict(self, req: Request) -> Response:
         name = req.path[len("/api/predict/") :].split("/", 1)[0]
         with self.lock:
@@ -362,7 +398,7 @@ class FakeEas(FakeServer):
                     pick -= svc.weight
                     if pick <= 0:
                         break
-        if req.headers.get("authorization") != svc.token:
+        if not self._authorized(req, svc.token):
             return Response(401, b"invalid token")
         if svc.status != "Running":
             return Response(503, b"service is not running")
