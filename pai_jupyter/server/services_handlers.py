@@ -79,8 +79,7 @@ class RolloutActionHandler(PaiHandler):
             raise ValidationError(f"unknown rollout action {action!r}", f"one of {', '.join(ROLLOUT_ACTIONS)}")
         sc = _service_client()
         service = await self.call(sc.get_service, name, backend=self.backend())
-        await self.call(getattr(service, action))
-        await self.call(service.refresh)
+        await self.call(getattr(service, action))  # the service keeps the record the backend returned
         self.send({"service": service.record.to_dict()})
 
 
@@ -99,5 +98,4 @@ class RollbackHandler(PaiHandler):
         sc = _service_client()
         service = await self.call(sc.get_service, name, backend=self.backend())
         await self.call(service.rollback, version)
-        await self.call(service.refresh)
         self.send({"service": service.record.to_dict()})
