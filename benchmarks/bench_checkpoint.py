@@ -9,9 +9,9 @@ default size), as a job saves them. Also measured in the same run: one
 bare ``torch.save`` to a file, which is what atomicity and the checksum cost,
 and ``save(background=True)``: how long the training thread is blocked per
 save (the CPU copy) against a synchronous save, and the loop's total time.
-The background thread needs a spare core to pay off: on a GPU node the loop's
-CPU thread mostly waits for the GPU; on a busy 2-core machine it competes
-with the training thread and the total barely moves.
+The background thread needs a spare core to pay off (on a GPU node the loop's
+CPU thread mostly waits for the GPU); on a busy 2-core machine it competes
+with the training thread, so its total-time gain varies from run to run.
 
 Environment: ``BENCH_CKPT_MB`` (state size, default 200), ``BENCH_CKPT_STEPS``
 (steps per run, default 60), ``BENCH_CKPT_EVERY`` (default 20).
