@@ -55,6 +55,7 @@ def _sync_chain_environment() -> None:
         setattr(auth_util, attr, os.environ.get(name))
     for attr, (name, fallback) in _CHAIN_FLAGS.items():
         setattr(auth_util, attr, os.environ.get(name, fallback))
+    auth_util.client_type = os.environ.get("ALIBABA_CLOUD_PROFILE", "default")
     auth_util.enable_oidc_credential = all(
         os.environ.get(n)
         for n in ("ALIBABA_CLOUD_OIDC_TOKEN_FILE", "ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN")
