@@ -59,6 +59,18 @@ class GatewayConfig:
     window_horizon_s: int = 900
     auth_event_every_s: float = 10.0
 
+    @classmethod
+    def from_env(cls) -> GatewayConfig:
+        """``PAI_SERVING_<FIELD>`` overrides, e.g. ``PAI_SERVING_COLD_START_TIMEOUT_S=10``."""
+        import os
+
+        cfg = cls()
+        for name, f in cls.__dataclass_fields__.items():
+            value = os.environ.get(f"PAI_SERVING_{name.upper()}")
+            if value:
+                setattr(cfg, name, int(value) if f.type in ("int", int) else float(value))
+        return cfg
+
 
 @dataclass
 class VersionRoute:

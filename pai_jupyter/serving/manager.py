@@ -58,7 +58,7 @@ class ServingManager:
         self.home = home
         self.storage = storage
         self.store = ServingStore(db)
-        self.gateway = Gateway(gateway_config or GatewayConfig(), self.event, on_cold=self._on_cold)
+        self.gateway = Gateway(gateway_config or GatewayConfig.from_env(), self.event, on_cold=self._on_cold)
         self.instance_config = instance_config or InstanceConfig.from_env()
         self.registry = InstanceRegistry(self._remember_instance, self._forget_instance)
         self.base_url = ""  # the control plane's URL, learnt from the first REST request
@@ -265,7 +265,7 @@ class ServingManager:
             provenance,
             pinned_only=new_api,
         )
-        self.store.update_service(name, spec=_public_spec(spec, self.spec(name)))
+        self.store.update_service(name, spec=_public_spec(spec))
         route.max_body_bytes = spec.max_body_bytes
         row = next(v for v in self.store.version_rows(name) if v["version"] == number)
         vr = self._add_route(route, row)
@@ -440,7 +440,7 @@ class ServingManager:
         vr.pool.reconcile()
 
 
-def _public_spec(spec: ServiceSpec, previous: ServiceSpec | None = None) -> dict[str, Any]:
+def _public_spec(spec: ServiceSpec) -> dict[str, Any]:
     """The spec as stored and shown: never the token."""
     return spec.with_changes(token=None).to_dict()
 

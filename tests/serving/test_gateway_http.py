@@ -124,3 +124,26 @@ def test_bad_model_is_refused_with_one_line(backend, model_dir: Path) -> None:
         deploy(backend, broken, name="broken")
     assert "cannot load the model" in info.value.message and "\n" not in info.value.message
     assert [s.name for s in backend.serving.list()] == []
+
+
+def test_every_services_route_needs_the_control_plane_token(backend, onnx_model: Path) -> None:
+    deploy(backend, onnx_model)
+    base = backend.client.base_url + "/api/v1/services"
+    routes = [
+        ("POST", base),
+        ("GET", base),
+        ("GET", f"{base}/svc"),
+        ("DELETE", f"{base}/svc"),
+        ("GET", f"{base}/svc/token"),
+        ("POST", f"{base}/svc/rollout/pause"),
+        ("POST", f"{base}/svc/rollback"),
+        ("PUT", f"{base}/svc/autoscaler"),
+        ("GET", f"{base}/svc/metrics"),
+        ("GET", f"{base}/svc/events"),
+        ("GET", f"{base}/svc/live"),
+    ]
+    for method, url in routes:
+        for headers in ({}, {"Authorization": "token wrong"}, {"Authorization": backend.serving.token("svc")}):
+            resp = requests.request(method, url, json={}, headers=headers, timeout=10)
+            assert resp.status_code == 401, (method, url, headers, resp.status_code)
+    assert backend.serving.get("svc").state == "Running"  # nothing above reached the service
