@@ -239,6 +239,8 @@ class JobSpec:
             envs["PAI_OUTPUT_MODEL"] = OUTPUT_MOUNT
         if self.checkpoint:
             envs["PAI_OUTPUT_CHECKPOINTS"] = CHECKPOINT_MOUNT
+        if self.checkpoint_interval is not None:  # read by pai_jupyter.Checkpointer, as on the local backend
+            envs["PAI_CHECKPOINT_INTERVAL"] = str(self.checkpoint_interval)
         envs["PAI_WORKING_DIR"] = f"{CODE_MOUNT}/{self.workdir}".rstrip("/")
         return envs
 
@@ -345,8 +347,16 @@ class JobSpec:
         if command.startswith("cd ") and "&&" in command:
             cd = shlex.split(command.split("&&", 1)[0])[1]
             workdir = cd[len(CODE_MOUNT) :].strip("/") if cd.startswith(CODE_MOUNT) else ""
+        interval = tags.get(f"{TAG_PREFIX}checkpoint-interval")
         pai_envs = set(
-            JobSpec(name="x", inputs=tuple(inputs), output=output, checkpoint=checkpoint, workdir=workdir)
+            JobSpec(
+                name="x",
+                inputs=tuple(inputs),
+                output=output,
+                checkpoint=checkpoint,
+                workdir=workdir,
+                checkpoint_interval=float(interval) if interval else None,
+            )
             .pai_envs()
             .items()
         )

@@ -58,6 +58,7 @@ def test_dlc_body_uses_create_job_field_names() -> None:
     assert body["Envs"]["PAI_INPUT_EXTRA"] == "/mnt/extra"
     assert body["Envs"]["PAI_OUTPUT_MODEL"] == "/ml/output/model"
     assert body["Envs"]["LR"] == "0.1"
+    assert body["Envs"]["PAI_CHECKPOINT_INTERVAL"] == "900.0"  # read by the Checkpointer inside the job
     assert body["UserCommand"] == "cd /ml/usercode/notebooks && python train.py --epochs 3"
     json.dumps(body)  # serialisable as the SDK sends it
 
