@@ -59,7 +59,9 @@ function stagingPath(python) {
 
 const builder = builderCommand();
 const corePath = stagingPath(pythonOf(builder));
-const extra = process.argv.includes('--development') ? ['--development', '--source-map'] : [];
+const extra = process.argv.includes('--development')
+  ? ['--development=True', '--source-map=True']
+  : [];
 const args = [
   'build',
   '--core-package-file',

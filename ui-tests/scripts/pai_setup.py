@@ -6,6 +6,8 @@
 ``deploy-v1``   a real ONNX model served as version 1 of ``digits-svc``; prints the endpoint.
 ``start-rollout`` version 2 of ``digits-svc`` by blue-green rollout (10 -> 50 -> 100 %,
                 short bakes) with steady traffic from a background load process.
+``advise ID``   record on job ID the advice the runner gives a GPU job whose GPUs idle at
+                ~40 % (input-bound); these machines have no GPU to produce it for real.
 ``load NAME S`` send requests to NAME for S seconds (the background load itself).
 ``stop``        stop every job still running and the control plane.
 
@@ -130,6 +132,21 @@ def load(name: str, seconds: str) -> dict[str, int]:
     return {"sent": sent}
 
 
+def advise(job_id: str) -> dict[str, str]:
+    from pai_jupyter.config import PaiConfig
+    from pai_jupyter.controlplane.db import Database
+    from pai_jupyter.controlplane.job_store import JobStore
+    from pai_jupyter.telemetry.advice import input_bound_advice
+
+    # A GPU trace as NVML would sample it every 2 s: 35-45 % busy for six minutes.
+    trace = [(1000.0 + 2 * i, 35.0 + (i * 7) % 11) for i in range(180)]
+    advice = input_bound_advice(trace)
+    assert advice is not None
+    store = JobStore(Database(PaiConfig().home_path / "state.sqlite"))
+    store.event(job_id, "advice", advice.message, {"kind": advice.kind, **advice.data})
+    return {"kind": advice.kind}
+
+
 def stop() -> dict[str, str]:
     from pai_jupyter.backends.registry import get_backend
     from pai_jupyter.config import PaiConfig
@@ -157,6 +174,7 @@ COMMANDS = {
     "deploy-v1": deploy_v1,
     "start-rollout": start_rollout,
     "load": load,
+    "advise": advise,
     "stop": stop,
 }
 

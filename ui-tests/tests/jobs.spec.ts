@@ -29,7 +29,14 @@ test('a running job shows live loss, logs, provenance; Stop stops it', async ({ 
   await expect(detail.getByTestId('pai-provenance')).toContainText('torch 2.13.0');
   await expect(detail).toContainText('CPU (no GPU)');
   await expect.poll(() => pointCount(detail.locator('.pai-Chart').nth(2))).toBeGreaterThan(1);
+  await expect(detail.getByTestId('pai-advice')).toHaveCount(0);
+  runSetup('advise', job.id);
+  await expect(detail.getByTestId('pai-advice')).toContainText('input-bound');
+  await expect(detail.getByTestId('pai-advice')).toContainText('do not add GPUs');
   await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-jobs.png') });
+  await page.theme.setDarkTheme();
+  await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-jobs-dark.png') });
+  await page.theme.setLightTheme();
 
   await detail.getByRole('button', { name: 'Stop' }).click();
   await page.getByRole('button', { name: 'Stop job' }).click();
