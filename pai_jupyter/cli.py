@@ -160,12 +160,13 @@ def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
     job = client.get_job(job_id, backend=backend)
     summary = MetricSummary()
     summary.add(job.metrics())
+    events = job.events()
     data = {
         "job": job.record.to_dict(),
-        "events": [asdict(e) for e in job.events()],
+        "events": [asdict(e) for e in events],
         "provenance": job.provenance,
     }
-    _emit(data, as_json, job_details(job.record, summary, job.provenance))
+    _emit(data, as_json, job_details(job.record, summary, job.provenance, events))
 
 
 @jobs.command("logs")

@@ -212,7 +212,7 @@ class PaiMagics(Magics):
         job = client.get_job(args["job_id"], backend=args["backend"])
         summary = MetricSummary()
         summary.add(job.metrics())
-        print(job_details(job.record, summary, job.provenance))
+        print(job_details(job.record, summary, job.provenance, job.events()))
         if args["logs"]:
             print(job.logs(worker=args["worker"]))
         return None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import JobRecord, MetricPoint
+from .backends.base import JobEvent, JobRecord, MetricPoint
 from .durations import format_duration
 
 _SPARK = "▁▂▃▄▅▆▇█"
@@ -112,7 +112,12 @@ def jobs_table(records: Sequence[JobRecord]) -> str:
     return table(rows, ["ID", "NAME", "STATE", "BACKEND", "FRAMEWORK", "WORKERS", "CREATED", "ELAPSED"])
 
 
-def job_details(record: JobRecord, summary: MetricSummary | None = None, provenance: dict | None = None) -> str:
+def job_details(
+    record: JobRecord,
+    summary: MetricSummary | None = None,
+    provenance: dict | None = None,
+    events: list[JobEvent] | None = None,
+) -> str:
     spec = record.spec
     lines = [
         job_line(record, summary),
@@ -137,4 +142,9 @@ def job_details(record: JobRecord, summary: MetricSummary | None = None, provena
             lines.append("  git        not a Git repo")
     if summary is not None and "loss" in summary.series:
         lines.append(f"  loss       {sparkline([v for _, v in summary.series['loss']])}")
+    for event in events or []:
+        if event.kind == "attempt":
+            lines.append(f"  attempt    {event.message}")
+        elif event.kind == "advice":
+            lines.append(f"  advice     {event.message}")
     return "\n".join(lines)
