@@ -298,7 +298,7 @@ class VersionPool:
                 await self._stop(inst)
                 return
             await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.2)
+            delay = min(delay * 1.5, 0.05)
 
     async def _launch(self) -> Instance | None:
         m = self.model

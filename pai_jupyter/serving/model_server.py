@@ -12,9 +12,10 @@ Routes:
   are processor options (scikit-learn: ``"method": "predict_proba"``). Bad input
   -> 400 ``{"error", "hint"}``; a failure inside the model -> 500.
 
-Predictions run on the event loop thread: the models served here answer in
-well under a millisecond to a few milliseconds, where a thread hop costs more
-than it saves; a slow model is scaled out with more instances, not threads.
+Predictions run on the event loop thread of a minimal HTTP server
+(``httpserver``): the models served here answer in well under a millisecond to
+a few milliseconds, where a thread hop or a web framework costs more than it
+saves; a slow model is scaled out with more instances, not threads.
 """
 
 from __future__ import annotations
@@ -24,73 +25,60 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
 from ..errors import PaiError
+from .httpserver import Handler, serve_forever
 from .processors import BUILTIN, load_processor
 from .processors.base import InputError, Processor
 
 log = logging.getLogger("pai_jupyter.serving.model_server")
+JSON = "application/json"
 MAX_BODY = 256 * 2**20  # the gateway enforces the service's own, smaller limit
+_HINT_SHAPE = "GET the service's signature for input names, dtypes and shapes"
+_HINT_BODY = 'send {"inputs": [[...], ...]}'
 
 
-def build_app(processor: Processor) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-    pid = os.getpid()
-    health_body = json.dumps({"ok": True, "processor": processor.name, "pid": pid}).encode()
-    signature_body = json.dumps(processor.signature()).encode()
+def build_handler(processor: Processor) -> Handler:
+    health = json.dumps({"ok": True, "processor": processor.name, "pid": os.getpid()}).encode()
+    signature = json.dumps(processor.signature()).encode()
 
-    async def health(request: web.Request) -> web.Response:
-        return web.Response(body=health_body, content_type="application/json")
+    def handle(method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> tuple[int, str, bytes]:
+        if path == "/predict":
+            if method != "POST":
+                return _error(405, "use POST /predict", _HINT_BODY)
+            return predict(body)
+        if path == "/health" and method in ("GET", "HEAD"):
+            return 200, JSON, health
+        if path == "/signature" and method in ("GET", "HEAD"):
+            return 200, JSON, signature
+        return _error(404, f"no route {method} {path}", "POST /predict, GET /health, GET /signature")
 
-    async def signature(request: web.Request) -> web.Response:
-        return web.Response(body=signature_body, content_type="application/json")
-
-    async def predict(request: web.Request) -> web.Response:
+    def predict(body: bytes) -> tuple[int, str, bytes]:
         try:
-            data = json.loads(await request.read())
+            data = json.loads(body)
         except ValueError:
-            return _error(400, "the request body is not JSON", 'send {"inputs": [[...], ...]}')
+            return _error(400, "the request body is not JSON", _HINT_BODY)
         if not isinstance(data, dict) or "inputs" not in data:
-            return _error(400, "the request body has no 'inputs'", 'send {"inputs": [[...], ...]}')
+            return _error(400, "the request body has no 'inputs'", _HINT_BODY)
         params = {k: v for k, v in data.items() if k != "inputs"}
         try:
             outputs = processor.predict(data["inputs"], params)
         except InputError as exc:
-            return _error(400, str(exc), "GET the service's signature for input names, dtypes and shapes")
+            return _error(400, str(exc), _HINT_SHAPE)
         except PaiError as exc:
             return _error(400, exc.message, exc.hint)
         except Exception as exc:
             log.exception("prediction failed")
             return _error(500, f"the model failed: {type(exc).__name__}: {exc}"[:300], None)
-        return web.Response(body=json.dumps({"outputs": outputs}).encode(), content_type="application/json")
+        return 200, JSON, json.dumps({"outputs": outputs}).encode()
 
-    app.router.add_get("/health", health)
-    app.router.add_get("/signature", signature)
-    app.router.add_post("/predict", predict)
-    return app
+    return handle
 
 
-def _error(status: int, message: str, hint: str | None) -> web.Response:
-    return web.json_response({"error": message, "hint": hint}, status=status)
-
-
-async def serve(processor: Processor, host: str, port: int) -> None:
-    runner = web.AppRunner(build_app(processor), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=1024)
-    await site.start()
-    log.info("serving %s on %s:%d (pid %d)", processor.name, host, port, os.getpid())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+def _error(status: int, message: str, hint: str | None) -> tuple[int, str, bytes]:
+    return status, JSON, json.dumps({"error": message, "hint": hint}).encode()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(processor, args.host, args.port))
+        log.info("serving %s on %s:%d (pid %d)", processor.name, args.host, args.port, os.getpid())
+        asyncio.run(serve_forever(build_handler(processor), args.host, args.port, MAX_BODY))
     except OSError as exc:  # the port was taken between choosing and binding it
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 3

@@ -101,3 +101,41 @@ def test_timeout_is_not_a_connection_failure() -> None:
         server.close()
 
     run(main())
+
+
+def test_instance_http_server_framing() -> None:
+    """The instances' own server: keep-alive, pipelining, Connection: close, limits."""
+    from pai_jupyter.serving.httpserver import _Protocol
+
+    def handler(method, path, query, headers, body):  # type: ignore[no-untyped-def]
+        return 200, "text/plain", f"{method} {path} {query} {body.decode()}".encode()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Protocol(handler, max_body=10), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        up = Upstream(port)
+        assert await up.request("POST", "/predict?a=1", {}, b"hi", 5) == (
+            200,
+            "text/plain",
+            b"POST /predict a=1 hi",
+        )
+        assert (await up.request("GET", "/x", {}, b"", 5))[2] == b"GET /x  "
+        assert len(up._idle) == 1
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # Two pipelined requests, the second asks to close.
+        writer.write(
+            b"POST /a HTTP/1.1\r\nContent-Length: 1\r\n\r\n1POST /b HTTP/1.1\r\nConnection: close\r\n\r\n"
+        )
+        data = await reader.read()
+        assert data.count(b"HTTP/1.1 200 OK") == 2 and data.endswith(b"POST /b  ")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\n")
+        assert (await reader.read()).startswith(b"HTTP/1.1 413")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        assert (await reader.read()).startswith(b"HTTP/1.1 411")
+        up.close()
+        server.close()
+
+    run(main())
