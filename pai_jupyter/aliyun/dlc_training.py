@@ -161,10 +161,28 @@ class DlcTraining(DlcTelemetry):
         spec = JobSpec.from_dict(manifest["spec"])
         state = dj.map_state(str(item.get("Status")), len(manifest["attempts"]))
         if state == FAILED and spec.spot and not manifest["stopped"] and dj.was_reclaimed(item):
-            return self._resubmit(manifest, item, spec)
+            item = self._resubmit(manifest, item, spec)
+            state = dj.map_state(str(item.get("Status")), len(manifest["attempts"]))
+        if state == FAILED and not manifest.get("final_reason"):
+            self._explain_failure(manifest, item)
         if state == "Succeeded" and not manifest["provenance_written"]:
             self._write_provenance(manifest, item)
         return item
+
+    def _explain_failure(self, manifest: dict[str, Any], item: dict[str, Any]) -> None:
+        """DLC's reason plus the last line the failed worker printed (its exception, usually)."""
+        reason = str(item.get("ReasonMessage") or item.get("ReasonCode") or "failed")
+        pods = worker_pods(item)
+        failed = next((r for r, p in enumerate(pods) if p.get("Status") == "Failed"), 0)
+        try:
+            lines = [line for line in self._pod_lines(str(item.get("JobId")), item, failed) if line.strip()]
+        except PaiError:
+            lines = []
+        manifest["final_reason"] = f"{reason}: {lines[-1].strip()}" if lines else reason
+        manifest["events"].append(
+            {"ts": time.time(), "kind": "warning", "message": manifest["final_reason"], "data": {}}
+        )
+        self._write_manifest(manifest)
 
     def _resubmit(self, manifest: dict[str, Any], item: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
         attempt = len(manifest["attempts"])

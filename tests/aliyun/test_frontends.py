@@ -68,3 +68,51 @@ def test_cli_lists_and_shows_dlc_jobs(fakes: AliyunFakes, tmp_path: Path) -> Non
     assert job["state"] == "Succeeded" and job["backend"] == "aliyun" and job["id"] in fakes.dlc.jobs
     shown = runner.invoke(cli, ["jobs", "events", job["id"], "--backend", "aliyun"])
     assert shown.exit_code == 0 and "Succeeded" in shown.output
+
+
+TRAIN_ONNX = """
+import os
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+from pai_jupyter import report
+
+w = numpy_helper.from_array(np.eye(4, 2, dtype=np.float32), "W")
+graph = helper.make_graph(
+    [helper.make_node("MatMul", ["x", "W"], ["y"])], "m",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])], initializer=[w],
+)
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+model.ir_version = 8
+onnx.save(model, os.path.join(os.environ["PAI_OUTPUT_MODEL"], "model.onnx"))
+report(step=0, loss=0.1)
+"""
+
+
+def test_notebook_to_endpoint_on_aliyun(
+    ip: InteractiveShell, fakes: AliyunFakes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Train on DLC, deploy the job's model to EAS by job id, predict, roll out v2, roll back."""
+    ip.run_line_magic("config", "PaiConfig.backend = 'aliyun'")
+    ip.run_cell_magic("pai_train", "--name onnx-train --wait --as trained", TRAIN_ONNX)
+    job = ip.user_ns["trained"]
+    sig = '{"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}]}'
+    ip.run_line_magic("pai_deploy", f"digits --model {job.id} --no-widget --signature '{sig}' --as svc")
+    svc = ip.user_ns["svc"]
+    out = capsys.readouterr().out
+    assert "Deployed digits v1 (onnx) on aliyun." in out
+    assert f"endpoint: http://{fakes.eas.endpoint}/api/predict/digits" in out  # type: ignore[union-attr]
+    version = svc.record.versions[0]
+    assert version.job_id == job.id and version.model_uri == job.outputs["model"]
+    assert version.provenance_uri == job.outputs["provenance"]  # written beside the model on success
+    create = fakes.eas.calls("CreateService")[0].json  # type: ignore[union-attr]
+    assert create["model_path"] == job.outputs["model"] and create["labels"]["pai-jupyter.job"] == job.id
+    assert svc.predict([[1, 2, 3, 4]])["outputs"] == [[1, 2, 3, 4]]
+    ip.run_line_magic(
+        "pai_deploy",
+        f"digits --model {job.id} --no-widget --plan 50,100 --bake 0s --min-requests 3 --wait --as svc",
+    )
+    assert ip.user_ns["svc"].refresh().weights == {2: 100.0}
+    ip.run_line_magic("pai_rollback", "digits --to 1")
+    assert ip.user_ns["svc"].refresh().weights == {1: 100.0}

@@ -83,7 +83,7 @@ def test_failing_job(backend: Backend, tmp_path: Path) -> None:
     with pytest.raises(JobFailed) as err:
         job.wait(timeout=60, poll=0.2)
     assert job.record.state == "Failed" and job.record.attempt == 1
-    assert job.id in str(err.value)
+    assert job.id in str(err.value) and "exited with code 3" in (job.record.reason or "")
     assert "about to fail" in job.logs()
     assert job.id in [j.id for j in jobs(backend=backend, state="Failed")]
 

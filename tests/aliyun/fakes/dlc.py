@@ -555,7 +555,9 @@ class FakeDlc(FakeServer):
         count = spec["PodCount"]
         bindir = root / "bin"
         bindir.mkdir(exist_ok=True)
-        (bindir / "python").symlink_to(self.python)
+        # The image's `python`: a wrapper, since a venv's interpreter must be run by its own path.
+        (bindir / "python").write_text(f'#!/bin/sh\nexec "{self.python}" "$@"\n')
+        (bindir / "python").chmod(0o755)
         for rank in range(count):
             pod = Pod(f"{job.job_id}-worker-{rank}", rank, root / f"worker-{rank}.log")
             env = {
