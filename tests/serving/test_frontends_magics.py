@@ -173,3 +173,22 @@ def test_service_widget_renders_split_figures_and_rollout(
     live._thread.join(5)
     assert not live._thread.is_alive()
     assert "no service" in live.message.value or "widget-svc" in live.message.value
+
+
+def test_deploy_shows_the_live_widget_in_a_widget_frontend(
+    ip: InteractiveShell, onnx_model: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ipywidgets")
+    from pai_jupyter import serving_widgets
+    from pai_jupyter.serving_magics import ServingMagics
+
+    shown: list[object] = []
+    monkeypatch.setattr(ServingMagics, "_widgets", property(lambda self: True))
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    ip.run_line_magic("pai_deploy", f"digits-svc --model {onnx_model}")
+    out = capsys.readouterr().out
+    (widget,) = shown
+    assert isinstance(widget, serving_widgets.ServiceWidget)
+    assert "v1 100%" in widget.bar.value
+    assert "endpoint:" in out and "VERSION" not in out  # the widget replaces the text table
+    widget.close()
