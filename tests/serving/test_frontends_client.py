@@ -7,6 +7,8 @@ with the eas-prediction signature form.
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 from pathlib import Path
 
@@ -173,3 +175,30 @@ def test_pause_resume_abort_and_autoscaler(
     with pytest.raises(ValidationError, match="--min 3 is above --max 2"):
         svc.set_autoscaler(AutoscalePolicy(min=3, max=2))
     svc.delete()
+
+
+def test_custom_processor_bytes_and_scale_from_zero(serving_env: Path, workdir: Path, onnx_model: Path) -> None:
+    from models import custom_app
+
+    app = custom_app(workdir / "echo-app", tag="echo")
+    svc = deploy("echo", app, command=f"{sys.executable} app.py")  # --command implies custom
+    assert svc.record.versions[0].processor == "custom"
+    answer = svc.predict(b"\x00raw bytes\xff")
+    assert isinstance(answer, bytes)
+    reply = json.loads(answer)
+    assert reply["tag"] == "echo" and reply["echo"] == "\x00raw bytes\xff"
+    assert json.loads(svc.predict(b"x", signed=True))["echo"] == "x"
+    svc.delete()
+
+    # Starts at zero instances; the first request waits for one instead of failing.
+    cold = deploy(
+        "cold",
+        onnx_model,
+        instances=0,
+        autoscaler=AutoscalePolicy(min=0, max=2, scale_to_zero=True, idle_grace_s=600),
+    )
+    assert cold.record.versions[0].desired_instances == 0
+    np.testing.assert_allclose(cold.predict(X)["outputs"], expected(onnx_model), rtol=1e-5)
+    assert cold.refresh().versions[0].instances >= 1
+    assert any(e.kind == "scale" and "activate" in e.message for e in cold.events())
+    cold.delete()
