@@ -1,4 +1,4 @@
-"""``ServiceSpec``, ``AutoscalePolicy``, ``RolloutPlan``: what a service is, validated.
+"""``ServiceSpec``: what a service is, validated (with ``AutoscalePolicy`` and ``RolloutPlan``).
 
 Plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``) and
 through EAS's own formats, so a user can take a service to the console and back:
@@ -18,18 +18,17 @@ so ``from_eas(to_eas(m))`` gives back exactly the spec that made it.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shlex
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..errors import ValidationError
+from ._checks import _is_int, _is_number, _known, _num
+from .autoscale import ENVIRONMENTS, MAX_INSTANCES, SCALE_TO_ZERO_ENVS, AutoscalePolicy
+from .rollout import RolloutPlan
 
 PROCESSORS = ("onnx", "torchscript", "tensorflow", "sklearn", "xgboost", "custom")
-ENVIRONMENTS = ("dev", "staging", "prod")
-SCALE_TO_ZERO_ENVS = ("dev", "staging")
-MAX_INSTANCES = 1000  # EAS's autoscaler ceiling
 DEFAULT_MAX_BODY = 8 * 2**20
 
 # Built-in EAS processor codes for ours (reference §3.3); ``None``: EAS has no
@@ -64,240 +63,6 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _NAME_HINT = (
     "use lowercase letters, digits and '_' (EAS's rule; '-' is accepted too), start with a letter, at most 64"
 )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _num(value: float) -> int | float:
-    """Write 2.0 as 2 (EAS fields are integers where a user wrote an integer)."""
-    return int(value) if float(value).is_integer() else value
-
-
-def _known(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationError(f"{what} must be a JSON object, got {type(data).__name__}")
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValidationError(
-            f"unknown {what} field(s): {', '.join(unknown)}", f"known: {', '.join(sorted(names))}"
-        )
-    return dict(data)
-
-
-# -- autoscaling -----------------------------------------------------------------
-@dataclass(frozen=True)
-class AutoscalePolicy:
-    """EAS horizontal autoscaling on QPS per instance.
-
-    ``scale_to_zero`` is EAS's ``min: 0`` (the next request cold-starts an
-    instance); it needs ``min == 0`` and is refused in prod.
-    """
-
-    min: int = 1
-    max: int = 1
-    qps_per_instance: float = 50.0
-    scale_in_cooldown_s: float = 300.0
-    scale_to_zero: bool = False
-    idle_grace_s: float = 600.0
-    tolerance: float = 0.1
-
-    def validate(self, env: str = "dev") -> AutoscalePolicy:
-        if not _is_int(self.min) or self.min < 0:
-            raise ValidationError(f"--min must be a whole number >= 0, got {self.min!r}")
-        if not _is_int(self.max) or self.max < 1:
-            raise ValidationError(f"--max must be a whole number >= 1, got {self.max!r}")
-        if self.min > self.max:
-            raise ValidationError(f"--min {self.min} is above --max {self.max}", "raise --max or lower --min")
-        if self.max > MAX_INSTANCES:
-            raise ValidationError(f"--max {self.max} is above EAS's limit of {MAX_INSTANCES} instances")
-        if not _is_number(self.qps_per_instance) or self.qps_per_instance <= 0:
-            raise ValidationError(f"--qps-per-instance must be positive, got {self.qps_per_instance!r}")
-        if not _is_number(self.scale_in_cooldown_s) or self.scale_in_cooldown_s < 0:
-            raise ValidationError(f"--scale-in-cooldown must be >= 0 seconds, got {self.scale_in_cooldown_s!r}")
-        if not _is_number(self.idle_grace_s) or self.idle_grace_s < 0:
-            raise ValidationError(f"--idle-grace must be >= 0 seconds, got {self.idle_grace_s!r}")
-        if not _is_number(self.tolerance) or not 0 <= self.tolerance < 1:
-            raise ValidationError(f"autoscaler tolerance must be in [0, 1), got {self.tolerance!r}")
-        if self.scale_to_zero and self.min != 0:
-            raise ValidationError(
-                f"--scale-to-zero needs --min 0, got --min {self.min}", "drop --scale-to-zero or pass --min 0"
-            )
-        if self.min == 0 and not self.scale_to_zero:
-            raise ValidationError("--min 0 means scale to zero", "add --scale-to-zero, or use --min 1 or more")
-        if env == "prod" and self.min < 1:
-            raise ValidationError(
-                f"prod services need --min 1 or more, got --min {self.min}",
-                "a prod endpoint must answer its first request without a cold start; "
-                "scale to zero is for dev and staging",
-            )
-        if env not in ENVIRONMENTS:
-            raise ValidationError(f"environment {env!r} is unknown", f"choose one of {', '.join(ENVIRONMENTS)}")
-        return self
-
-    @classmethod
-    def fixed(cls, instances: int) -> AutoscalePolicy:
-        """No autoscaling: exactly ``instances`` instances."""
-        return cls(min=instances, max=instances, scale_to_zero=instances == 0)
-
-    def with_changes(self, **changes: Any) -> AutoscalePolicy:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AutoscalePolicy:
-        return cls(**_known(cls, data, "autoscaler"))
-
-    # -- EAS ----------------------------------------------------------------------
-    def to_eas_autoscaler(self) -> dict[str, Any]:
-        """The body of Create/UpdateServiceAutoScaler (camelCase, reference §3.4)."""
-        return {
-            "min": self.min,
-            "max": self.max,
-            "scaleStrategies": [{"metricName": "qps", "threshold": _num(self.qps_per_instance)}],
-            "behavior": {
-                "scaleDown": {"stabilizationWindowSeconds": _num(self.scale_in_cooldown_s)},
-                "onZero": {"scaleDownGracePeriodSeconds": _num(self.idle_grace_s)},
-            },
-        }
-
-    @classmethod
-    def from_eas_autoscaler(cls, body: dict[str, Any], tolerance: float = 0.1) -> AutoscalePolicy:
-        """Read an autoscaler body (ours, EAS's Describe response, or the service JSON's short form)."""
-        if not isinstance(body, dict):
-            raise ValidationError("an EAS autoscaler must be a JSON object")
-        lo = body.get("min", body.get("MinReplica", 1))
-        hi = body.get("max", body.get("MaxReplica", lo))
-        threshold: Any = None
-        for strategy in body.get("scaleStrategies") or []:
-            if str(strategy.get("metricName", "")).lower() == "qps":
-                threshold = strategy.get("threshold")
-        if threshold is None:  # the service JSON's form: "strategies": {"qps": 10}
-            threshold = (body.get("strategies") or {}).get("qps")
-        if threshold is None:
-            raise ValidationError(
-                "the EAS autoscaler has no qps strategy", "pai-jupyter scales on QPS per instance; add one"
-            )
-        behavior = body.get("behavior") or {}
-        cooldown = (behavior.get("scaleDown") or {}).get("stabilizationWindowSeconds", 300)
-        grace = (behavior.get("onZero") or {}).get("scaleDownGracePeriodSeconds", 600)
-        return cls(
-            min=int(lo),
-            max=int(hi),
-            qps_per_instance=float(threshold),
-            scale_in_cooldown_s=float(cooldown),
-            scale_to_zero=int(lo) == 0,
-            idle_grace_s=float(grace),
-            tolerance=tolerance,
-        )
-
-
-# -- rollout -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class RolloutPlan:
-    """Blue-green steps (percent on the new version) and the gates checked at each.
-
-    A step passes when it has baked ``bake_s`` and the new version has served
-    ``min_requests``; it fails when the new version's error rate or p95 breaks an
-    absolute cap or is worse than the old version's over the same window.
-    """
-
-    steps: tuple[float, ...] = (10.0, 50.0, 100.0)
-    bake_s: float = 60.0
-    min_requests: int = 100
-    max_p95_ms: float | None = None
-    max_error_rate: float = 0.05
-    max_p95_ratio: float = 1.5
-    max_error_rate_delta: float = 0.02
-    # The relative p95 gate also needs the new p95 to be this much slower in
-    # absolute terms: sub-millisecond models jitter by more than 1.5x.
-    min_p95_delta_ms: float = 5.0
-
-    def __post_init__(self) -> None:
-        try:
-            steps = tuple(float(s) for s in self.steps)
-        except (TypeError, ValueError):
-            raise ValidationError(
-                f"rollout steps {self.steps!r} are not numbers", "write them like 10,50,100"
-            ) from None
-        object.__setattr__(self, "steps", steps)
-
-    @classmethod
-    def parse(cls, text: str, **gates: Any) -> RolloutPlan:
-        """``RolloutPlan.parse("10,50,100", bake_s=30)``; validated."""
-        parts = [p.strip().rstrip("%") for p in str(text).split(",") if p.strip()]
-        try:
-            steps = tuple(float(p) for p in parts)
-        except ValueError:
-            raise ValidationError(
-                f"--plan {text!r} is not a list of percentages", "write it like 10,50,100"
-            ) from None
-        return cls(steps=steps, **gates).validate()
-
-    def validate(self) -> RolloutPlan:
-        if not self.steps:
-            raise ValidationError("the rollout plan has no steps", "write it like 10,50,100")
-        for s in self.steps:
-            if not 0 < s <= 100:
-                raise ValidationError(f"rollout step {s:g} % is outside (0, 100]", "write it like 10,50,100")
-        if any(b <= a for a, b in zip(self.steps, self.steps[1:], strict=False)):
-            raise ValidationError(
-                f"rollout steps {self.steps_text} must increase", "each step puts more traffic on the new version"
-            )
-        if self.steps[-1] != 100:
-            raise ValidationError(
-                f"rollout plan {self.steps_text} must end at 100",
-                "the last step moves all traffic to the new version",
-            )
-        if not _is_number(self.bake_s) or self.bake_s < 0:
-            raise ValidationError(f"--bake must be >= 0 seconds, got {self.bake_s!r}")
-        if not _is_int(self.min_requests) or self.min_requests < 0:
-            raise ValidationError(f"--min-requests must be a whole number >= 0, got {self.min_requests!r}")
-        if self.max_p95_ms is not None and (not _is_number(self.max_p95_ms) or self.max_p95_ms <= 0):
-            raise ValidationError(f"--max-p95-ms must be positive, got {self.max_p95_ms!r}")
-        if not _is_number(self.max_error_rate) or not 0 <= self.max_error_rate <= 1:
-            raise ValidationError(
-                f"--max-error-rate must be between 0 and 1, got {self.max_error_rate!r}", "0.05 means 5 %"
-            )
-        if not _is_number(self.max_p95_ratio) or self.max_p95_ratio < 1:
-            raise ValidationError(f"--max-p95-ratio must be >= 1, got {self.max_p95_ratio!r}")
-        if not _is_number(self.max_error_rate_delta) or not 0 <= self.max_error_rate_delta <= 1:
-            raise ValidationError(
-                f"--max-error-rate-delta must be between 0 and 1, got {self.max_error_rate_delta!r}"
-            )
-        if not _is_number(self.min_p95_delta_ms) or self.min_p95_delta_ms < 0:
-            raise ValidationError(f"--min-p95-delta-ms must be >= 0, got {self.min_p95_delta_ms!r}")
-        return self
-
-    @property
-    def steps_text(self) -> str:
-        return ",".join(f"{s:g}" for s in self.steps)
-
-    def gates(self) -> dict[str, Any]:
-        """Everything but the steps (``RolloutRecord.gates``)."""
-        data = self.to_dict()
-        data.pop("steps")
-        return data
-
-    def with_changes(self, **changes: Any) -> RolloutPlan:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["steps"] = list(self.steps)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RolloutPlan:
-        return cls(**_known(cls, data, "rollout plan"))
 
 
 # -- the service ---------------------------------------------------------------------
@@ -578,7 +343,9 @@ def _check_signature(signature: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
     "ENVIRONMENTS",
+    "MAX_INSTANCES",
     "PROCESSORS",
     "SCALE_TO_ZERO_ENVS",
     "AutoscalePolicy",
