@@ -228,10 +228,32 @@ class EasServing(EasRollouts):
         current = record.serving_version
         if current is None:
             raise ConflictError(f"{spec.name} has no version serving traffic", "roll back to a version first")
+        old_signature = state["versions"][str(current)].get("signature")
+        if not new_api_version and old_signature and spec.signature:
+            from ..serving.signature import compare
+
+            diffs = compare(old_signature, spec.signature)
+            if diffs:
+                raise ConflictError(
+                    f"the new model's signature is incompatible with v{current}: " + "; ".join(diffs),
+                    "fix the model, or deploy it with --new-api-version (served beside the current one)",
+                )
         number = max(int(v) for v in state["versions"]) + 1
         token = self._token_of(f"{state['group']}_v{current}")
         self._create_member(spec, number, model_uri, token, job_id)
         state["versions"][str(number)] = _version_entry(model_uri, spec, job_id, provenance_uri, now)
+        if new_api_version:
+            # Served beside the current version on its own endpoint; the group's traffic is unchanged.
+            self._release(f"{state['group']}_v{number}", 0)
+            self._event(
+                state,
+                "deploy",
+                f"v{number} deployed beside v{current} as a new API version at "
+                f"{self.version_endpoint(spec.name, number)}",
+                number,
+            )
+            self._save(state)
+            return self.get(spec.name)
         state["spec"] = {**spec.to_dict(), "token": None}
         first = plan.steps[0]
         self._set_weights(state, {current: 100 - first, number: first})
@@ -347,6 +369,13 @@ class EasServing(EasRollouts):
             rollout=RolloutRecord.from_dict(rollouts[-1]) if rollouts else None,
             autoscaler=state.get("autoscaler") or {},
         )
+
+    def version_endpoint(self, name: str, version: int) -> str:
+        """The endpoint of one version only (its own EAS service), e.g. a new API version."""
+        group = name.replace("-", "_")
+        item = self._describe(f"{group}_v{int(version)}")
+        url = item.get("IntranetEndpoint") if in_dsw() else item.get("InternetEndpoint")
+        return str(url or item.get("InternetEndpoint") or item.get("IntranetEndpoint") or "")
 
     def list(self) -> list[ServiceRecord]:
         base = OssUri(self._bucket(), "pai-jupyter/services/")

@@ -30,7 +30,8 @@ def serving(aliyun: Backend, fakes: AliyunFakes):
 
 
 def _spec(**kw: object) -> ServiceSpec:
-    return ServiceSpec(name="digits-svc", processor="onnx", signature=SIG, **kw)  # type: ignore[arg-type]
+    kw.setdefault("signature", SIG)
+    return ServiceSpec(name="digits-svc", processor="onnx", **kw)  # type: ignore[arg-type]
 
 
 def _releases(fakes: AliyunFakes) -> list[tuple[str, dict]]:
@@ -196,3 +197,16 @@ def test_delete_removes_every_member(serving, fakes: AliyunFakes) -> None:
         "/api/v2/services/cn-hangzhou/digits_svc_v2",
     ]
     assert serving.list() == [] and fakes.eas.services == {}  # type: ignore[union-attr]
+
+
+def test_new_api_version_is_served_beside(serving, fakes: AliyunFakes) -> None:
+    serving.deploy(_spec(), f"oss://{BUCKET}/models/m1/")
+    other = {"inputs": [{"name": "z", "dtype": "float32", "shape": [-1, 32]}], "outputs": []}
+    with pytest.raises(ConflictError, match="signature is incompatible with v1"):
+        serving.deploy(_spec(signature=other), f"oss://{BUCKET}/models/m2/", plan=PLAN)
+    record = serving.deploy(_spec(signature=other), f"oss://{BUCKET}/models/m2/", new_api_version=True)
+    assert record.weights == {1: 100.0} and record.rollout is None
+    assert [v.version for v in record.versions] == [1, 2]
+    url = serving.version_endpoint("digits-svc", 2)
+    assert url == f"http://{fakes.eas.endpoint}/api/predict/digits_svc_v2"  # type: ignore[union-attr]
+    assert _releases(fakes)[-1] == ("digits_svc_v2", {"Weight": 0, "TrafficState": "standalone"})
