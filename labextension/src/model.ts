@@ -76,6 +76,7 @@ export class PaiModel {
     this._socket = socket;
     socket.onopen = () => {
       this.connected = true;
+      this._topics = new Set();
       this._subscribe();
       this._emit();
     };
@@ -172,7 +173,25 @@ export class PaiModel {
       this.tab === 'jobs'
         ? ['jobs', ...(this.job ? [`job:${this.job.id}`] : [])]
         : ['services', ...(this.service ? [`service:${this.service.name}`] : [])];
+    // A topic the server starts afresh sends its whole history again: drop ours first
+    // so points are not counted twice (after a tab switch or a reconnect).
+    for (const topic of topics) {
+      if (!this._topics.has(topic)) {
+        this._reset(topic);
+      }
+    }
+    this._topics = new Set(topics);
     socket.send(JSON.stringify({ type: 'subscribe', topics }));
+  }
+
+  private _reset(topic: string): void {
+    if (this.job && topic === `job:${this.job.id}`) {
+      this.job.series = {};
+      this.job.events = [];
+    } else if (this.service && topic === `service:${this.service.name}`) {
+      this.service.points = [];
+      this.service.events = [];
+    }
   }
 
   private _handle(message: PushMessage): void {
@@ -271,6 +290,7 @@ export class PaiModel {
 
   private _changed = new Signal<this, void>(this);
   private _socket: WebSocket | null = null;
+  private _topics = new Set<string>();
   private _retry = 0;
   private _disposed = false;
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -93,7 +94,8 @@ class PushHandler(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websock
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            active = [t for t in self.topics.values() if not t.finished]
+            now = time.monotonic()
+            active = [t for t in self.topics.values() if t.due(now)]
             results = await asyncio.gather(
                 *(loop.run_in_executor(self.pai.executor, t.poll) for t in active), return_exceptions=True
             )

@@ -11,6 +11,7 @@ traffic to the browser.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,8 @@ Message = dict[str, Any]
 METRIC_OVERLAP_S = 10.0
 LOG_TAIL_LINES = 40
 JOB_LIST_LIMIT = 200
+# Lists are bigger and change less often than the one job or service a person looks at.
+LIST_INTERVAL_S = 0.5
 
 
 def error_message(topic: str | None, exc: PaiError) -> Message:
@@ -76,12 +79,18 @@ class PointCursor:
 class Topic:
     """One subscription's state. ``poll()`` blocks (it calls the client API) and runs off the loop."""
 
+    min_interval = 0.0  # seconds between reads; 0: every tick of the push loop
+
     def __init__(self, key: str, backend: Backend) -> None:
         self.key = key
         self.backend = backend
         self.finished = False  # nothing more can change (a job that ended and was sent in full)
         self._last: dict[str, str] = {}
         self._last_error: str | None = None
+        self._read_at = float("-inf")
+
+    def due(self, now: float) -> bool:
+        return not self.finished and now - self._read_at >= self.min_interval
 
     def changed(self, part: str, data: Any) -> bool:
         fingerprint = _fingerprint(data)
@@ -91,6 +100,7 @@ class Topic:
         return True
 
     def poll(self) -> list[Message]:
+        self._read_at = time.monotonic()
         try:
             messages = self.read()
         except PaiError as exc:
@@ -107,6 +117,8 @@ class Topic:
 
 
 class JobsTopic(Topic):
+    min_interval = LIST_INTERVAL_S
+
     def read(self) -> list[Message]:
         jobs = client.jobs(limit=JOB_LIST_LIMIT, backend=self.backend)
         records = sorted((job_json(j) for j in jobs), key=lambda r: r["created_at"], reverse=True)
@@ -147,6 +159,8 @@ class JobTopic(Topic):
 
 
 class ServicesTopic(Topic):
+    min_interval = LIST_INTERVAL_S
+
     def read(self) -> list[Message]:
         from .. import service_client
 
