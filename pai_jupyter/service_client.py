@@ -25,7 +25,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -46,28 +45,9 @@ from .backends.serving_base import (
     VersionRecord,
 )
 from .client import BackendArg, resolve_backend
-from .config import current_config
 from .errors import BackendUnavailable, NotFoundError, RemoteError, ValidationError
+from .model_source import infer_processor, resolve_model
 from .specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
-from .storage.uri import OssUri
-
-# Model file suffixes that name a processor (the model server's own table, plus .ts).
-SUFFIXES = {
-    ".onnx": "onnx",
-    ".pt": "torchscript",
-    ".pth": "torchscript",
-    ".ts": "torchscript",
-    ".torchscript": "torchscript",
-    ".pkl": "sklearn",
-    ".pickle": "sklearn",
-    ".joblib": "sklearn",
-    ".json": "xgboost",
-    ".ubj": "xgboost",
-    ".bst": "xgboost",
-}
-# Files that sit beside a model and say nothing about its format.
-SIDE_FILES = frozenset({"provenance.json", "signature.json", "example.json", "metrics.json", "config.json"})
-TF_MARKER = "saved_model.pb"
 
 
 class PredictError(RemoteError):
@@ -77,31 +57,6 @@ class PredictError(RemoteError):
         super().__init__(message, hint, http_status=status)
         self.status = status
         self.body = body
-
-
-def infer_processor(names: list[str], where: str) -> str:
-    """The processor for a model made of these file names (paths relative to the model root)."""
-    if any(Path(n).name == TF_MARKER for n in names):
-        return "tensorflow"
-    found = set()
-    for name in names:
-        base = Path(name).name.lower()
-        if base in SIDE_FILES:
-            continue
-        kind = SUFFIXES.get(Path(base).suffix)
-        if kind:
-            found.add(kind)
-    if len(found) == 1:
-        return found.pop()
-    if not found:
-        raise ValidationError(
-            f"cannot tell the processor of {where}: no .onnx, .pt/.ts, .pkl/.joblib, .json/.ubj or saved_model.pb",
-            f"pass --processor ({', '.join(PROCESSORS)})",
-        )
-    raise ValidationError(
-        f"cannot tell the processor of {where}: it holds {' and '.join(sorted(found))} models",
-        "point --model at one model file, or pass --processor",
-    )
 
 
 def eas_signature_headers(token: str, body: bytes, path: str, content_type: str) -> dict[str, str]:
@@ -359,74 +314,6 @@ def _predict_error(name: str, resp: requests.Response) -> PredictError:
     return PredictError(f"{name}: HTTP {resp.status_code}: {message}", hint, resp.status_code, body)
 
 
-# -- model locations ------------------------------------------------------------------
-def _is_oss(text: str) -> bool:
-    return text.startswith("oss://")
-
-
-def _resolve_model(
-    name: str, model: str | Path, be: Backend, processor: str | None, progress: ProgressCallback | None
-) -> tuple[str, str, str | None]:
-    """(model URI, processor, job id); a local model is checked before it is uploaded."""
-    text = str(model)
-    if not text.strip():
-        raise ValidationError("--model is empty", "give a job id, an oss:// URI or a local file or folder")
-    if _is_oss(text):
-        uri = OssUri.parse(text, "--model")
-        return str(uri), processor or infer_processor(_storage_names(be, uri, text), text), None
-    path = Path(text).expanduser()
-    if path.exists():
-        if path.is_dir():
-            names = [str(p.relative_to(path)) for p in sorted(path.rglob("*")) if p.is_file()]
-            if not names:
-                raise ValidationError(f"model folder {path} is empty", "point --model at the model file or folder")
-        else:
-            names = [path.name]
-        processor = processor or infer_processor(names, text)
-        return _upload_model(name, path, be, progress), processor, None
-    # Not a path: maybe a job id.
-    looks_like_path = "/" in text or text.startswith(".") or Path(text).suffix.lower() in SUFFIXES
-    if not looks_like_path:
-        from .client import get_job
-
-        try:
-            job = get_job(text, backend=be)
-        except NotFoundError:
-            job = None
-        if job is not None:
-            model_uri = job.outputs.get("model")
-            if not model_uri:
-                raise ValidationError(f"job {text} has no model output", "deploy a path or URI instead")
-            uri = OssUri.parse(model_uri, f"job {text}'s model")
-            where = f"job {text}'s model ({model_uri})"
-            return str(uri), processor or infer_processor(_storage_names(be, uri, where), where), job.id
-    raise NotFoundError(
-        f"model {text!r} is not a local file or folder, an oss:// URI or a job id",
-        "check the path (relative to the notebook's folder) or the job id (`jupyter pai jobs list`)",
-    )
-
-
-def _storage_names(be: Backend, uri: OssUri, what: str) -> list[str]:
-    items = [i for i in be.storage.list(uri, recursive=True) if not i.is_dir]
-    if not items:
-        raise NotFoundError(f"nothing found at {what}", "check the URI with `jupyter pai storage ls`")
-    if len(items) == 1 and items[0].uri.rstrip("/") == str(uri).rstrip("/"):
-        return [Path(uri.key).name]
-    prefix = uri.as_dir().key
-    return [i.uri.split("://", 1)[1].split("/", 1)[1][len(prefix) :] for i in items]
-
-
-def _upload_model(name: str, path: Path, be: Backend, progress: ProgressCallback | None) -> str:
-    """Copy a local model to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``."""
-    config = current_config()
-    bucket = config.oss_bucket or config.default_bucket
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
-    base = OssUri(bucket, f"pai-jupyter/models/{name}/{stamp}/")
-    if path.is_dir():
-        return str(be.storage.upload(path, base, progress).as_dir())
-    return str(be.storage.upload(path, base.join(path.name), progress))
-
-
 # -- module functions ----------------------------------------------------------------------
 def build_spec(
     name: str,
@@ -521,7 +408,7 @@ def deploy(
     if autoscaler is None and existing is not None and existing.autoscaler:
         options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
     build_spec(name, processor or "onnx", **options)
-    model_uri, processor, job_id = _resolve_model(name, model, be, processor, progress)
+    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress)
     spec = build_spec(name, processor, **options)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
     return Service(record.name, backend=be, record=record)
