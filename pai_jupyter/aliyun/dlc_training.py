@@ -25,7 +25,7 @@ from typing import Any
 
 from ..backends.base import FAILED, JobRecord, MetricPoint, WorkerRecord
 from ..config import PaiConfig
-from ..errors import NotFoundError, PaiError
+from ..errors import NotFoundError, PaiError, ValidationError
 from ..specs.job import JobSpec
 from ..storage.uri import OssUri
 from . import dlc_jobs as dj
@@ -35,6 +35,7 @@ from .oss_storage import OssStorage
 from .sdk_errors import sdk_call
 
 RESUBMIT_WAIT = 5.0
+MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
 
 
 class DlcTraining(DlcTelemetry):
@@ -69,6 +70,12 @@ class DlcTraining(DlcTelemetry):
     def _create(self, body: dict[str, Any]) -> str:
         from alibabacloud_pai_dlc20201203 import models
 
+        size = len(json.dumps(body).encode())
+        if size > MAX_CREATE_BYTES:
+            raise ValidationError(
+                f"the CreateJob request for {body['DisplayName']!r} is {size} bytes; DLC takes at most {MAX_CREATE_BYTES}",
+                "pass large settings as files in the code snapshot instead of --env or arguments",
+            )
         with self._call(f"CreateJob {body['DisplayName']!r}"):
             return self.client.create_job(models.CreateJobRequest().from_map(body)).body.job_id
 
@@ -163,6 +170,10 @@ class DlcTraining(DlcTelemetry):
         if state == FAILED and spec.spot and not manifest["stopped"] and dj.was_reclaimed(item):
             item = self._resubmit(manifest, item, spec)
             state = dj.map_state(str(item.get("Status")), len(manifest["attempts"]))
+        started = dj.parse_time(item.get("GmtRunningTime"))
+        if started and not manifest.get("started_at"):
+            manifest["started_at"] = started  # the first attempt's start, kept across resubmissions
+            self._write_manifest(manifest)
         if state == FAILED and not manifest.get("final_reason"):
             self._explain_failure(manifest, item)
         if state == "Succeeded" and not manifest["provenance_written"]:
@@ -280,8 +291,6 @@ class DlcTraining(DlcTelemetry):
         attempts = len(manifest["attempts"])
         state = dj.map_state(str(item.get("Status")), attempts)
         first_running = manifest.get("started_at") or dj.parse_time(item.get("GmtRunningTime"))
-        if first_running and not manifest.get("started_at"):
-            manifest["started_at"] = first_running  # kept in memory; written with the next manifest change
         reason = manifest.get("final_reason") if state == FAILED else None
         reason = reason or item.get("ReasonMessage") or None
         outputs = {**manifest["outputs"], "dlc_job_id": str(item.get("JobId"))}

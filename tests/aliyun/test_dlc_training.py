@@ -17,6 +17,7 @@ from pai_jupyter.client import Job, jobs, submit
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import AuthError, BackendUnavailable, NotFoundError, RemoteError
 from pai_jupyter.specs.job import DataInput, JobSpec, SpotPolicy
+from pai_jupyter.storage.uri import OssUri
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 from tests.aliyun.fakes.common import acs_error
 
@@ -303,7 +304,20 @@ def test_missing_credentials_are_an_auth_error(fakes: AliyunFakes, monkeypatch: 
     with pytest.raises(AuthError) as err:
         DlcTraining(config, OssStorage(config)).get("dlcany")
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in (err.value.hint or "")
-    assert fakes.dlc.calls() == []  # nothing unsigned was sent
+    with pytest.raises(AuthError, match="no Alibaba Cloud credentials found for OSS"):
+        OssStorage(config).read_bytes(OssUri(BUCKET, "x"))
+    assert fakes.dlc.calls() == [] and fakes.oss.requests == []  # nothing unsigned was sent
+
+
+def test_oversized_create_job_is_refused_before_sending(
+    aliyun: Backend, fakes: AliyunFakes, tmp_path: Path
+) -> None:
+    from pai_jupyter.errors import ValidationError
+
+    spec = JobSpec(name="huge", env={"BLOB": "x" * 70000})
+    with pytest.raises(ValidationError, match="DLC takes at most 65536"):
+        submit("print(1)\n", spec, cwd=tmp_path, backend=aliyun)
+    assert fakes.dlc.calls("CreateJob") == []
 
 
 def test_secret_never_reaches_requests_or_storage(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
