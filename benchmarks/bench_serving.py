@@ -28,23 +28,21 @@ the servers for CPU, which weighs on both sides of each A/B pair alike.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.loadgen import BackgroundLoad, LoadResult, free_port, load, wait_port
 
 BODY = json.dumps({"inputs": np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 64).tolist()}).encode()
 
@@ -137,106 +135,6 @@ def custom_app(folder: Path, fail: bool) -> Path:
     return folder
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port} after {timeout:g}s")
-
-
-# -- load generation -------------------------------------------------------------------
-@dataclass
-class Sample:
-    sent: float
-    received: float
-    status: int
-    version: str | None
-
-
-@dataclass
-class LoadResult:
-    samples: list[Sample] = field(default_factory=list)
-    errors: int = 0  # transport errors (no HTTP status)
-
-    @property
-    def latencies_ms(self) -> list[float]:
-        return [(s.received - s.sent) * 1000 for s in self.samples if s.status == 200]
-
-    def rps(self, seconds: float) -> float:
-        return sum(1 for s in self.samples if s.status == 200) / seconds
-
-    def percentile(self, q: float) -> float:
-        values = sorted(self.latencies_ms)
-        return float(np.percentile(values, q)) if values else float("nan")
-
-    @property
-    def failed(self) -> int:
-        return self.errors + sum(1 for s in self.samples if s.status != 200)
-
-
-async def _load(
-    url: str, headers: dict[str, str], concurrency: int, seconds: float, stop: threading.Event | None = None
-) -> LoadResult:
-    import aiohttp
-
-    result = LoadResult()
-    deadline = time.perf_counter() + seconds
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline and not (stop and stop.is_set()):
-                sent = time.perf_counter()
-                try:
-                    async with session.post(url, data=BODY, headers=headers) as resp:
-                        await resp.read()
-                        result.samples.append(
-                            Sample(sent, time.perf_counter(), resp.status, resp.headers.get("X-PAI-Version"))
-                        )
-                except aiohttp.ClientError:
-                    result.errors += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return result
-
-
-def load(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> LoadResult:
-    return asyncio.run(_load(url, headers, concurrency, seconds))
-
-
-class BackgroundLoad:
-    """Steady closed-loop load in a thread until stopped; samples carry wall-clock times."""
-
-    def __init__(self, url: str, headers: dict[str, str], concurrency: int = 4) -> None:
-        self.stop = threading.Event()
-        self.result = LoadResult()
-        self.offset = time.time() - time.perf_counter()
-        self.thread = threading.Thread(
-            target=lambda: setattr(self, "result", asyncio.run(_load(url, headers, concurrency, 3600, self.stop))),
-            daemon=True,
-        )
-
-    def __enter__(self) -> BackgroundLoad:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(30)
-
-    def wall(self, perf: float) -> float:
-        return perf + self.offset
-
-
 # -- benchmarks ------------------------------------------------------------------------------
 def bench_gateway(rounds: int = 2, seconds: float = 3.0) -> list[dict]:
     from pai_jupyter.service_client import deploy
@@ -245,7 +143,7 @@ def bench_gateway(rounds: int = 2, seconds: float = 3.0) -> list[dict]:
     model = onnx_model(base / "model" / "model.onnx")
     svc = deploy("bench-gw", model, instances=1)
     token = svc.token()
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "pai_jupyter.serving.model_server", "--model", str(model)]
     argv += ["--processor", "onnx", "--port", str(port), "--threads", "1"]
     direct = subprocess.Popen(
@@ -255,19 +153,19 @@ def bench_gateway(rounds: int = 2, seconds: float = 3.0) -> list[dict]:
         env={**os.environ, "PAI_SERVING_THREADS": "1"},
     )
     try:
-        _wait_port(port)
+        wait_port(port)
         targets = {
             "gateway": (svc.endpoint, {"Authorization": token, "Content-Type": "application/json"}),
             "direct": (f"http://127.0.0.1:{port}/predict", {"Content-Type": "application/json"}),
         }
         for url, headers in targets.values():  # warm both paths
-            load(url, headers, 4, 1.0)
+            load(url, headers, 4, 1.0, body=BODY)
         lat: dict[str, list[LoadResult]] = {k: [] for k in targets}
         thr: dict[str, list[float]] = {k: [] for k in targets}
         for _ in range(rounds):
             for name, (url, headers) in targets.items():
-                lat[name].append(load(url, headers, 1, seconds))
-                r = load(url, headers, 16, seconds)
+                lat[name].append(load(url, headers, 1, seconds, body=BODY))
+                r = load(url, headers, 16, seconds, body=BODY)
                 thr[name].append(r.rps(seconds))
                 if r.failed:
                     raise RuntimeError(f"{name}: {r.failed} failed requests during the throughput run")
@@ -328,9 +226,9 @@ def bench_rollout() -> list[dict]:
         v1, v2 = onnx_model(base / "a" / "model.onnx", 0), onnx_model(base / "b" / "model.onnx", 1)
         svc = deploy("bench-rollout", v1)
         headers = {"Authorization": svc.token(), "Content-Type": "application/json"}
-        load(svc.endpoint, headers, 4, 1.0)
+        load(svc.endpoint, headers, 4, 1.0, body=BODY)
         plan = RolloutPlan(steps=(10, 50, 100), bake_s=3, min_requests=50)
-        with BackgroundLoad(svc.endpoint, headers) as bg:
+        with BackgroundLoad(svc.endpoint, headers, body=BODY) as bg:
             started = time.perf_counter()
             deploy("bench-rollout", v2, plan=plan)
             final = svc.wait_rollout(timeout=120, poll=0.2)
@@ -355,10 +253,10 @@ def bench_rollout() -> list[dict]:
         good, bad = custom_app(base / "good", fail=False), custom_app(base / "bad", fail=True)
         svc = deploy("bench-revert", good, processor="custom", command=f"{sys.executable} app.py")
         headers = {"Authorization": svc.token(), "Content-Type": "application/json"}
-        load(svc.endpoint, headers, 4, 1.0)
+        load(svc.endpoint, headers, 4, 1.0, body=BODY)
         plan = RolloutPlan(steps=(10, 50, 100), bake_s=60, min_requests=50, max_error_rate=0.05)
         allowed = int(plan.max_error_rate * plan.min_requests)  # the gate breaks at the next error
-        with BackgroundLoad(svc.endpoint, headers) as bg:
+        with BackgroundLoad(svc.endpoint, headers, body=BODY) as bg:
             deploy("bench-revert", bad, processor="custom", command=f"{sys.executable} app.py", plan=plan)
             final = svc.wait_rollout(timeout=60, poll=0.05)
             time.sleep(0.5)
@@ -478,7 +376,7 @@ def _bench_other(package: str, seconds: float = 3.0) -> dict:
 
     base = _isolate()
     model = onnx_model(base / "model" / "model.onnx")
-    port = _free_port()
+    port = free_port()
     if package == "litserve":
         (base / "app.py").write_text(LITSERVE_APP)
         argv = [sys.executable, str(base / "app.py"), str(model), str(port)]
@@ -497,12 +395,12 @@ def _bench_other(package: str, seconds: float = 3.0) -> dict:
     try:
         svc = deploy("bench-vs", model)
         ours_headers = {"Authorization": svc.token(), "Content-Type": "application/json"}
-        _wait_port(port, 120)
+        wait_port(port, 120)
         theirs_headers = {"Content-Type": "application/json"}
-        load(url, theirs_headers, 4, 1.0)
-        load(svc.endpoint, ours_headers, 4, 1.0)
-        ours = load(svc.endpoint, ours_headers, 16, seconds).rps(seconds)
-        theirs_result = load(url, theirs_headers, 16, seconds)
+        load(url, theirs_headers, 4, 1.0, body=BODY)
+        load(svc.endpoint, ours_headers, 4, 1.0, body=BODY)
+        ours = load(svc.endpoint, ours_headers, 16, seconds, body=BODY).rps(seconds)
+        theirs_result = load(url, theirs_headers, 16, seconds, body=BODY)
         theirs = theirs_result.rps(seconds)
         if not theirs:
             raise RuntimeError(f"{package} answered no request with 200 ({theirs_result.failed} failed)")
