@@ -56,8 +56,8 @@ class ServingApi:
         r.add_get(API + "/{name}/live", self.live)
 
     def _learn(self, request: web.Request) -> None:
-        if not self.m.base_url:
-            self.m.base_url = f"{request.scheme}://{request.host}"
+        """Endpoints are shown as the caller reaches the control plane (host and port it used)."""
+        self.m.base_url = f"{request.scheme}://{request.host}"
 
     def _service(self, name: str, status: int = 200) -> web.Response:
         return web.json_response({"service": self.m.record(name).to_dict()}, status=status)
