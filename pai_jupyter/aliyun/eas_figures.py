@@ -62,7 +62,17 @@ class ClientFigures:
     def __init__(self) -> None:
         self._samples: dict[str, deque[Sample]] = {}
         self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
         self._session = requests.Session()
+
+    def due(self, service: str, interval: float) -> bool:
+        """True (and the clock restarts) when ``interval`` has passed since the last sampling."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(service, -1e9) < interval * 0.9:
+                return False
+            self._last[service] = now
+            return True
 
     def add(self, service: str, sample: Sample) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from ..backends.serving_base import (
     RolloutStep,
     ServiceRecord,
 )
+from ..config import in_dsw
 from ..errors import ConflictError, NotFoundError, ValidationError
 from ..serving.rollout import ADVANCE, COMPLETE, REVERT, decide_rollout
 from ..specs.service import RolloutPlan
@@ -79,17 +80,24 @@ class EasRollouts:
         plan = RolloutPlan(steps=tuple(rollout.plan), **rollout.gates)
         group, name = state["group"], state["name"]
         body = example_input(state["versions"][str(rollout.to_version)].get("signature"))
-        token = self._token_of(f"{group}_v{rollout.to_version}") if body is not None else ""
-        for number in (rollout.from_version, rollout.to_version):
-            item = members.get(number, {})
-            if body is not None:
-                url = str(item.get("InternetEndpoint") or item.get("IntranetEndpoint") or "")
-                self.figures.probe(name, number, url, token, body, PROBES_PER_TICK)
-            else:
-                healthy = item.get("Status") == "Running" and item.get("RunningInstance") == item.get(
-                    "TotalInstance"
-                )
-                self.figures.observe_health(name, number, bool(healthy))
+        # However many readers poll, sample at most once per tick.
+        if self.figures.due(name, self.tick):
+            token = self._token_of(f"{group}_v{rollout.to_version}") if body is not None else ""
+            for number in (rollout.from_version, rollout.to_version):
+                item = members.get(number, {})
+                if body is not None:
+                    first, second = (
+                        ("IntranetEndpoint", "InternetEndpoint")
+                        if in_dsw()
+                        else ("InternetEndpoint", "IntranetEndpoint")
+                    )
+                    url = str(item.get(first) or item.get(second) or "")
+                    self.figures.probe(name, number, url, token, body, PROBES_PER_TICK)
+                else:
+                    healthy = item.get("Status") == "Running" and item.get("RunningInstance") == item.get(
+                        "TotalInstance"
+                    )
+                    self.figures.observe_health(name, number, bool(healthy))
         since = rollout.steps[-1].started_at if rollout.steps else rollout.started_at
         new = self.figures.window(name, rollout.to_version, since)
         old = self.figures.window(name, rollout.from_version, since)
