@@ -117,11 +117,7 @@ class DlcTelemetry:
 
     def _tail_metrics(self, uri: str, worker: int) -> list[MetricPoint]:
         offset, points, last = self._metric_cache.get(uri, (0, [], None))
-        data = (
-            self.storage.read_range(OssUri.parse(uri), offset)
-            if offset
-            else self.storage.read_bytes(OssUri.parse(uri))
-        )
+        data = self.storage.read_range(OssUri.parse(uri), offset)  # b"" when absent or nothing new
         end = data.rfind(b"\n")
         if end >= 0:
             points = list(points)

@@ -176,9 +176,44 @@ class DlcTraining(DlcTelemetry):
             self._write_manifest(manifest)
         if state == FAILED and not manifest.get("final_reason"):
             self._explain_failure(manifest, item)
+        if state in ("Succeeded", "Failed", "Stopped") and not manifest["attempts"][-1].get("event"):
+            reclaimed = state == FAILED and spec.spot and dj.was_reclaimed(item)
+            manifest["events"].append(
+                self._attempt_event(manifest, item, "preempted" if reclaimed else state.lower())
+            )
+            self._write_manifest(manifest)
         if state == "Succeeded" and not manifest["provenance_written"]:
             self._write_provenance(manifest, item)
         return item
+
+    def _attempt_event(self, manifest: dict[str, Any], item: dict[str, Any], outcome: str) -> dict[str, Any]:
+        """One ``attempt`` event per attempt, as the local runner writes: outcome, duration, last step."""
+        entry = manifest["attempts"][-1]
+        entry["event"] = True
+        number = int(entry["attempt"])
+        started = dj.parse_time(item.get("GmtRunningTime"))
+        ended = dj.parse_time(item.get("GmtFinishTime")) or time.time()
+        duration = ended - started if started else None
+        uri = OssUri.parse(manifest["outputs"]["metrics"]).join(f"worker-0.{number}.jsonl")
+        steps = [p.step for p in self._tail_metrics(str(uri), 0) if p.step is not None]
+        last_step = max(steps) if steps else None
+        parts = [f"attempt {number} {outcome}"]
+        if duration is not None:
+            parts.append(f"after {duration:.1f}s")
+        if last_step is not None:
+            parts.append(f"at step {last_step}")
+        return {
+            "ts": time.time(),
+            "kind": "attempt",
+            "message": ", ".join(parts),
+            "data": {
+                "attempt": number,
+                "outcome": outcome,
+                "duration_s": duration,
+                "last_step": last_step,
+                "dlc_job_id": entry["job_id"],
+            },
+        }
 
     def _explain_failure(self, manifest: dict[str, Any], item: dict[str, Any]) -> None:
         """DLC's reason plus the last line the failed worker printed (its exception, usually)."""
@@ -234,6 +269,8 @@ class DlcTraining(DlcTelemetry):
         )
         new_id = self._create(body)
         old_id = manifest["attempts"][-1]["job_id"]
+        if not manifest["attempts"][-1].get("event"):
+            manifest["events"].append(self._attempt_event(manifest, item, "preempted"))
         manifest["attempts"][-1]["ended"] = {"status": item.get("Status"), "reason": item.get("ReasonMessage")}
         manifest["attempts"].append({"attempt": attempt + 1, "job_id": new_id, "submitted_at": now})
         manifest["events"] += [

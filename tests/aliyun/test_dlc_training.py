@@ -203,8 +203,12 @@ def test_reclaimed_spot_job_is_resubmitted_from_its_checkpoint(
     assert "=== attempt 2 ===" in logs
     resumed = int(logs.split(f"attempt 2 job {first} resumes at ")[1].split()[0])
     assert resumed >= 2 and logs.rstrip().endswith("finished")
-    kinds = [e.kind for e in job.events()]
+    events = job.events()
+    kinds = [e.kind for e in events]
     assert "preemption" in kinds and "restart" in kinds
+    attempts = [e.data for e in events if e.kind == "attempt"]
+    assert [(a["attempt"], a["outcome"]) for a in attempts] == [(1, "preempted"), (2, "succeeded")]
+    assert attempts[1]["duration_s"] > 0
     assert [j.id for j in jobs(backend=aliyun, name="spot-job")] == [job.id]  # one job, two attempts
     prov = json.loads(
         aliyun.storage.read_bytes(__import__("pai_jupyter").storage.uri.OssUri.parse(record.outputs["provenance"]))

@@ -51,7 +51,9 @@ def test_job_lifecycle(backend: Backend, tmp_path: Path) -> None:
     assert [s for s, _ in loss] == [0, 1, 2, 3]
     assert loss[-1][1] == pytest.approx(0.25)
     assert {p.worker for p in job.metrics(names=["loss"])} == {0, 1}
-    assert any(e.kind == "state" for e in job.events())
+    events = job.events()
+    assert any(e.kind == "state" for e in events)
+    assert [e.data["outcome"] for e in events if e.kind == "attempt"] == ["succeeded"]
     assert job.provenance["snapshot"]["files"] >= 2  # the entry script and helper.py
     import json
 
