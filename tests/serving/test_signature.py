@@ -69,3 +69,11 @@ def test_bad_input_and_bad_model_are_one_line_errors(tmp_path: Path) -> None:
         load_processor("onnx", tmp_path / "two")
     with pytest.raises(ValidationError, match="TensorFlow"):
         load_processor("tensorflow", tmp_path)
+
+
+def test_warm_up_runs_on_zeros_shaped_like_the_signature(tmp_path: Path) -> None:
+    from pai_jupyter.serving.model_server import warm_up
+
+    assert warm_up(load_processor("onnx", models.onnx_linear(tmp_path / "m.onnx", n_in=4)))
+    ts = models.torchscript_mlp(tmp_path / "ts" / "model.pt", example=False)
+    assert not warm_up(load_processor("torchscript", ts))  # shapes unknown: nothing to build an input from
