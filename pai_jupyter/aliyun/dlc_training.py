@@ -118,6 +118,12 @@ class DlcTraining(DlcTelemetry):
     def submit(self, spec: JobSpec, code_uri: str, provenance: dict[str, Any], **_local_only: Any) -> JobRecord:
         """Submit ``spec``; local-only options (``python=``, simulated preemption) are ignored."""
         spec.validate()
+        for item in spec.inputs:  # DLC would mount a missing folder and fail only inside the job
+            if not self.storage.exists(OssUri.parse(item.uri)):
+                raise NotFoundError(
+                    f"data input {item.uri} does not exist",
+                    f"upload it first: jupyter pai storage cp <local path> {item.uri}",
+                )
         run = self._run_folder(spec, code_uri)
         runtime = self._runtime(run.bucket)
         outputs = dj.run_outputs(spec, run)

@@ -107,3 +107,14 @@ def test_unknown_job_is_not_found(backend: Backend) -> None:
     with pytest.raises(NotFoundError) as err:
         backend.training.get("job-doesnotexist")
     assert "\n" not in str(err.value)
+
+
+def test_missing_data_input_is_refused(backend: Backend, tmp_path: Path) -> None:
+    from pai_jupyter.config import current_config
+    from pai_jupyter.specs.job import DataInput
+
+    bucket = current_config().oss_bucket or current_config().default_bucket
+    spec = JobSpec(name="contract-input", inputs=(DataInput(f"oss://{bucket}/no/such/folder/", "train"),))
+    with pytest.raises(NotFoundError, match="does not exist"):
+        submit("print(1)\n", spec, cwd=tmp_path, backend=backend)
+    assert "contract-input" not in [j.name for j in jobs(backend=backend)]
