@@ -19,10 +19,13 @@ __all__ = [
     "PaiConfig",
     "Service",
     "__version__",
+    "deploy",
     "download",
     "get_job",
+    "get_service",
     "jobs",
     "report",
+    "services",
     "submit",
     "upload",
 ]
@@ -38,6 +41,9 @@ _LAZY = {
     "PaiConfig": "pai_jupyter.config",
     "Checkpointer": "pai_jupyter.checkpoint",
     "Service": "pai_jupyter.service_client",
+    "deploy": "pai_jupyter.service_client",
+    "services": "pai_jupyter.service_client",
+    "get_service": "pai_jupyter.service_client",
 }
 
 
