@@ -46,7 +46,17 @@ from .upstream import UpstreamError
 log = logging.getLogger(__name__)
 PREFIX = "/api/predict/"
 _HOP_HEADERS = frozenset(
-    {"authorization", "host", "content-length", "transfer-encoding", "connection", "keep-alive", "date"}
+    {
+        "authorization",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "expect",
+        "te",
+        "upgrade",
+    }
 )
 
 

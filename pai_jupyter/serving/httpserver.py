@@ -84,6 +84,9 @@ class _Protocol(asyncio.Protocol):
                 return
             start = end + 4
             if len(self.buf) < start + length:
+                if headers.get("expect", "").lower() == "100-continue" and len(self.buf) == start:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    headers.pop("expect")
                 return  # wait for the rest of the body
             body = bytes(self.buf[start : start + length])
             del self.buf[: start + length]

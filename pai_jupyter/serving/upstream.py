@@ -117,6 +117,10 @@ class Upstream:
             raise _Stale(str(exc)) from None
         try:
             status, ctype, length, chunked, close = _parse_head(raw)
+            while 100 <= status < 200:  # interim answers (100 Continue): the real one follows
+                status, ctype, length, chunked, close = _parse_head(await reader.readuntil(b"\r\n\r\n"))
+            if head.startswith(b"HEAD "):
+                length, chunked = 0, False
             if chunked:
                 data = await _read_chunked(reader)
             elif length is not None:
@@ -166,7 +170,7 @@ def _parse_head(raw: bytes) -> tuple[int, str, int | None, bool, bool]:
         elif key == "connection":
             low = value.lower()
             close = "close" in low or (close and "keep-alive" not in low)
-    if status in (204, 304) or 100 <= status < 200:
+    if status in (204, 304):
         length = 0
     return status, ctype, length, chunked, close
 

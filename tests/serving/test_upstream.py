@@ -139,3 +139,35 @@ def test_instance_http_server_framing() -> None:
         server.close()
 
     run(main())
+
+
+def test_interim_100_continue_and_head() -> None:
+    async def main() -> None:
+        interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"
+        after = b"HTTP/1.1 204 No Content\r\n\r\n"
+        server, port, _ = await _server([interim, head, after])
+        up = Upstream(port)
+        assert await up.request("POST", "/", {}, b"x", 5) == (200, "application/octet-stream", b"ok")
+        assert (await up.request("HEAD", "/", {}, b"", 5))[:2] == (200, "application/octet-stream")
+        assert (await up.request("POST", "/", {}, b"", 5))[0] == 204  # the connection stayed in sync
+        up.close()
+        server.close()
+
+    run(main())
+
+    from pai_jupyter.serving.httpserver import _Protocol
+
+    async def expect() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: _Protocol(lambda *a: (200, "text/plain", a[4]), max_body=100), "127.0.0.1", 0
+        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        writer.write(b"POST /p HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"abc")
+        assert (await reader.read()).endswith(b"\r\n\r\nabc")
+        server.close()
+
+    run(expect())
