@@ -143,3 +143,35 @@ def test_rollout_resumes_after_control_plane_restart(backend, serving_env, onnx_
         assert any("resumed after a control-plane restart" in e.message for e in again.serving.events("svc"))
     finally:
         again.close()
+
+
+def test_promote_abort_and_delete(backend, onnx_model, onnx_model_b) -> None:
+    import psutil
+
+    held = RolloutPlan(steps=(10.0, 100.0), bake_s=3600, min_requests=10**6)
+    deploy(backend, onnx_model)
+    with pytest.raises(ConflictError, match="no active rollout"):
+        backend.serving.rollout_action("svc", "promote")
+    deploy(backend, onnx_model_b, plan=held)
+    with pytest.raises(ConflictError, match="rolling out v2"):
+        deploy(backend, onnx_model_b, plan=held)
+    record = backend.serving.rollout_action("svc", "promote")
+    assert record.rollout.state == "succeeded" and record.weights == {2: 100.0}
+    assert record.rollout.steps[-1].result == "promoted"
+
+    deploy(backend, onnx_model, plan=held)
+    record = backend.serving.rollout_action("svc", "abort")
+    assert record.rollout.state == "aborted" and record.weights == {2: 100.0}
+    assert [v.version for v in record.versions] == [1, 2, 3]  # v3 is kept
+    token = backend.serving.token("svc")
+    assert post(record, token, {"inputs": [[0.0] * 64]}).headers["X-PAI-Version"] == "2"
+
+    pids = [i["pid"] for v in backend.serving.live("svc")["versions"].values() for i in v["instances"]]
+    assert pids
+    backend.serving.delete("svc")
+    assert backend.serving.list() == []
+    wait_until(
+        lambda: not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids),
+        what="instances stopped",
+    )
+    assert post(record, token, {"inputs": [[0.0] * 64]}).status_code == 404
