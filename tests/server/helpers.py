@@ -1,11 +1,17 @@
-"""Real jobs for the handler tests: a script that reports loss slowly, submitted to the local backend."""
+"""Helpers for the handler tests: real jobs and models on the local backend, JSON over jp_fetch, push messages."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import secrets
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
 
 from pai_jupyter.backends.base import JobRecord
 from pai_jupyter.backends.local import LocalBackend
@@ -63,3 +69,45 @@ def onnx_linear(path: Path, seed: int, n_in: int = 8) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
+    response = await jp_fetch("pai", "api", *parts, **kwargs)
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+async def wait_json(
+    jp_fetch: Any, parts: tuple[str, ...], predicate: Any, timeout: float = 30, **kwargs: Any
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        data = await get_json(jp_fetch, *parts, **kwargs)
+        if predicate(data):
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out on {parts}: last answer {data}")
+        await asyncio.sleep(0.2)
+
+
+async def expect_error(jp_fetch: Any, status: int, *parts: str, **kwargs: Any) -> dict[str, Any]:
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("pai", "api", *parts, **kwargs)
+    assert err.value.code == status
+    assert err.value.response is not None
+    body = json.loads(err.value.response.body)
+    assert body["error"] and "hint" in body
+    return body
+
+
+async def next_message(ws: Any, predicate: Any, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError("no matching push message in time")
+        raw = await asyncio.wait_for(ws.read_message(), remaining)
+        assert raw is not None, "the push socket closed"
+        message = json.loads(raw)
+        if predicate(message):
+            return message

@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
-from tests.server.helpers import submit
+from tests.server.helpers import expect_error, get_json, submit, wait_json
 
 pytestmark = pytest.mark.slow
-
-
-async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
-    response = await jp_fetch("pai", "api", *parts, **kwargs)
-    assert response.headers["Content-Type"].startswith("application/json")
-    return json.loads(response.body)
-
-
-async def wait_json(
-    jp_fetch: Any, parts: tuple[str, ...], predicate: Any, timeout: float = 30, **kwargs: Any
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        data = await get_json(jp_fetch, *parts, **kwargs)
-        if predicate(data):
-            return data
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out on {parts}: last answer {data}")
-        await asyncio.sleep(0.2)
-
-
-async def expect_error(jp_fetch: Any, status: int, *parts: str, **kwargs: Any) -> dict[str, Any]:
-    with pytest.raises(HTTPClientError) as err:
-        await jp_fetch("pai", "api", *parts, **kwargs)
-    assert err.value.code == status
-    assert err.value.response is not None
-    body = json.loads(err.value.response.body)
-    assert body["error"] and "hint" in body
-    return body
 
 
 async def test_job_list_detail_metrics_logs_and_stop(jp_fetch: Any) -> None:

@@ -9,22 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.server.helpers import submit
+from tests.server.helpers import next_message, submit
 
 pytestmark = pytest.mark.slow
-
-
-async def next_message(ws: Any, predicate: Any, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError("no matching push message in time")
-        raw = await asyncio.wait_for(ws.read_message(), remaining)
-        assert raw is not None, "the push socket closed"
-        message = json.loads(raw)
-        if predicate(message):
-            return message
 
 
 async def test_push_sends_jobs_then_each_new_loss_point_within_a_second(jp_ws_fetch: Any) -> None:

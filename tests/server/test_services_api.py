@@ -12,9 +12,7 @@ import pytest
 
 from pai_jupyter import service_client
 from pai_jupyter.specs.service import RolloutPlan
-from tests.server.helpers import onnx_linear
-from tests.server.test_jobs_api import expect_error, get_json
-from tests.server.test_push import next_message
+from tests.server.helpers import expect_error, get_json, next_message, onnx_linear
 
 pytestmark = pytest.mark.slow
 
