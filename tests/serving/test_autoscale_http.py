@@ -108,3 +108,29 @@ def test_set_autoscaler_and_metrics(backend, onnx_model: Path) -> None:
     with pytest.raises(Exception) as info:
         backend.serving.set_autoscaler("svc", AutoscalePolicy(min=3, max=2))
     assert "--min 3 is above --max 2" in str(info.value)
+
+
+def test_crashed_control_plane_leaves_no_instance_behind(backend, serving_env, onnx_model: Path) -> None:
+    import psutil
+
+    from pai_jupyter.backends.local import LocalBackend
+    from pai_jupyter.config import PaiConfig
+
+    deploy(backend, onnx_model, instances=2)
+    old = {i["pid"] for i in _ready(backend)}
+    plane = backend.server_info()["pid"]
+    os.kill(plane, signal.SIGKILL)
+    wait_until(
+        lambda: not psutil.pid_exists(plane) or psutil.Process(plane).status() == "zombie", what="plane gone"
+    )
+    backend.close()
+    again = LocalBackend(PaiConfig())  # starts a new control plane on the same state
+    try:
+        wait_until(lambda: len(_ready(again)) == 2, what="instances restarted")
+        assert not old & {i["pid"] for i in _ready(again)}
+        alive = [p for p in old if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+        assert alive == [], "the dead control plane's instances were not killed"
+        record = again.serving.get("svc")
+        assert post(record, again.serving.token("svc"), {"inputs": [[0.5] * 64]}).status_code == 200
+    finally:
+        again.close()

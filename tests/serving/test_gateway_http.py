@@ -29,6 +29,9 @@ def signed_headers(token: str, body: bytes, path: str, date: str | None = None, 
 
 
 def test_deploy_predict_auth_and_limits(backend, onnx_model: Path) -> None:
+    from pai_jupyter.backends.serving_base import ServingBackend
+
+    assert isinstance(backend.serving, ServingBackend)
     record = deploy(backend, onnx_model, max_body_bytes=4096)
     assert record.state == "Running"
     assert [(v.version, v.weight, v.instances) for v in record.versions] == [(1, 100.0, 1)]
