@@ -79,6 +79,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AliyunFak
     yield f
     stop_fakes(f)
     assert not f.dlc.errors, f"the backend broke the DLC contract: {f.dlc.errors}"
+    assert f.eas is None or not f.eas.errors, f"the backend broke the EAS contract: {f.eas.errors}"  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
     finally:
         stop_fakes(fakes)
     assert not fakes.dlc.errors, f"the backend broke the DLC contract: {fakes.dlc.errors}"
+    assert fakes.eas is None or not fakes.eas.errors, f"the backend broke the EAS contract: {fakes.eas.errors}"  # type: ignore[attr-defined]
 
 
 @pytest.fixture
