@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from conftest import Load, deploy, post, wait_until
 
 from pai_jupyter.specs.service import AutoscalePolicy
+from tests.serving.helpers import Load, deploy, post, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import requests
-from conftest import deploy, post
-from models import onnx_weights
+
+from tests.serving.helpers import deploy, post
+from tests.serving.models import onnx_weights
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +81,7 @@ def test_deploy_predict_auth_and_limits(backend, onnx_model: Path) -> None:
 
 
 def test_sklearn_torchscript_xgboost_and_custom(backend, model_dir: Path) -> None:
-    import models
+    from tests.serving import models
 
     sk = models.sklearn_digits(model_dir / "sk" / "model.pkl")
     record = deploy(backend, sk, name="digits", processor="sklearn")

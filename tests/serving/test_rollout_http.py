@@ -7,16 +7,16 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import models
 import numpy as np
 import pytest
 import requests
-from conftest import Load, deploy, post, wait_until
 
 from pai_jupyter.backends.local import LocalBackend
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import ConflictError
 from pai_jupyter.specs.service import RolloutPlan
+from tests.serving import models
+from tests.serving.helpers import Load, deploy, post, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +127,7 @@ def test_incompatible_signature_refused_unless_new_api_version(backend, onnx_mod
 
 
 def test_rollout_resumes_after_control_plane_restart(backend, serving_env, onnx_model, onnx_model_b) -> None:
-    from conftest_stop import stop_plane
+    from tests.serving.restart import stop_plane
 
     deploy(backend, onnx_model)
     deploy(backend, onnx_model_b, plan=RolloutPlan(steps=(20.0, 100.0), bake_s=3600, min_requests=10))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import models
 import pytest
 
 from pai_jupyter.errors import ValidationError
 from pai_jupyter.serving.processors import detect_processor, load_processor
 from pai_jupyter.serving.signature import compare, read_signature
+from tests.serving import models
 
 
 def sig(inputs: list, outputs: list) -> dict:
