@@ -338,3 +338,41 @@ def test_secret_never_reaches_requests_or_storage(aliyun: Backend, fakes: Aliyun
             assert secret not in path.read_bytes(), path
     body = _creates(fakes)[0]
     assert not any(k.startswith("ALIBABA_CLOUD") for k in body["Envs"])
+
+
+CHECKPOINTED = """
+import os, time
+from pai_jupyter import Checkpointer, report
+ckpt = Checkpointer(every_steps=1)
+resumed = ckpt.load_latest()
+start = resumed.step + 1 if resumed else 0
+state = resumed.state if resumed else {"total": 0}
+print(f"rank {os.environ['RANK']} attempt {os.environ['PAI_JOB_ATTEMPT']} starts at step {start}", flush=True)
+for step in range(start, 8):
+    state = {"total": state["total"] + step}
+    if ckpt.should_save(step):
+        ckpt.save(state, step)
+    report(step=step, total=state["total"])
+    time.sleep(0.3)
+print("total", state["total"], flush=True)
+"""
+
+
+def test_checkpointer_resumes_both_ranks_after_reclaim(
+    aliyun: Backend, fakes: AliyunFakes, tmp_path: Path
+) -> None:
+    """The real Checkpointer, shipped with the runtime mount, resumes a 2-pod spot job on DLC."""
+    spec = JobSpec(name="ckpt-job", workers=2, spot=True, max_restarts=1)
+    job = submit(CHECKPOINTED, spec, cwd=tmp_path, backend=aliyun)
+    folder = fakes.oss.path(BUCKET, job.record.outputs["checkpoints"].split(f"{BUCKET}/", 1)[1])
+    _until(lambda: len(list(folder.glob("*.pkl"))) >= 3, what="three checkpoints")
+    fakes.dlc.reclaim(job.refresh().outputs["dlc_job_id"])
+    job.wait(timeout=60, poll=0.1)
+    assert job.record.attempt == 2
+    for worker in (0, 1):
+        logs = job.logs(worker=worker)
+        second = logs.split("=== attempt 2 ===", 1)[1]
+        resumed_at = int(second.split("starts at step ", 1)[1].split()[0])
+        assert resumed_at >= 3 and second.rstrip().endswith("total 28")  # 0+1+...+7, as without the reclaim
+    totals = [v for s, v in job.metric("total")]
+    assert totals[-1] == 28
