@@ -100,9 +100,9 @@ class DlcTraining(DlcTelemetry):
             return base
         done = base.join(".complete")
         if not self.storage.exists(done):
-            for path, rel in files:
-                self.storage.write_bytes(base.join(rel), path.read_bytes())
-            self.storage.write_bytes(done, b"")
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda f: self.storage.write_bytes(base.join(f[1]), f[0].read_bytes()), files))
+            self.storage.write_bytes(done, b"")  # written last: a partial upload is redone
         self._runtime_ready.add(key)
         return base
 
