@@ -35,6 +35,7 @@ from .oss_storage import OssStorage
 from .sdk_errors import sdk_call
 
 RESUBMIT_WAIT = 5.0
+CLAIM_STALE_S = 120.0  # a resubmission claim older than this, with no new attempt, was abandoned
 MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
 
 
@@ -261,7 +262,10 @@ class DlcTraining(DlcTelemetry):
                     manifest.update(fresh)
                     return self._get_item(fresh["attempts"][-1]["job_id"])
                 time.sleep(0.2)
-            return item
+            if not self._claim_is_stale(claim, now):
+                return item
+            # The claimer died between its claim and CreateJob: take the resubmission over.
+            self.storage.write_bytes(claim, json.dumps({"claimed_at": now, "took_over": True}).encode())
         body = dj.create_body(
             spec,
             manifest["code_uri"],
@@ -295,6 +299,13 @@ class DlcTraining(DlcTelemetry):
         ]
         self._write_manifest(manifest)
         return self._get_item(new_id)
+
+    def _claim_is_stale(self, claim: OssUri, now: float) -> bool:
+        try:
+            claimed_at = float(json.loads(self.storage.read_bytes(claim)).get("claimed_at", now))
+        except (NotFoundError, ValueError, AttributeError):
+            return True
+        return now - claimed_at > CLAIM_STALE_S
 
     def _write_provenance(self, manifest: dict[str, Any], item: dict[str, Any]) -> None:
         run = OssUri.parse(manifest["outputs"]["run"])

@@ -398,7 +398,7 @@ class EasServing(EasRollouts):
         for number in self._members(state["group"]):
             with self._call(f"DeleteService {state['group']}_v{number}"):
                 self.client.delete_service(self.cluster, f"{state['group']}_v{number}")
-        self.storage.delete(self._state_uri(name))
+        self.storage.delete(OssUri(self._bucket(), f"pai-jupyter/services/{name}/"), recursive=True)
 
     # -- traffic -----------------------------------------------------------------------------
     def _set_weights(self, state: dict[str, Any], weights: dict[int, float]) -> None:

@@ -376,3 +376,23 @@ def test_checkpointer_resumes_both_ranks_after_reclaim(
         assert resumed_at >= 3 and second.rstrip().endswith("total 28")  # 0+1+...+7, as without the reclaim
     totals = [v for s, v in job.metric("total")]
     assert totals[-1] == 28
+
+
+def test_an_abandoned_resubmission_claim_is_taken_over(
+    aliyun: Backend, fakes: AliyunFakes, tmp_path: Path
+) -> None:
+    from pai_jupyter.aliyun import dlc_training
+
+    job = _spot_job(aliyun, tmp_path, max_restarts=2, sleep=1.0)
+    dlc_id = _reclaim_when_started(job, fakes, steps=1)
+    _until(lambda: fakes.dlc.jobs[dlc_id].status == "Failed", what="DLC to fail the attempt")
+    claim = fakes.oss.path(BUCKET, job.record.outputs["run"].split(f"{BUCKET}/", 1)[1] + "attempts/2")
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.write_text(json.dumps({"claimed_at": time.time() - 3600}))  # a client that died after claiming
+    dlc_training.RESUBMIT_WAIT, saved = 0.2, dlc_training.RESUBMIT_WAIT
+    try:
+        assert aliyun.training.get(job.id).attempt == 2
+    finally:
+        dlc_training.RESUBMIT_WAIT = saved
+    assert len(_creates(fakes)) == 2 and json.loads(claim.read_text())["took_over"] is True
+    aliyun.training.stop(job.id)
