@@ -22,7 +22,7 @@ UI_DEPS     := ui-tests/node_modules/.yarn-state.yml
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/pai-jupyter
 SERVER_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/pai_jupyter.json
 
-.PHONY: install demo test lint lint-ts tsc pytest labextension ui-deps ui-test bench clean
+.PHONY: install demo test lint lint-ts tsc pytest labextension ui-deps ui-test screenshots bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,10 @@ pytest: install
 # JupyterLab (started by Playwright) with the extension, real jobs and a real service.
 ui-test: install $(UI_DEPS)
 	cd ui-tests && $(NODE_ENV) CI=1 $(JLPM) playwright test
+
+# The same UI tests, writing the panel screenshots the README shows into docs/images.
+screenshots: install $(UI_DEPS)
+	cd ui-tests && $(NODE_ENV) CI=1 PAI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(JLPM) playwright test
 
 test: lint lint-ts tsc pytest ui-test
 

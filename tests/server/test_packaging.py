@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,9 @@ import pai_jupyter
 
 PACKAGE = Path(pai_jupyter.__file__).parent
 REPO = PACKAGE.parent
+# pytest-jupyter points HOME at a temp folder while a test runs; pip's own configuration
+# (index, find-links) lives under the real one.
+REAL_HOME = Path.home()
 
 
 def test_server_extension_is_enabled_by_the_shipped_config() -> None:
@@ -49,3 +57,41 @@ def test_jupyter_lists_both_extensions_enabled() -> None:
     )
     lines = [line for line in (server.stdout + server.stderr).splitlines() if "pai_jupyter" in line]
     assert any("enabled" in line for line in lines), lines
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_prebuilt_labextension_and_the_server_config(tmp_path: Path) -> None:
+    """``pip install pai-jupyter`` gives JupyterLab the sidebar with no Node and no enable step.
+
+    Built from a clean export of the checkout (plus the built labextension), as a
+    fresh clone would be: building in place would rewrite files of the working tree.
+    """
+    if not (PACKAGE / "labextension" / "static" / "style.js").exists():
+        pytest.skip("the labextension is not built here (make labextension)")
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD"], capture_output=True)
+    if archive.returncode != 0:
+        pytest.skip("not a Git checkout")
+    source = tmp_path / "src"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(source, filter="data")
+    shutil.copytree(PACKAGE / "labextension", source / "pai_jupyter" / "labextension")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "JUPYTER_"))}
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**env, "HOME": str(REAL_HOME)},
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    [wheel] = tmp_path.glob("pai_jupyter-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        data = next(n.split("/data/")[0] for n in names if ".data/data/" in n) + "/data/"
+        labext = data + "share/jupyter/labextensions/pai-jupyter/"
+        meta = json.loads(zf.read(labext + "package.json"))
+        assert labext + meta["jupyterlab"]["_build"]["load"] in names
+        assert labext + "static/style.js" in names
+        config = json.loads(zf.read(data + "etc/jupyter/jupyter_server_config.d/pai_jupyter.json"))
+    assert config["ServerApp"]["jpserver_extensions"]["pai_jupyter"] is True
+    assert "pai_jupyter/server/extension.py" in names

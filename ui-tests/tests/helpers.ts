@@ -10,7 +10,12 @@ export function runSetup<T = Record<string, string>>(...args: string[]): T {
   return backend.runSetup(...args) as T;
 }
 
-export const IMAGES = path.resolve(__dirname, '..', '..', 'docs', 'images');
+/**
+ * Where the panel screenshots go: test-results/ by default, so a test run leaves the
+ * committed images alone; `make screenshots` sets PAI_SCREENSHOT_DIR=docs/images.
+ */
+export const IMAGES =
+  process.env.PAI_SCREENSHOT_DIR ?? path.resolve(__dirname, '..', 'test-results', 'screenshots');
 
 export async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
   await page.sidebar.openTab('pai-jupyter-sidebar');
