@@ -93,3 +93,17 @@ async def test_the_info_endpoint_answers_with_the_token(jp_fetch: Any) -> None:
     info = json.loads(response.body)
     assert info["backend"] == "local" and "local" in info["backends"]
     assert info["push_interval"] == pytest.approx(0.1)
+
+
+async def test_push_socket_accepts_the_token_in_the_query_as_browsers_send_it(
+    jp_ws_fetch: Any, jp_serverapp: Any
+) -> None:
+    """Browsers cannot set headers on websockets; JupyterLab appends ?token= as for kernel sockets."""
+    token = jp_serverapp.identity_provider.token
+    ws = await jp_ws_fetch("pai", "api", "push", headers={"Authorization": ""}, params={"token": token})
+    try:
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": ["weather"]}))
+        reply = json.loads(await ws.read_message())
+        assert reply["type"] == "error" and "weather" in reply["error"]
+    finally:
+        ws.close()
