@@ -21,7 +21,6 @@ import itertools
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from .procs import free_port, signal_group, tail_lines
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -357,7 +357,7 @@ class VersionPool:
         self._changed.set()
         if was == DRAINING or self._closed:
             return
-        tail = " | ".join(_tail(inst.log_path, 3))
+        tail = " | ".join(tail_lines(inst.log_path, 3))
         if was == STARTING:
             self._failures += 1
             self.last_error = f"instance exited with code {code} while starting: {tail}"[:500]
@@ -396,11 +396,11 @@ class VersionPool:
     async def _stop(self, inst: Instance) -> None:
         inst.state = DRAINING
         if inst.proc.returncode is None:
-            _signal_group(inst.pid, signal.SIGTERM)
+            signal_group(inst.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(inst.proc.wait(), self.config.stop_grace_s)
             except asyncio.TimeoutError:
-                _signal_group(inst.pid, signal.SIGKILL)
+                signal_group(inst.pid, signal.SIGKILL)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(inst.proc.wait(), 2.0)
         inst.upstream.close()
@@ -417,42 +417,3 @@ class InstanceRegistry:
     def __init__(self, add: Callable[[Instance], None], remove: Callable[[Instance], None]) -> None:
         self.add = add
         self.remove = remove
-
-
-def kill_orphan(pid: int, started: float | None) -> bool:
-    """Kill the process group of ``pid`` if it is still the process we started."""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if started is not None and abs(proc.create_time() - started) > 1.0:
-            return False
-    except psutil.Error:
-        return False
-    _signal_group(pid, signal.SIGKILL)
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _tail(path: Path, lines: int) -> list[str]:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - 8192))
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return []
-    return [line.strip() for line in text.strip().splitlines()[-lines:] if line.strip()]

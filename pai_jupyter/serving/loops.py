@@ -74,6 +74,7 @@ class ServingLoops:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._last_persist: dict[str, float] = {}
+        self._last_prune = 0.0
 
     def start(self) -> None:
         c = self.config
@@ -290,3 +291,6 @@ class ServingLoops:
                 )
             if points and self.m.store.exists(name):
                 self.m.store.add_metrics(name, points)
+        if now - self._last_prune >= 3600:
+            self._last_prune = now
+            self.m.store.prune()

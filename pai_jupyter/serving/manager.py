@@ -35,7 +35,8 @@ from ..specs.service import AutoscalePolicy, ServiceSpec
 from ..storage.local import LocalStorage
 from .deploy import DeployMixin
 from .gateway import Gateway, GatewayConfig, ServiceRoute, VersionRoute
-from .instances import InstanceConfig, InstanceRegistry, StartFailed, VersionModel, VersionPool, kill_orphan
+from .instances import InstanceConfig, InstanceRegistry, StartFailed, VersionModel, VersionPool
+from .procs import kill_orphan
 from .store import ServingStore
 
 log = logging.getLogger(__name__)
