@@ -196,8 +196,8 @@ class ServingLoops:
 
     async def rollout_tick(self) -> None:
         for r in self.m.store.active_rollouts():
-            if r.state != ROLLOUT_RUNNING:
-                continue
+            if r.state != ROLLOUT_RUNNING or self.m.lock(r.service).locked():
+                continue  # a user action on this service is under way; look again next tick
             async with self.m.lock(r.service):
                 current = self.m.store.latest_rollout(r.service)
                 if current is None or current.id != r.id or current.state != ROLLOUT_RUNNING:
