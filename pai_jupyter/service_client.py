@@ -194,10 +194,16 @@ class Service:
                 resp.content,
             ) from None
 
+    def _version_url(self, version: int) -> str:
+        """One version's own endpoint: EAS gives each version its own service; the local gateway
+        routes ``<endpoint>@vN``."""
+        own = getattr(self.serving, "version_endpoint", None)
+        return own(self.name, version) if own is not None else f"{self.endpoint}@v{version}"
+
     def _post(
         self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
     ) -> requests.Response:
-        url = self.endpoint if version is None else f"{self.endpoint}@v{int(version)}"
+        url = self.endpoint if version is None else self._version_url(int(version))
         token = self.token()
         if signed:
             headers = eas_signature_headers(token, body, urlparse(url).path, content_type)
