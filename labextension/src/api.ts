@@ -33,11 +33,11 @@ export class PaiApi {
       );
     }
     const text = await response.text();
-    let body: unknown = null;
+    let body: unknown;
     try {
       body = text ? JSON.parse(text) : null;
     } catch {
-      body = null;
+      body = null; // not JSON (a proxy's error page): report the status below
     }
     if (!response.ok) {
       const err = (body ?? {}) as Partial<ErrorBody> & { message?: string };

@@ -57,6 +57,8 @@ export class PaiModel {
   service: ServiceDetail | null = null;
   notice: Notice | null = null;
   busy = false;
+  /** The clock the views use for ages and elapsed times (seconds), read once per change. */
+  now = Date.now() / 1000;
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -117,6 +119,11 @@ export class PaiModel {
   selectService(name: string | null): void {
     this.service = name === null ? null : { name, points: [], events: [] };
     this._subscribe();
+    this._emit();
+  }
+
+  /** Redraw relative times ("3m ago") even when nothing was pushed. */
+  tick(): void {
     this._emit();
   }
 
@@ -285,6 +292,7 @@ export class PaiModel {
   }
 
   private _emit(): void {
+    this.now = Date.now() / 1000;
     this._changed.emit();
   }
 

@@ -32,7 +32,7 @@ function ServiceList(props: { model: PaiModel }): JSX.Element {
       </div>
     );
   }
-  const now = Date.now() / 1000;
+  const now = props.model.now;
   return (
     <ul className="pai-Rows" aria-label="Endpoints">
       {services.map(s => (

@@ -34,7 +34,7 @@ function JobList(props: { model: PaiModel }): JSX.Element {
     return <div className="pai-Empty">Loading jobs…</div>;
   }
   const shown = jobs.filter(j => matches(j, filter));
-  const now = Date.now() / 1000;
+  const now = props.model.now;
   return (
     <div className="pai-List">
       <input
@@ -109,7 +109,7 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
   const hasGpu = (series['gpu_util']?.length ?? 0) > 0;
   const advice = detail.events.filter(e => e.kind === 'advice');
   const terminal = TERMINAL_STATES.has(job.state);
-  const elapsed = job.started_at ? (job.finished_at ?? Date.now() / 1000) - job.started_at : 0;
+  const elapsed = job.started_at ? (job.finished_at ?? model.now) - job.started_at : 0;
   const spec = job.spec;
   const prov = detail.provenance;
   return (

@@ -53,7 +53,7 @@ export class PaiSidebar extends ReactWidget {
     this.id = 'pai-jupyter-sidebar';
     this.addClass('pai-Sidebar');
     // Ages ("3m ago") are relative: redraw them now and then even when nothing is pushed.
-    this._timer = window.setInterval(() => this.update(), 5000);
+    this._timer = window.setInterval(() => this.model.tick(), 5000);
   }
 
   override dispose(): void {
