@@ -20,6 +20,11 @@ import {
 export const MAX_POINTS = 600;
 const MAX_EVENTS = 200;
 const RECONNECT_MS = 1000;
+const FAILURES_BEFORE_NOTICE = 3;
+const OFFLINE: Notice = {
+  message: 'The PAI server extension does not answer',
+  hint: 'check that `jupyter server extension list` shows pai_jupyter enabled; retrying every second'
+};
 
 export type Series = [number, number][];
 
@@ -78,6 +83,10 @@ export class PaiModel {
     this._socket = socket;
     socket.onopen = () => {
       this.connected = true;
+      this._failures = 0;
+      if (this.notice === OFFLINE) {
+        this.notice = null;
+      }
       this._topics = new Set();
       this._subscribe();
       this._emit();
@@ -88,6 +97,9 @@ export class PaiModel {
     socket.onclose = () => {
       this._socket = null;
       this.connected = false;
+      if (++this._failures === FAILURES_BEFORE_NOTICE) {
+        this.notice = OFFLINE;
+      }
       this._emit();
       if (!this._disposed) {
         this._retry = window.setTimeout(() => this.start(), RECONNECT_MS);
@@ -299,6 +311,7 @@ export class PaiModel {
   private _changed = new Signal<this, void>(this);
   private _socket: WebSocket | null = null;
   private _topics = new Set<string>();
+  private _failures = 0;
   private _retry = 0;
   private _disposed = false;
 }
