@@ -28,6 +28,11 @@ export YARN_ENABLE_PROGRESS_BARS=false
 for dir in labextension ui-tests; do
   if [ -f "$ROOT/$dir/package.json" ]; then
     echo "install-ui-deps: jlpm install in $dir"
-    (cd "$ROOT/$dir" && "$JLPM" install --immutable 2>/dev/null || "$JLPM" install)
+    # --immutable: install exactly the committed yarn.lock (CI); fall back to a plain
+    # install, which updates the lock file, only when the lock is out of date.
+    (cd "$ROOT/$dir" && { "$JLPM" install --immutable || {
+      echo "install-ui-deps: $dir/yarn.lock is out of date; running a plain install" >&2
+      "$JLPM" install
+    }; })
   fi
 done
