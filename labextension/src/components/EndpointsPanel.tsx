@@ -6,9 +6,10 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 
 import { age, clock, percent } from '../format';
 import { PaiModel, ServiceDetail } from '../model';
-import { RolloutAction, RolloutRecord, ServiceMetricPoint, ServiceRecord } from '../tokens';
+import { RolloutAction, ServiceMetricPoint, ServiceRecord } from '../tokens';
 import { KeyValues, Section, StateBadge } from './common';
 import { ChartSeries, LineChart } from './LineChart';
+import { RolloutTimeline } from './RolloutTimeline';
 import { TrafficSplit, versionColour } from './TrafficSplit';
 
 export function EndpointsPanel(props: { model: PaiModel }): JSX.Element {
@@ -125,67 +126,6 @@ function seriesBy(
       points: pts,
       colour: versionColour(version)
     }));
-}
-
-const FIGURE_NAMES: Record<string, (v: number) => string> = {
-  requests: v => `${v} req`,
-  p95_ms: v => `p95 ${Number(v.toPrecision(3))} ms`,
-  error_rate: v => `err ${percent(v * 100)}`
-};
-
-/** Gate figures as one line: "new: 42 req, p95 3.1 ms, err 0% · old: ...". */
-function figureText(figures: Record<string, unknown>): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(figures)) {
-    if (value && typeof value === 'object') {
-      const inner = Object.entries(value as Record<string, unknown>)
-        .filter(([k, v]) => k in FIGURE_NAMES && typeof v === 'number')
-        .map(([k, v]) => FIGURE_NAMES[k]!(v as number));
-      if (inner.length) {
-        parts.push(`${key}: ${inner.join(', ')}`);
-      }
-    } else if (typeof value === 'number' && key in FIGURE_NAMES) {
-      parts.push(FIGURE_NAMES[key]!(value));
-    }
-  }
-  return parts.join(' · ');
-}
-
-function RolloutTimeline(props: { rollout: RolloutRecord }): JSX.Element {
-  const r = props.rollout;
-  return (
-    <div className="pai-Rollout" data-testid="pai-rollout" data-state={r.state}>
-      <div className="pai-Row-meta">
-        v{r.from_version} → v{r.to_version} · plan {r.plan.map(w => `${w}%`).join(' → ')} ·{' '}
-        <StateBadge state={r.state} />
-      </div>
-      <ol className="pai-Timeline">
-        {r.plan.map((weight, i) => {
-          const step = r.steps[i];
-          const current = i === r.step && step !== undefined && step.result === null;
-          const status =
-            step?.result ??
-            (current && r.state === 'paused' ? 'paused' : step ? 'baking' : 'pending');
-          const figures = step ? Object.entries(step.figures) : [];
-          return (
-            <li key={i} className={`pai-Timeline-step pai-Timeline-${status}`} data-result={status}>
-              <span className="pai-Timeline-weight">{weight}%</span>
-              <span className="pai-Timeline-status">{status}</span>
-              {step ? <span className="pai-Timeline-time">{clock(step.started_at)}</span> : null}
-              {figures.length ? (
-                <span className="pai-Timeline-figures">{figureText(step?.figures ?? {})}</span>
-              ) : null}
-            </li>
-          );
-        })}
-      </ol>
-      {r.reason ? (
-        <div className="pai-Reason" data-testid="pai-rollout-reason">
-          {r.reason}
-        </div>
-      ) : null}
-    </div>
-  );
 }
 
 function ServiceDetailView(props: {
