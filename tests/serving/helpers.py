@@ -58,7 +58,7 @@ class Load:
         import threading
 
         self.url, self.token, self.body, self.pause = url, token, body, pause
-        self.results: list[tuple[int, str | None, float]] = []
+        self.results: list[tuple[int, str | None, float, float]] = []  # status, version, ended, started
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
@@ -79,14 +79,15 @@ class Load:
         session = requests.Session()
         headers = {"Authorization": self.token, "Content-Type": "application/json"}
         while not self._stop.is_set():
+            started = time.time()
             try:
                 resp = session.post(self.url, data=self.body, headers=headers, timeout=30)
-                self.results.append((resp.status_code, resp.headers.get("X-PAI-Version"), time.time()))
+                self.results.append((resp.status_code, resp.headers.get("X-PAI-Version"), time.time(), started))
             except requests.RequestException:
-                self.results.append((0, None, time.time()))
+                self.results.append((0, None, time.time(), started))
             if self.pause:
                 time.sleep(self.pause)
 
     @property
-    def failures(self) -> list[tuple[int, str | None, float]]:
+    def failures(self) -> list[tuple[int, str | None, float, float]]:
         return [r for r in self.results if r[0] != 200]
