@@ -20,7 +20,7 @@ test('a running job shows live loss, logs, provenance; Stop stops it', async ({ 
   // The script reports every 0.5 s; each report is pushed, nobody presses refresh.
   for (let i = 0; i < 3; i++) {
     const before = await pointCount(loss);
-    await expect.poll(() => pointCount(loss), { timeout: 3000, intervals: [100] }).toBeGreaterThan(before);
+    await expect.poll(() => pointCount(loss), { timeout: 5000, intervals: [100] }).toBeGreaterThan(before);
   }
   await expect(loss.locator('path.pai-Chart-line')).toHaveCount(1);
   await expect(detail.getByTestId('pai-logs')).toContainText('loss');
