@@ -67,5 +67,10 @@ def run() -> list[dict[str, Any]]:
             "target": "<= 150 ms",
         },
         {"name": "environment capture, warm (cache hit)", "value": warm_ms, "unit": "ms"},
-        {"name": "full capture (env + Git diff + redaction)", "value": full_ms, "unit": "ms", "target": "<= 300 ms"},
+        {
+            "name": "full capture (env + Git diff + redaction)",
+            "value": full_ms,
+            "unit": "ms",
+            "target": "<= 300 ms",
+        },
     ]
