@@ -21,8 +21,8 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from . import client
 from .backends.base import JobRecord
 from .config import PaiConfig, set_current_config
-from .errors import PaiError
-from .options import HelpShown, backend_option, join_continuation, parse_line, spec_from_options, train_options
+from .magic_support import MagicHelpers, guard
+from .options import backend_option, join_continuation, spec_from_options, train_options
 from .render import MetricSummary, job_details, job_line, jobs_table
 from .specs.job import JobSpec
 
@@ -77,47 +77,16 @@ def _job_parser(**kw: Any) -> dict[str, Any]:
     return kw
 
 
-def _guard(func: Any) -> Any:
-    """Turn PaiErrors into UsageError: one line, no traceback."""
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PaiError as exc:
-            raise UsageError(str(exc)) from None
-
-    return wrapper
-
-
 @magics_class
-class PaiMagics(Magics):
+class PaiMagics(MagicHelpers, Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.config_obj = PaiConfig(parent=shell)
         shell.configurables.append(self.config_obj)
         set_current_config(self.config_obj)
 
-    def _parse(self, command: click.Command, line: str, prog: str) -> Any:
-        result = parse_line(command, line, prog)
-        if isinstance(result, HelpShown):
-            print(result.text)
-            return None
-        return result
-
-    @property
-    def _widgets(self) -> bool:
-        if getattr(self.shell, "kernel", None) is None:
-            return False
-        try:
-            import ipywidgets  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
     @cell_magic
-    @_guard
+    @guard
     def pai_train(self, line: str, cell: str) -> Any:
         """Submit the cell as a training job. See ``%%pai_train --help``."""
         line, cell = join_continuation(line, cell)
@@ -188,7 +157,7 @@ class PaiMagics(Magics):
         job.wait(poll=0.2)
 
     @line_magic
-    @_guard
+    @guard
     def pai_jobs(self, line: str) -> None:
         """List jobs. See ``%pai_jobs --help``."""
         args = self._parse(_jobs_parser, line, "%pai_jobs")
@@ -203,7 +172,7 @@ class PaiMagics(Magics):
         print(jobs_table(records))
 
     @line_magic
-    @_guard
+    @guard
     def pai_job(self, line: str) -> client.Job | None:
         """Show one job. See ``%pai_job --help``."""
         args = self._parse(_job_parser, line, "%pai_job")

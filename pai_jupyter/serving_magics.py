@@ -7,7 +7,6 @@ input raises ``UsageError``: IPython prints one line, no traceback.
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,8 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from . import service_client
 from .backends.serving_base import ROLLOUT_ACTIONS
-from .errors import PaiError
-from .options import HelpShown, backend_option, parse_line
+from .magic_support import MagicHelpers, guard
+from .options import backend_option
 from .serving_options import DeployRequest, deploy_options, deploy_request
 from .serving_render import rollout_details, service_details, service_line, services_table, token_help
 
@@ -69,19 +68,6 @@ def _services_parser(**kw: Any) -> dict[str, Any]:
     return kw
 
 
-def _guard(func: Any) -> Any:
-    """PaiErrors become UsageError: one line, no traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PaiError as exc:
-            raise UsageError(str(exc)) from None
-
-    return wrapper
-
-
 def _progress_printer() -> Any:
     last = [0.0]
 
@@ -98,24 +84,7 @@ def _progress_printer() -> Any:
 
 
 @magics_class
-class ServingMagics(Magics):
-    def _parse(self, command: click.Command, line: str, prog: str) -> Any:
-        result = parse_line(command, line, prog)
-        if isinstance(result, HelpShown):
-            print(result.text)
-            return None
-        return result
-
-    @property
-    def _widgets(self) -> bool:
-        if getattr(self.shell, "kernel", None) is None:
-            return False
-        try:
-            import ipywidgets  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
+class ServingMagics(MagicHelpers, Magics):
     def _show(self, svc: service_client.Service) -> None:
         if self._widgets:
             from IPython.display import display
@@ -125,7 +94,7 @@ class ServingMagics(Magics):
             display(ServiceWidget(svc))
 
     @line_magic
-    @_guard
+    @guard
     def pai_deploy(self, line: str) -> None:
         """Deploy a model. See ``%pai_deploy --help``."""
         args = self._parse(_deploy_parser, line, "%pai_deploy")
@@ -167,7 +136,7 @@ class ServingMagics(Magics):
                 )
 
     @line_magic
-    @_guard
+    @guard
     def pai_rollout(self, line: str) -> None:
         """Show or steer a rollout. See ``%pai_rollout --help``."""
         args = self._parse(_rollout_parser, line, "%pai_rollout")
@@ -179,7 +148,7 @@ class ServingMagics(Magics):
         print(rollout_details(svc.record.rollout))
 
     @line_magic
-    @_guard
+    @guard
     def pai_rollback(self, line: str) -> None:
         """Roll back to an earlier version. See ``%pai_rollback --help``."""
         args = self._parse(_rollback_parser, line, "%pai_rollback")
@@ -190,7 +159,7 @@ class ServingMagics(Magics):
         print(f"Rolled {svc.name} back to v{args['version']}: {service_line(svc.record)}")
 
     @line_magic
-    @_guard
+    @guard
     def pai_services(self, line: str) -> None:
         """List services (or show one). See ``%pai_services --help``."""
         args = self._parse(_services_parser, line, "%pai_services")
