@@ -7,7 +7,6 @@ its hint on stderr and exits with code 2.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -21,18 +20,11 @@ from . import client
 from ._version import __version__
 from .config import current_config
 from .errors import PaiError
-from .options import backend_option, json_option, spec_from_options, train_options
-from .render import MetricSummary, job_details, job_line, jobs_table, sparkline, table
+from .options import backend_option, emit, json_option, spec_from_options, train_options
+from .render import MetricSummary, job_details, job_line, jobs_table, sparkline, table, transfer_progress
 from .specs.policy import check_checkpoint_policy
 
 log = logging.getLogger("pai_jupyter.cli")
-
-
-def _emit(data: Any, as_json: bool, text: str | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-    elif text is not None:
-        click.echo(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,7 +79,7 @@ def server_status(as_json: bool) -> None:
     if info:
         data.update({k: info[k] for k in ("url", "pid")})
     text = f"running at {info['url']} (pid {info['pid']})" if info else "not running"
-    _emit(data, as_json, f"Control plane for {config.home_path}: {text}")
+    emit(data, as_json, f"Control plane for {config.home_path}: {text}")
 
 
 # -- train ----------------------------------------------------------------------
@@ -122,7 +114,7 @@ def train(
             raise_on_failure=False,
             on_update=None if as_json else (lambda r: click.echo(f"[{time.strftime('%H:%M:%S')}] {job_line(r)}")),
         )
-    _emit(job.record.to_dict(), as_json)
+    emit(job.record.to_dict(), as_json)
     if wait and job.record.state != "Succeeded":
         sys.exit(1)
 
@@ -148,7 +140,7 @@ def jobs() -> None:
 def jobs_list(state: str | None, name: str | None, limit: int, backend: str | None, as_json: bool) -> None:
     """List jobs, newest first."""
     records = [j.record for j in client.jobs(limit=limit, state=state, name=name, backend=backend)]
-    _emit([r.to_dict() for r in records], as_json, jobs_table(records))
+    emit([r.to_dict() for r in records], as_json, jobs_table(records))
 
 
 @jobs.command("show")
@@ -166,7 +158,7 @@ def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
         "events": [asdict(e) for e in events],
         "provenance": job.provenance,
     }
-    _emit(data, as_json, job_details(job.record, summary, job.provenance, events))
+    emit(data, as_json, job_details(job.record, summary, job.provenance, events))
 
 
 @jobs.command("logs")
@@ -186,7 +178,7 @@ def jobs_logs(
             click.echo(text, nl=False)
         return
     text = job.logs(worker=worker, tail=tail)
-    _emit({"job_id": job_id, "worker": worker, "text": text}, as_json, text.rstrip("\n"))
+    emit({"job_id": job_id, "worker": worker, "text": text}, as_json, text.rstrip("\n"))
 
 
 @jobs.command("stop")
@@ -196,7 +188,7 @@ def jobs_logs(
 def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
     """Stop a job (SIGTERM, then SIGKILL after a grace period)."""
     job = client.get_job(job_id, backend=backend).stop()
-    _emit(job.record.to_dict(), as_json, job_line(job.record))
+    emit(job.record.to_dict(), as_json, job_line(job.record))
 
 
 @jobs.command("preempt")
@@ -206,7 +198,7 @@ def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
 def jobs_preempt(job_id: str, backend: str | None, as_json: bool) -> None:
     """Reclaim a job's workers as a spot reclaim would; it resumes from its last checkpoint."""
     job = client.get_job(job_id, backend=backend).preempt()
-    _emit(job.record.to_dict(), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
+    emit(job.record.to_dict(), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
 
 
 @jobs.command("metrics")
@@ -219,7 +211,7 @@ def jobs_metrics(job_id: str, names: tuple[str, ...], backend: str | None, as_js
     job = client.get_job(job_id, backend=backend)
     points = job.metrics(names=list(names) or None)
     if as_json:
-        _emit([asdict(p) for p in points], True)
+        emit([asdict(p) for p in points], True)
         return
     series: dict[tuple[str, int], list[float]] = {}
     for p in points:
@@ -242,7 +234,7 @@ def jobs_events(job_id: str, backend: str | None, as_json: bool) -> None:
     """Show a job's history: states, attempts, warnings and advice."""
     events = client.get_job(job_id, backend=backend).events()
     rows = [(time.strftime("%H:%M:%S", time.localtime(e.ts)), e.kind, e.message) for e in events]
-    _emit([asdict(e) for e in events], as_json, table(rows, ["TIME", "KIND", "MESSAGE"]))
+    emit([asdict(e) for e in events], as_json, table(rows, ["TIME", "KIND", "MESSAGE"]))
 
 
 # -- storage ---------------------------------------------------------------------
@@ -262,7 +254,7 @@ def storage_ls(uri: str, recursive: bool, backend: str | None, as_json: bool) ->
 
     items = client.resolve_backend(backend).storage.list(OssUri.parse(uri), recursive=recursive)
     rows = [(i.uri, "-" if i.is_dir else i.size) for i in items]
-    _emit([asdict(i) for i in items], as_json, table(rows, ["URI", "BYTES"]) if rows else f"Nothing under {uri}.")
+    emit([asdict(i) for i in items], as_json, table(rows, ["URI", "BYTES"]) if rows else f"Nothing under {uri}.")
 
 
 @storage.command("cp")
@@ -271,7 +263,7 @@ def storage_ls(uri: str, recursive: bool, backend: str | None, as_json: bool) ->
 @backend_option
 def storage_cp(source: str, dest: str, backend: str | None) -> None:
     """Copy a local file/folder to oss://, or oss:// to a local path."""
-    progress = _progress_printer()
+    progress = transfer_progress(lambda text, _finished: click.echo(text, nl=False, err=True))
     if source.startswith("oss://") and not dest.startswith("oss://"):
         path = client.download(source, dest, backend=backend, progress=progress)
         click.echo(f"\nDownloaded {source} to {path}")
@@ -280,19 +272,6 @@ def storage_cp(source: str, dest: str, backend: str | None) -> None:
         click.echo(f"\nUploaded {source} to {uri}")
     else:
         raise PaiError("cp copies between a local path and an oss:// URI", "one side must start with oss://")
-
-
-def _progress_printer() -> Any:
-    last = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.2 or done == total:
-            last[0] = now
-            pct = 100.0 * done / total if total else 100.0
-            click.echo(f"\r{done / 2**20:.1f} / {total / 2**20:.1f} MiB ({pct:.0f}%)", nl=False, err=True)
-
-    return progress
 
 
 def _register_extra_commands() -> None:

@@ -9,6 +9,7 @@ click commands (``parse_line``), so ``%%pai_train --help`` and
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,15 @@ backend_option = click.option(
     "--backend", default=None, help="Backend to use for this call: local or aliyun (default: PaiConfig.backend)."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def emit(data: Any, as_json: bool, text: str | None = None) -> None:
+    """A CLI command's output: ``data`` as JSON with ``--json``, else the text view (if any)."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    elif text is not None:
+        click.echo(text)
+
 
 train_options = _stack(
     click.option(

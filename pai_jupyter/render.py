@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,3 +148,23 @@ def job_details(
         elif event.kind == "advice":
             lines.append(f"  advice     {event.message}")
     return "\n".join(lines)
+
+
+def transfer_progress(
+    write: Callable[[str, bool], None], label: str = "", every: float = 0.2
+) -> Callable[[int, int], None]:
+    """An upload/download progress callback for text frontends.
+
+    Calls ``write("\\r<label>1.0 / 4.0 MiB (25%)", finished)`` at most every
+    ``every`` seconds, and always once when ``done == total`` (``finished`` True).
+    """
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] > every or done == total:
+            last[0] = now
+            pct = 100.0 * done / total if total else 100.0
+            write(f"\r{label}{done / 2**20:.1f} / {total / 2**20:.1f} MiB ({pct:.0f}%)", done == total)
+
+    return progress

@@ -7,7 +7,6 @@ every command prints text or, with ``--json``, the records as JSON.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -17,7 +16,8 @@ import click
 
 from . import service_client
 from .backends.serving_base import ROLLOUT_ACTIONS
-from .options import backend_option, json_option
+from .options import backend_option, emit, json_option
+from .render import transfer_progress
 from .serving_options import deploy_options, deploy_request
 from .serving_render import (
     events_table,
@@ -30,30 +30,10 @@ from .serving_render import (
 )
 
 
-def _emit(data: Any, as_json: bool, text: str | None = None) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-    elif text is not None:
-        click.echo(text)
-
-
 def _progress(as_json: bool) -> Any:
     if as_json:
         return None
-    last = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.2 or done == total:
-            last[0] = now
-            pct = 100.0 * done / total if total else 100.0
-            click.echo(
-                f"\rUploading: {done / 2**20:.1f} / {total / 2**20:.1f} MiB ({pct:.0f}%)",
-                nl=done == total,
-                err=True,
-            )
-
-    return progress
+    return transfer_progress(lambda text, finished: click.echo(text, nl=finished, err=True), "Uploading: ")
 
 
 @click.command("deploy")
@@ -77,11 +57,11 @@ def deploy_command(name: str, wait: bool, as_json: bool, **opts: Any) -> None:
         record = svc.record
         if not as_json and final is not None:
             click.echo(rollout_details(final))
-        _emit(record.to_dict(), as_json)
+        emit(record.to_dict(), as_json)
         if final is not None and final.state != "succeeded":
             sys.exit(1)
         return
-    _emit(record.to_dict(), as_json)
+    emit(record.to_dict(), as_json)
 
 
 @click.group("services")
@@ -95,7 +75,7 @@ def services_group() -> None:
 def services_list(backend: str | None, as_json: bool) -> None:
     """List services."""
     records = service_client.services(backend=backend)
-    _emit([r.to_dict() for r in records], as_json, services_table(records))
+    emit([r.to_dict() for r in records], as_json, services_table(records))
 
 
 @services_group.command("show")
@@ -109,7 +89,7 @@ def services_show(name: str, backend: str | None, as_json: bool) -> None:
     svc = service_client.get_service(name, backend=backend)
     figures = ServiceFigures()
     figures.add(svc.metrics(since=time.time() - 60))
-    _emit(svc.record.to_dict(), as_json, service_details(svc.record, figures))
+    emit(svc.record.to_dict(), as_json, service_details(svc.record, figures))
 
 
 @services_group.command("token")
@@ -119,7 +99,7 @@ def services_show(name: str, backend: str | None, as_json: bool) -> None:
 def services_token(name: str, backend: str | None, as_json: bool) -> None:
     """Print the service's token (for the Authorization header)."""
     svc = service_client.get_service(name, backend=backend)
-    _emit({"name": name, "endpoint": svc.endpoint, "token": svc.token()}, as_json, svc.token())
+    emit({"name": name, "endpoint": svc.endpoint, "token": svc.token()}, as_json, svc.token())
 
 
 @services_group.command("rollout")
@@ -133,7 +113,7 @@ def services_rollout(name: str, action: str, backend: str | None, as_json: bool)
     if action != "status":
         svc.rollout_action(action)
     rollout = svc.record.rollout
-    _emit(rollout.to_dict() if rollout else None, as_json, rollout_details(rollout))
+    emit(rollout.to_dict() if rollout else None, as_json, rollout_details(rollout))
 
 
 @services_group.command("rollback")
@@ -144,7 +124,7 @@ def services_rollout(name: str, action: str, backend: str | None, as_json: bool)
 def services_rollback(name: str, version: int, backend: str | None, as_json: bool) -> None:
     """Put all traffic back on an earlier version."""
     svc = service_client.get_service(name, backend=backend).rollback(version)
-    _emit(svc.record.to_dict(), as_json, f"Rolled {name} back to v{version}: {service_line(svc.record)}")
+    emit(svc.record.to_dict(), as_json, f"Rolled {name} back to v{version}: {service_line(svc.record)}")
 
 
 @services_group.command("delete")
@@ -158,7 +138,7 @@ def services_delete(name: str, yes: bool, backend: str | None, as_json: bool) ->
     if not yes and not as_json:
         click.confirm(f"Delete {name} ({svc.endpoint}) and all its versions?", abort=True)
     svc.delete()
-    _emit({"name": name, "deleted": True}, as_json, f"Deleted {name}.")
+    emit({"name": name, "deleted": True}, as_json, f"Deleted {name}.")
 
 
 @services_group.command("metrics")
@@ -170,7 +150,7 @@ def services_metrics(name: str, since: float | None, backend: str | None, as_jso
     """Per-version QPS, latency, errors and instances over time."""
     svc = service_client.get_service(name, backend=backend)
     points = svc.metrics(since=since if since is not None else time.time() - 300)
-    _emit([asdict(p) for p in points], as_json, metrics_table(points))
+    emit([asdict(p) for p in points], as_json, metrics_table(points))
 
 
 @services_group.command("events")
@@ -181,7 +161,7 @@ def services_metrics(name: str, since: float | None, backend: str | None, as_jso
 def services_events(name: str, since: float | None, backend: str | None, as_json: bool) -> None:
     """The service's history: deploys, gates, reverts, scaling, instance and auth events."""
     events = service_client.get_service(name, backend=backend).events(since=since)
-    _emit([asdict(e) for e in events], as_json, events_table(events))
+    emit([asdict(e) for e in events], as_json, events_table(events))
 
 
 def register(cli: click.Group) -> None:

@@ -7,7 +7,6 @@ input raises ``UsageError``: IPython prints one line, no traceback.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from . import service_client
 from .backends.serving_base import ROLLOUT_ACTIONS
 from .magic_support import MagicHelpers, guard
 from .options import backend_option
+from .render import transfer_progress
 from .serving_options import DeployRequest, deploy_options, deploy_request
 from .serving_render import rollout_details, service_details, service_line, services_table, token_help
 
@@ -69,18 +69,9 @@ def _services_parser(**kw: Any) -> dict[str, Any]:
 
 
 def _progress_printer() -> Any:
-    last = [0.0]
-
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.2 or done == total:
-            last[0] = now
-            pct = 100.0 * done / total if total else 100.0
-            print(f"\rUploading the model: {done / 2**20:.1f} / {total / 2**20:.1f} MiB ({pct:.0f}%)", end="")
-            if done == total:
-                print()
-
-    return progress
+    return transfer_progress(
+        lambda text, finished: print(text, end="\n" if finished else ""), "Uploading the model: "
+    )
 
 
 @magics_class
