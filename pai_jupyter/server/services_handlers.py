@@ -14,62 +14,67 @@ from .views import event_json, metric_json
 ROLLOUT_ACTIONS = ("pause", "resume", "promote", "abort")
 
 
-def _service_client() -> Any:
-    # Imported on use: the serving face is optional for the Jobs half of the API.
-    from .. import service_client
+class _ServiceHandler(PaiHandler):
+    async def service(self, name: str) -> Any:
+        """The ``service_client.Service`` called ``name`` on the chosen backend."""
+        # Imported on use: the serving face is optional for the Jobs half of the API.
+        from .. import service_client
 
-    return service_client
+        return await self.call(service_client.get_service, name, backend=self.backend())
 
 
-class ServicesHandler(PaiHandler):
+class ServicesHandler(_ServiceHandler):
     """``GET /pai/api/services``"""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        sc = _service_client()
-        records = await self.call(sc.services, backend=self.backend())
+        from .. import service_client
+
+        records = await self.call(service_client.services, backend=self.backend())
         self.send({"services": [r.to_dict() for r in records]})
 
 
-class ServiceHandler(PaiHandler):
+class ServiceHandler(_ServiceHandler):
     """``GET /pai/api/services/NAME``"""
 
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        sc = _service_client()
-        service = await self.call(sc.get_service, name, backend=self.backend())
+        service = await self.service(name)
         self.send({"service": service.record.to_dict()})
 
 
-class ServiceMetricsHandler(PaiHandler):
+class _ServiceSeriesHandler(_ServiceHandler):
+    """``GET /pai/api/services/NAME/<key>?since=``: one of a service's time series as JSON."""
+
+    key: str  # the response's key and the Service method that reads the series
+    view: staticmethod[[Any], dict[str, Any]]  # one item as JSON
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        since = self.float_arg("since")
+        service = await self.service(name)
+        items = await self.call(getattr(service, self.key), since)
+        self.send({self.key: [self.view(item) for item in items]})
+
+
+class ServiceMetricsHandler(_ServiceSeriesHandler):
     """``GET /pai/api/services/NAME/metrics?since=``: per-version windows."""
 
-    @web.authenticated
-    @authorized
-    async def get(self, name: str) -> None:
-        sc = _service_client()
-        since = self.float_arg("since")
-        service = await self.call(sc.get_service, name, backend=self.backend())
-        points = await self.call(service.metrics, since)
-        self.send({"metrics": [metric_json(p) for p in points]})
+    key = "metrics"
+    view = staticmethod(metric_json)
 
 
-class ServiceEventsHandler(PaiHandler):
+class ServiceEventsHandler(_ServiceSeriesHandler):
     """``GET /pai/api/services/NAME/events?since=``: deploy, scale, rollout, gate and revert events."""
 
-    @web.authenticated
-    @authorized
-    async def get(self, name: str) -> None:
-        sc = _service_client()
-        since = self.float_arg("since")
-        service = await self.call(sc.get_service, name, backend=self.backend())
-        events = await self.call(service.events, since)
-        self.send({"events": [event_json(e) for e in events]})
+    key = "events"
+    view = staticmethod(event_json)
 
 
-class RolloutActionHandler(PaiHandler):
+class RolloutActionHandler(_ServiceHandler):
     """``POST /pai/api/services/NAME/rollout/(pause|resume|promote|abort)``"""
 
     @web.authenticated
@@ -77,13 +82,12 @@ class RolloutActionHandler(PaiHandler):
     async def post(self, name: str, action: str) -> None:
         if action not in ROLLOUT_ACTIONS:
             raise ValidationError(f"unknown rollout action {action!r}", f"one of {', '.join(ROLLOUT_ACTIONS)}")
-        sc = _service_client()
-        service = await self.call(sc.get_service, name, backend=self.backend())
+        service = await self.service(name)
         await self.call(getattr(service, action))  # the service keeps the record the backend returned
         self.send({"service": service.record.to_dict()})
 
 
-class RollbackHandler(PaiHandler):
+class RollbackHandler(_ServiceHandler):
     """``POST /pai/api/services/NAME/rollback`` with ``{"version": N}``: all traffic to version N."""
 
     @web.authenticated
@@ -95,7 +99,6 @@ class RollbackHandler(PaiHandler):
             raise ValidationError(
                 "rollback needs the version to return to", 'send {"version": N} with N an earlier version number'
             )
-        sc = _service_client()
-        service = await self.call(sc.get_service, name, backend=self.backend())
+        service = await self.service(name)
         await self.call(service.rollback, version)
         self.send({"service": service.record.to_dict()})
