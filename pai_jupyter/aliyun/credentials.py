@@ -12,6 +12,7 @@ The chain reads its environment variables when ``auth_util`` is first imported;
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ def credential_client() -> CredentialClient:
     """The default credential chain (resolved lazily, on the first signed request)."""
     from alibabacloud_credentials.client import Client
 
+    # The chain logs a traceback to stderr (its own handler) for each provider that does not apply,
+    # e.g. no ECS metadata service outside Alibaba Cloud; what failed reaches the user as one AuthError.
+    logging.getLogger("credentials").setLevel(logging.CRITICAL)
     _sync_chain_environment()
     try:
         return Client()
