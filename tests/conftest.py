@@ -8,12 +8,14 @@ running, so no process outlives a test.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 from pai_jupyter.backends.registry import reset_backends
 from pai_jupyter.config import PaiConfig, set_current_config
@@ -79,11 +81,38 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+@pytest.fixture
+def ip(pai_home: Path, workdir: Path) -> Iterator[InteractiveShell]:
+    """A real IPython shell with the pai_jupyter magics loaded, on an isolated local backend."""
+    shell = InteractiveShell.instance()
+    shell.extension_manager.load_extension("pai_jupyter")
+    yield shell
+    shell.extension_manager.unload_extension("pai_jupyter")
+    InteractiveShell.clear_instance()
+
+
 def python_env() -> dict[str, str]:
     """Environment for subprocesses (CLI tests) that must see this checkout."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``jupyter pai ARGS`` from this checkout as a subprocess, as users run it.
+
+    With ``check``, a non-zero exit fails the test with the command's output.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", "pai_jupyter.cli", *args],
+        capture_output=True,
+        text=True,
+        env=python_env(),
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
+    return proc
 
 
 PYTHON = sys.executable

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import python_env
+from tests.conftest import run_cli as pai
 
 SCRIPT = """
 import os
@@ -19,19 +18,6 @@ for step in range(4):
     report(step=step, loss=2.0 / (step + 1))
 print("hello from", os.environ["RANK"])
 """
-
-
-def pai(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pai_jupyter.cli", *args],
-        capture_output=True,
-        text=True,
-        env=python_env(),
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
-    return proc
 
 
 @pytest.mark.slow

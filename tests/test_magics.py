@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -16,15 +13,6 @@ for step in range(3):
     report(step=step, loss=1.0 / (step + 1))
 print("trained on rank", os.environ["RANK"])
 """
-
-
-@pytest.fixture
-def ip(pai_home: Path, workdir: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.extension_manager.load_extension("pai_jupyter")
-    yield shell
-    shell.extension_manager.unload_extension("pai_jupyter")
-    InteractiveShell.clear_instance()
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +9,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from pai_jupyter.specs.job import JobSpec, SpotPolicy
 from pai_jupyter.specs.policy import check_checkpoint_policy
-from tests.conftest import python_env
+from tests.conftest import run_cli
 
 
 def notes(**fields: object) -> list[tuple[str, str]]:
@@ -88,15 +85,6 @@ def test_discount_limit_is_mentioned() -> None:
     assert "caps the price at 30% of list" in str(check_checkpoint_policy(spec)[-1])
 
 
-@pytest.fixture
-def ip(pai_home: Path, workdir: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.extension_manager.load_extension("pai_jupyter")
-    yield shell
-    shell.extension_manager.unload_extension("pai_jupyter")
-    InteractiveShell.clear_instance()
-
-
 @pytest.mark.slow
 def test_magic_says_the_policy_before_submitting(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
     ip.run_cell_magic("pai_train", "--spot --checkpoint-interval 45m --max-run-time 1h --no-widget", "print(1)")
@@ -111,13 +99,6 @@ def test_cli_train_says_the_same(pai_home: Path, tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text("print(1)\n")
     args = ["train", str(script), "--spot", "--checkpoint", "oss://demo/ck/", "--checkpoint-interval", "30m"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pai_jupyter.cli", *args],
-        capture_output=True,
-        text=True,
-        env=python_env(),
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = run_cli(*args, timeout=120)
     assert "warning: --checkpoint-interval 30m on spot: each preemption loses 15m of work" in proc.stderr
     assert "info: spot saves 60%-70% of the list price" in proc.stdout

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
-from tests.conftest import python_env
+from tests.conftest import run_cli as pai
 
 pytestmark = pytest.mark.slow
-
-
-def pai(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pai_jupyter.cli", *args],
-        capture_output=True,
-        text=True,
-        env=python_env(),
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}")
-    return proc
 
 
 def pai_json(*args: str) -> object:

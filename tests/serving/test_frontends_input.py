@@ -7,7 +7,6 @@ needs a control plane: every check happens before the backend is asked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +23,6 @@ def model(workdir: Path) -> Path:
     path = workdir / "model.onnx"
     path.write_bytes(b"not really onnx: never read by these tests")
     return path
-
-
-@pytest.fixture
-def ip(pai_home: Path, workdir: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.extension_manager.load_extension("pai_jupyter")
-    yield shell
-    shell.extension_manager.unload_extension("pai_jupyter")
-    InteractiveShell.clear_instance()
 
 
 BAD_DEPLOYS = [
