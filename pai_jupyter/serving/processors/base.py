@@ -127,6 +127,26 @@ def check_shape(name: str, shape: tuple[int, ...], declared: list[int | None] | 
         raise InputError(f"input {name!r} has shape {list(shape)}, the model wants {want}")
 
 
+def feature_matrix(inputs: Any, dtype: str, model: str, n_features: int | None) -> np.ndarray:
+    """A tabular model's one input as 2-D ``dtype`` rows (one flat row is accepted), checked against its width.
+
+    ``model`` names the model in messages, e.g. "an XGBoost model".
+    """
+    if isinstance(inputs, dict):
+        if len(inputs) != 1:
+            raise InputError(f"{model} takes one input array")
+        inputs = next(iter(inputs.values()))
+    try:
+        array = np.asarray(inputs, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"inputs are not a numeric array: {exc}") from None
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if n_features is not None:
+        check_shape("input", array.shape, [None, int(n_features)])
+    return array
+
+
 def jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import InputError, Signature, check_shape, declared_signature, find_model_file, jsonable
+from .base import InputError, Signature, declared_signature, feature_matrix, find_model_file, jsonable
 
 METHODS = ("predict", "predict_proba", "decision_function", "transform")
 
@@ -56,16 +56,5 @@ class SklearnProcessor:
         method = params.get("method", "predict")
         if method not in METHODS or not hasattr(self.model, method):
             raise InputError(f"method {method!r} is not available; use one of {list(METHODS)}")
-        if isinstance(inputs, dict):
-            if len(inputs) != 1:
-                raise InputError("a scikit-learn model takes one input array")
-            inputs = next(iter(inputs.values()))
-        try:
-            array = np.asarray(inputs, dtype="float64")
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"inputs are not a numeric array: {exc}") from None
-        if array.ndim == 1:
-            array = array.reshape(1, -1)
-        if self.n_features is not None:
-            check_shape("input", array.shape, [None, int(self.n_features)])
+        array = feature_matrix(inputs, "float64", "a scikit-learn model", self.n_features)
         return jsonable(getattr(self.model, method)(array))

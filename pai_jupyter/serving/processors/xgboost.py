@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .base import InputError, Signature, check_shape, declared_signature, find_model_file, jsonable
+from .base import Signature, declared_signature, feature_matrix, find_model_file, jsonable
 
 
 class XGBoostProcessor:
@@ -39,15 +37,5 @@ class XGBoostProcessor:
         }
 
     def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
-        if isinstance(inputs, dict):
-            if len(inputs) != 1:
-                raise InputError("an XGBoost model takes one input array")
-            inputs = next(iter(inputs.values()))
-        try:
-            array = np.asarray(inputs, dtype="float32")
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"inputs are not a numeric array: {exc}") from None
-        if array.ndim == 1:
-            array = array.reshape(1, -1)
-        check_shape("input", array.shape, [None, self.n_features])
+        array = feature_matrix(inputs, "float32", "an XGBoost model", self.n_features)
         return jsonable(self.booster.inplace_predict(array))
