@@ -48,7 +48,6 @@ from ..backends.serving_base import (
     VER_RUNNING,
     VER_STOPPED,
     RolloutRecord,
-    RolloutStep,
     ServiceEvent,
     ServiceMetricPoint,
     ServiceRecord,
@@ -257,19 +256,7 @@ class EasServing(EasRollouts):
         state["spec"] = {**spec.to_dict(), "token": None}
         first = plan.steps[0]
         self._set_weights(state, {current: 100 - first, number: first})
-        rollout = RolloutRecord(
-            id=f"ro-{secrets.token_hex(4)}",
-            service=spec.name,
-            from_version=current,
-            to_version=number,
-            plan=list(plan.steps),
-            state=ROLLOUT_RUNNING,
-            step=0,
-            started_at=now,
-            updated_at=now,
-            gates=plan.gates(),
-            steps=[RolloutStep(first, now)],
-        )
+        rollout = RolloutRecord.begin(f"ro-{secrets.token_hex(4)}", spec.name, current, number, plan, now)
         state["rollouts"].append(rollout.to_dict())
         self._event(
             state,

@@ -79,6 +79,26 @@ class RolloutRecord:
     gates: dict[str, Any] = field(default_factory=dict)  # bake_s, min_requests, max_p95_ms, ...
     steps: list[RolloutStep] = field(default_factory=list)
 
+    @classmethod
+    def begin(
+        cls, id: str, service: str, from_version: int, to_version: int, plan: RolloutPlan, now: float
+    ) -> RolloutRecord:
+        """A rollout that starts now: running, at the plan's first step, with its gates."""
+        first = plan.steps[0]
+        return cls(
+            id=id,
+            service=service,
+            from_version=from_version,
+            to_version=to_version,
+            plan=list(plan.steps),
+            state=ROLLOUT_RUNNING,
+            step=0,
+            started_at=now,
+            updated_at=now,
+            gates=plan.gates(),
+            steps=[RolloutStep(weight=first, started_at=now)],
+        )
+
     @property
     def active(self) -> bool:
         return self.state in ROLLOUT_ACTIVE

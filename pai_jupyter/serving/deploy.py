@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backends.serving_base import (
-    ROLLOUT_RUNNING,
     SVC_RUNNING,
     SVC_UPDATING,
     VER_CREATING,
@@ -21,7 +20,6 @@ from ..backends.serving_base import (
     VER_RUNNING,
     VER_STOPPED,
     RolloutRecord,
-    RolloutStep,
     ServiceRecord,
 )
 from ..controlplane.db import loads
@@ -174,18 +172,8 @@ class DeployMixin:
             return self.record(name)
         now = time.time()
         first = plan.steps[0]
-        rollout = RolloutRecord(
-            id=f"{name}-v{number}-{secrets.token_hex(3)}",
-            service=name,
-            from_version=serving["version"],
-            to_version=number,
-            plan=list(plan.steps),
-            state=ROLLOUT_RUNNING,
-            step=0,
-            started_at=now,
-            updated_at=now,
-            gates=plan.gates(),
-            steps=[RolloutStep(weight=first, started_at=now)],
+        rollout = RolloutRecord.begin(
+            f"{name}-v{number}-{secrets.token_hex(3)}", name, serving["version"], number, plan, now
         )
         self.store.save_rollout(rollout)
         await self.apply_weights(name, {serving["version"]: 100.0 - first, number: first})
