@@ -48,29 +48,6 @@ def submit(source: str = SLOW_LOSS, name: str = "ext-job", provenance: dict[str,
     return backend.training.submit(spec, str(uri), PROVENANCE if provenance is None else provenance)
 
 
-def onnx_linear(path: Path, seed: int, n_in: int = 8) -> Path:
-    """A real ONNX model, y = x @ W + b (input ``x`` float32 [N, n_in])."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(seed)
-    w = numpy_helper.from_array(rng.normal(size=(n_in, 2)).astype(np.float32), "W")
-    b = numpy_helper.from_array(rng.normal(size=(2,)).astype(np.float32), "b")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])],
-        "linear",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", n_in])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
-        initializer=[w, b],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
-
-
 async def get_json(jp_fetch: Any, *parts: str, **kwargs: Any) -> Any:
     response = await jp_fetch("pai", "api", *parts, **kwargs)
     assert response.headers["Content-Type"].startswith("application/json")

@@ -12,7 +12,8 @@ import pytest
 
 from pai_jupyter import service_client
 from pai_jupyter.specs.service import RolloutPlan
-from tests.server.helpers import expect_error, get_json, next_message, onnx_linear
+from tests.server.helpers import expect_error, get_json, next_message
+from tests.serving.models import onnx_linear
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +32,9 @@ def fast_serving(pai_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def test_services_rollout_actions_rollback_and_push(
     fast_serving: Path, tmp_path: Path, jp_fetch: Any, jp_ws_fetch: Any
 ) -> None:
-    service = service_client.deploy("ext-svc", onnx_linear(tmp_path / "a" / "model.onnx", 0), processor="onnx")
+    service = service_client.deploy(
+        "ext-svc", onnx_linear(tmp_path / "a" / "model.onnx", n_in=8, n_out=2, seed=0), processor="onnx"
+    )
     for _ in range(5):
         service.predict([[0.5] * 8])
 
@@ -48,7 +51,9 @@ async def test_services_rollout_actions_rollback_and_push(
     await expect_error(jp_fetch, 404, "services", "no-such-svc")
     await expect_error(jp_fetch, 404, "services", "ext-svc", "rollback", method="POST", body='{"version": 7}')
 
-    service_client.deploy("ext-svc", onnx_linear(tmp_path / "b" / "model.onnx", 1), processor="onnx", plan=HOLD)
+    service_client.deploy(
+        "ext-svc", onnx_linear(tmp_path / "b" / "model.onnx", n_in=8, n_out=2, seed=1), processor="onnx", plan=HOLD
+    )
     detail = await get_json(jp_fetch, "services", "ext-svc")
     assert detail["service"]["weights"] == {"1": 50.0, "2": 50.0}
     assert detail["service"]["rollout"]["state"] == "running"
