@@ -142,7 +142,7 @@ class ControlPlane:
         return web.json_response({"ok": True, "pid": os.getpid()})
 
     async def submit(self, request: web.Request) -> web.Response:
-        body = await _json(request)
+        body = await json_body(request)
         try:
             spec = JobSpec.from_dict(body["spec"])
         except (KeyError, TypeError):
@@ -197,7 +197,8 @@ class ControlPlane:
         return web.json_response({"provenance": self.jobs.provenance(request.match_info["id"])})
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object; ValidationError (400) otherwise."""
     try:
         body = await request.json()
     except ValueError:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -29,6 +28,7 @@ from ..errors import ValidationError
 from ..serving.gateway import PREFIX
 from ..serving.manager import ServingManager
 from ..storage.local import LocalStorage
+from .app import json_body
 from .db import Database
 
 API = "/api/v1/services"
@@ -64,7 +64,7 @@ class ServingApi:
 
     async def deploy(self, request: web.Request) -> web.Response:
         self._learn(request)
-        record = await self.m.deploy(await _json(request))
+        record = await self.m.deploy(await json_body(request))
         return web.json_response({"service": record.to_dict()}, status=201)
 
     async def list(self, request: web.Request) -> web.Response:
@@ -89,7 +89,7 @@ class ServingApi:
 
     async def rollback(self, request: web.Request) -> web.Response:
         self._learn(request)
-        body = await _json(request)
+        body = await json_body(request)
         version = body.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             raise ValidationError('rollback needs {"version": N}', "N is a version number from `services show`")
@@ -98,7 +98,7 @@ class ServingApi:
 
     async def autoscaler(self, request: web.Request) -> web.Response:
         self._learn(request)
-        body = await _json(request)
+        body = await json_body(request)
         if not isinstance(body.get("policy"), dict):
             raise ValidationError("the request needs a 'policy' object (AutoscalePolicy.to_dict())")
         record = await self.m.set_autoscaler(request.match_info["name"], body["policy"])
@@ -135,16 +135,6 @@ def setup_serving(app: web.Application, db: Database, home: Path, storage: Local
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return manager
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ValidationError("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return body
 
 
 def _float(value: str | None) -> float | None:
