@@ -17,7 +17,11 @@ import math
 import os
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .backends.base import MetricPoint
 
 __all__ = ["flush", "report", "reported"]
 
@@ -80,3 +84,37 @@ def _run(interval: float) -> None:
     while True:
         time.sleep(interval)
         flush()
+
+
+def read_lines(
+    lines: Iterable[bytes | str],
+    worker: int,
+    last: tuple[float, int] | None,
+    on_malformed: Callable[[], None] | None = None,
+) -> tuple[list[MetricPoint], tuple[float, int] | None]:
+    """The backends' side of ``report()``: complete JSON lines of one worker as MetricPoints.
+
+    ``steps_per_sec`` is derived from consecutive reported steps, starting from
+    ``last`` (ts, step) of the lines read before; returns the points and the new
+    ``last``. A malformed line is skipped (``on_malformed`` is called for it).
+    """
+    from .backends.base import MetricPoint
+
+    points: list[MetricPoint] = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+            ts, step = float(record["ts"]), record.get("step")
+            values = record.get("metrics", {})
+        except (ValueError, KeyError, TypeError):
+            if on_malformed is not None:
+                on_malformed()
+            continue
+        for name, value in values.items():
+            points.append(MetricPoint(name, float(value), ts, step, worker, "report"))
+        if step is not None:
+            if last is not None and step > last[1] and ts > last[0]:
+                rate = (step - last[1]) / (ts - last[0])
+                points.append(MetricPoint("steps_per_sec", rate, ts, step, worker, "derived"))
+            last = (ts, int(step))
+    return points, last

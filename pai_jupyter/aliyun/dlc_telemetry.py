@@ -12,11 +12,11 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from ..backends.base import JobEvent, LogChunk, MetricPoint
+from ..reporting import read_lines
 from ..storage.uri import OssUri
 from . import dlc_jobs as dj
 
@@ -120,21 +120,8 @@ class DlcTelemetry:
         data = self.storage.read_range(OssUri.parse(uri), offset)  # b"" when absent or nothing new
         end = data.rfind(b"\n")
         if end >= 0:
-            points = list(points)
-            for line in data[: end + 1].splitlines():
-                try:
-                    record = json.loads(line)
-                    ts, step = float(record["ts"]), record.get("step")
-                    values = record.get("metrics", {})
-                except (ValueError, KeyError, TypeError):
-                    continue
-                for name, value in values.items():
-                    points.append(MetricPoint(name, float(value), ts, step, worker, "report"))
-                if step is not None:
-                    if last is not None and step > last[1] and ts > last[0]:
-                        rate = (step - last[1]) / (ts - last[0])
-                        points.append(MetricPoint("steps_per_sec", rate, ts, step, worker, "derived"))
-                    last = (ts, int(step))
+            new, last = read_lines(data[: end + 1].splitlines(), worker, last)
+            points = [*points, *new]
             offset += end + 1
             self._metric_cache[uri] = (offset, points, last)
         return list(points)

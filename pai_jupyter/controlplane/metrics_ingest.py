@@ -3,18 +3,18 @@
 Offsets are stored per (job, worker, attempt), so a restarted control plane
 continues where it stopped and never double-counts. Only complete lines are
 read; a line the script is still writing waits for the next tick.
-``steps_per_sec`` is derived here, once, from consecutive reported steps, so
-every view (widget, sidebar, CLI) shows the same figure.
+``steps_per_sec`` is derived here, once (``reporting.read_lines``), from
+consecutive reported steps, so every view (widget, sidebar, CLI) shows the same figure.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..backends.base import MetricPoint
+from ..reporting import read_lines
 from .job_store import JobStore
 
 log = logging.getLogger(__name__)
@@ -47,24 +47,14 @@ class MetricsTail:
         return total
 
     def _parse(self, job_id: str, worker: int, data: bytes) -> list[MetricPoint]:
-        points: list[MetricPoint] = []
         key = (job_id, worker)
         last = self._last_step.get(key) or self.store.last_step_point(job_id, worker)
-        for line in data.splitlines():
-            try:
-                record = json.loads(line)
-                ts, step = float(record["ts"]), record.get("step")
-                values = record.get("metrics", {})
-            except (ValueError, KeyError, TypeError):
-                log.warning("job %s worker %s: skipped a malformed metrics line", job_id, worker)
-                continue
-            for name, value in values.items():
-                points.append(MetricPoint(name, float(value), ts, step, worker, "report"))
-            if step is not None:
-                if last is not None and step > last[1] and ts > last[0]:
-                    rate = (step - last[1]) / (ts - last[0])
-                    points.append(MetricPoint("steps_per_sec", rate, ts, step, worker, "derived"))
-                last = (ts, step)
+        points, last = read_lines(
+            data.splitlines(),
+            worker,
+            last,
+            lambda: log.warning("job %s worker %s: skipped a malformed metrics line", job_id, worker),
+        )
         if last is not None:
             self._last_step[key] = last
         return points
