@@ -39,7 +39,9 @@ class Duration(click.ParamType):
 DURATION = Duration()
 
 
-def _stack(*decorators: F) -> F:
+def stack(*decorators: F) -> F:
+    """One decorator that applies ``decorators`` in order (a reusable group of click options)."""
+
     def apply(f: F) -> F:
         for decorator in reversed(decorators):
             f = decorator(f)
@@ -62,7 +64,7 @@ def emit(data: Any, as_json: bool, text: str | None = None) -> None:
         click.echo(text)
 
 
-train_options = _stack(
+train_options = stack(
     click.option(
         "--framework",
         type=click.Choice(FRAMEWORKS),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import click
 
 from .errors import ValidationError
-from .options import DURATION, backend_option
+from .options import DURATION, backend_option, stack
 from .specs.service import DEFAULT_MAX_BODY, ENVIRONMENTS, PROCESSORS, AutoscalePolicy, RolloutPlan
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$", re.IGNORECASE)
@@ -55,18 +54,6 @@ class Rate(click.ParamType):
 
 
 BYTES, RATE = ByteSize(), Rate()
-F = Callable[..., Any]
-
-
-def _stack(*decorators: F) -> F:
-    def apply(f: F) -> F:
-        for decorator in reversed(decorators):
-            f = decorator(f)
-        return f
-
-    return apply
-
-
 model_option = click.option(
     "--model",
     required=True,
@@ -74,7 +61,7 @@ model_option = click.option(
     help="A training job id (its model output), an oss:// URI, or a local file or folder (uploaded first).",
 )
 
-service_options = _stack(
+service_options = stack(
     click.option(
         "--processor",
         type=click.Choice(PROCESSORS),
@@ -124,7 +111,7 @@ service_options = _stack(
     click.option("--token", default=None, help="Service token (default: generated)."),
 )
 
-plan_options = _stack(
+plan_options = stack(
     click.option("--plan", default=None, metavar="10,50,100", help="Rollout steps, percent on the new version."),
     click.option("--bake", type=DURATION, default=None, help="Time each step is held before it can pass (60s)."),
     click.option("--min-requests", type=click.IntRange(min=0), default=None, help="Requests a step needs (100)."),
@@ -145,7 +132,7 @@ plan_options = _stack(
     ),
 )
 
-deploy_options = _stack(model_option, service_options, plan_options, backend_option)
+deploy_options = stack(model_option, service_options, plan_options, backend_option)
 
 
 @dataclass
