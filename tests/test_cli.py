@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,7 +93,11 @@ def test_storage_cp_and_ls(pai_home: Path, tmp_path: Path) -> None:
     assert (tmp_path / "back.txt").read_text() == "abc"
 
 
-@pytest.mark.skipif(shutil.which("jupyter-pai") is None, reason="package not installed with its scripts")
+BIN = Path(sys.executable).parent  # the environment's scripts, whether or not it is on PATH
+
+
+@pytest.mark.skipif(not (BIN / "jupyter-pai").exists(), reason="package not installed with its scripts")
 def test_jupyter_pai_subcommand_is_installed() -> None:
-    proc = subprocess.run(["jupyter", "pai", "--help"], capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([BIN / "jupyter", "pai", "--help"], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0 and "jobs" in proc.stdout and "server" in proc.stdout
