@@ -49,19 +49,24 @@ def make_snapshot(
     dest.mkdir(parents=True, exist_ok=True)
     repo = open_repo(cwd)
     total, files, skipped = 0, 0, []
+
+    def copy(src: Path, rel: Path, size: int) -> None:
+        nonlocal total, files
+        total += size
+        if total > max_bytes:
+            raise _too_big(total, max_bytes)
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        files += 1
+
     if repo is not None:
         root = Path(repo.working_tree_dir or cwd).resolve()
         for rel in tracked_and_untracked(repo):
             src = root / rel
             if not src.is_file() or (src.is_symlink() and not src.resolve().is_relative_to(root)):
                 continue  # deleted in the working tree, a submodule folder, or a link out of the repo
-            total += src.stat().st_size
-            if total > max_bytes:
-                raise _too_big(total, max_bytes)
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-            files += 1
+            copy(src, Path(rel), src.stat().st_size)
     else:
         root = cwd
         for folder, dirs, names in os.walk(root):
@@ -75,13 +80,7 @@ def make_snapshot(
                 if size > MAX_LOOSE_FILE:
                     skipped.append(f"{rel} ({size // 2**20} MB)")
                     continue
-                total += size
-                if total > max_bytes:
-                    raise _too_big(total, max_bytes)
-                target = dest / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, target)
-                files += 1
+                copy(src, rel, size)
     workdir = cwd.relative_to(root).as_posix() if cwd != root else ""
     entry = dest / workdir / entry_name
     entry.parent.mkdir(parents=True, exist_ok=True)
