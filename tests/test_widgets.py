@@ -11,7 +11,8 @@ from pai_jupyter.client import Job
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.specs.job import JobSpec
 from pai_jupyter.widgets import JobWidget, svg_line_chart
-from tests.controlplane.jobs_helpers import submit_script, wait_for, wait_until
+from tests.conftest import wait_until
+from tests.controlplane.jobs_helpers import submit_script, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -20,6 +20,7 @@ from pai_jupyter.specs.job import DataInput, JobSpec, SpotPolicy
 from pai_jupyter.storage.uri import OssUri
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 from tests.aliyun.fakes.common import acs_error
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +36,6 @@ for step in range(start, 6):
     time.sleep(SLEEP)
 print("finished", flush=True)
 """
-
-
-def _until(predicate, timeout: float = 30, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _creates(fakes: AliyunFakes) -> list[dict]:
@@ -171,7 +163,7 @@ def _spot_job(aliyun: Backend, tmp_path: Path, max_restarts: int, sleep: float =
 def _reclaim_when_started(job: Job, fakes: AliyunFakes, steps: int = 2) -> str:
     ckpt = job.record.outputs["checkpoints"].split(f"{BUCKET}/", 1)[1] + "step.txt"
     path = fakes.oss.path(BUCKET, ckpt)
-    _until(lambda: path.exists() and int(path.read_text() or 0) >= steps, what="a checkpoint")
+    wait_until(lambda: path.exists() and int(path.read_text() or 0) >= steps, what="a checkpoint")
     dlc_id = job.refresh().outputs["dlc_job_id"]
     fakes.dlc.reclaim(dlc_id)
     return dlc_id
@@ -219,7 +211,7 @@ def test_reclaimed_spot_job_is_resubmitted_from_its_checkpoint(
 def test_reclaims_past_max_restarts_fail_the_job(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
     job = _spot_job(aliyun, tmp_path, max_restarts=0, sleep=1.0)
     _reclaim_when_started(job, fakes, steps=1)
-    _until(lambda: job.refresh().state == "Failed", what="Failed")
+    wait_until(lambda: job.refresh().state == "Failed", what="Failed")
     assert "gave up after max_restarts=0" in (job.record.reason or "")
     assert len(_creates(fakes)) == 1 and job.record.attempt == 1
     assert any("gave up" in e.message for e in job.events())
@@ -228,14 +220,14 @@ def test_reclaims_past_max_restarts_fail_the_job(aliyun: Backend, fakes: AliyunF
 def test_evicted_on_demand_job_is_not_resubmitted(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
     job = _spot_job(aliyun, tmp_path, max_restarts=3, sleep=1.0, spot=False)
     _reclaim_when_started(job, fakes, steps=1)
-    _until(lambda: job.refresh().state == "Failed", what="Failed")
+    wait_until(lambda: job.refresh().state == "Failed", what="Failed")
     assert len(_creates(fakes)) == 1
 
 
 def test_two_pollers_resubmit_once(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
     job = _spot_job(aliyun, tmp_path, max_restarts=3, sleep=1.0)
     dlc_id = _reclaim_when_started(job, fakes, steps=1)
-    _until(lambda: fakes.dlc.jobs[dlc_id].status == "Failed", what="DLC to fail the attempt")
+    wait_until(lambda: fakes.dlc.jobs[dlc_id].status == "Failed", what="DLC to fail the attempt")
     other = DlcTraining(PaiConfig(), aliyun.storage)
     results: list[int] = []
     threads = [
@@ -252,12 +244,12 @@ def test_two_pollers_resubmit_once(aliyun: Backend, fakes: AliyunFakes, tmp_path
 
 def test_stop_is_stop_job_and_prevents_resubmission(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
     job = _spot_job(aliyun, tmp_path, max_restarts=3, sleep=1.0)
-    _until(lambda: job.status() == "Running", what="Running")
+    wait_until(lambda: job.status() == "Running", what="Running")
     dlc_id = job.record.outputs["dlc_job_id"]
     job.stop()
     (stop,) = fakes.dlc.calls("StopJob")
     assert (stop.method, stop.path) == ("POST", f"/api/v1/jobs/{dlc_id}/stop")
-    _until(lambda: job.refresh().state == "Stopped", what="Stopped")
+    wait_until(lambda: job.refresh().state == "Stopped", what="Stopped")
     assert len(_creates(fakes)) == 1
 
 
@@ -365,7 +357,7 @@ def test_checkpointer_resumes_both_ranks_after_reclaim(
     spec = JobSpec(name="ckpt-job", workers=2, spot=True, max_restarts=1)
     job = submit(CHECKPOINTED, spec, cwd=tmp_path, backend=aliyun)
     folder = fakes.oss.path(BUCKET, job.record.outputs["checkpoints"].split(f"{BUCKET}/", 1)[1])
-    _until(lambda: len(list(folder.glob("*.pkl"))) >= 3, what="three checkpoints")
+    wait_until(lambda: len(list(folder.glob("*.pkl"))) >= 3, what="three checkpoints")
     fakes.dlc.reclaim(job.refresh().outputs["dlc_job_id"])
     job.wait(timeout=60, poll=0.1)
     assert job.record.attempt == 2
@@ -385,7 +377,7 @@ def test_an_abandoned_resubmission_claim_is_taken_over(
 
     job = _spot_job(aliyun, tmp_path, max_restarts=2, sleep=1.0)
     dlc_id = _reclaim_when_started(job, fakes, steps=1)
-    _until(lambda: fakes.dlc.jobs[dlc_id].status == "Failed", what="DLC to fail the attempt")
+    wait_until(lambda: fakes.dlc.jobs[dlc_id].status == "Failed", what="DLC to fail the attempt")
     claim = fakes.oss.path(BUCKET, job.record.outputs["run"].split(f"{BUCKET}/", 1)[1] + "attempts/2")
     claim.parent.mkdir(parents=True, exist_ok=True)
     claim.write_text(json.dumps({"claimed_at": time.time() - 3600}))  # a client that died after claiming

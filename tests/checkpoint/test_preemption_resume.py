@@ -16,7 +16,7 @@ from pai_jupyter import client
 from pai_jupyter.checkpoint import read_manifest
 from pai_jupyter.specs.job import JobSpec
 from pai_jupyter.storage.uri import OssUri
-from tests.controlplane.jobs_helpers import wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -28,12 +28,3 @@ def wait_for(backend: LocalBackend, job_id: str, states: set[str], timeout: floa
             return record
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} still {backend.training.get(job_id).state}, wanted {states}")
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -15,8 +15,8 @@ from pai_jupyter.backends.local import LocalBackend
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import NotFoundError
 from pai_jupyter.specs.job import DataInput, JobSpec
-from tests.conftest import stop_control_plane
-from tests.controlplane.jobs_helpers import submit_script, wait_for, wait_until
+from tests.conftest import stop_control_plane, wait_until
+from tests.controlplane.jobs_helpers import submit_script, wait_for
 
 pytestmark = pytest.mark.slow
 

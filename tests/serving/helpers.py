@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +36,6 @@ def post(
 ) -> requests.Response:
     s = session or requests
     return s.post(record.endpoint, json=payload, headers={"Authorization": token}, timeout=30)
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout: float = 30, what: str = "condition", every: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 class Load:

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from pai_jupyter.specs.service import AutoscalePolicy
-from tests.serving.helpers import Load, deploy, post, wait_until
+from tests.conftest import wait_until
+from tests.serving.helpers import Load, deploy, post
 
 pytestmark = pytest.mark.slow
 

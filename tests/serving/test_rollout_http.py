@@ -15,8 +15,9 @@ from pai_jupyter.backends.local import LocalBackend
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import ConflictError
 from pai_jupyter.specs.service import RolloutPlan
+from tests.conftest import wait_until
 from tests.serving import models
-from tests.serving.helpers import Load, deploy, post, wait_until
+from tests.serving.helpers import Load, deploy, post
 
 pytestmark = pytest.mark.slow
 
