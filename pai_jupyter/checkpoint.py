@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -192,19 +193,9 @@ class Checkpointer:
 
     def _write(self, state: Any, step: int, fmt: str, serialized: bool) -> CheckpointInfo:
         name = f"ckpt-{step:012d}{FORMATS[fmt]}"
-        fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as raw:
-                writer = _HashingWriter(raw)
-                _serialize(state, "bytes" if serialized else fmt, writer)
-                raw.flush()
-                os.fsync(raw.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.directory)
+        with _durable_file(self.directory / name, ".ckpt-") as raw:
+            writer = _HashingWriter(raw)
+            _serialize(state, "bytes" if serialized else fmt, writer)
         info = CheckpointInfo(name, step, writer.size, writer.sha256.hexdigest(), fmt, time.time())
         listed = self._listed()
         # A resume from an older checkpoint abandons the later ones: this step replaces them.
@@ -277,18 +268,8 @@ class Checkpointer:
 
     def _write_manifest(self, entries: list[CheckpointInfo]) -> None:
         body = json.dumps({"version": 1, "checkpoints": [asdict(e) for e in entries]}, indent=1).encode()
-        fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.directory / MANIFEST)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(self.directory)
+        with _durable_file(self.directory / MANIFEST, ".manifest-") as fh:
+            fh.write(body)
 
     def _remove_stale_temps(self) -> None:
         """Temporary files left by a process killed mid-save are never valid."""
@@ -412,6 +393,26 @@ def _verify(path: Path, info: CheckpointInfo) -> str | None:
     if digest.hexdigest() != info.sha256:
         return "sha256 does not match the manifest (corrupt)"
     return None
+
+
+@contextlib.contextmanager
+def _durable_file(path: Path, prefix: str) -> Iterator[BinaryIO]:
+    """Write ``path`` all or nothing: a temporary file in its folder, fsynced, renamed over it.
+
+    The temporary file (``<prefix>*.tmp``) is removed if writing fails.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
