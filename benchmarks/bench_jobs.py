@@ -4,8 +4,12 @@
   on a small Git project with an uncommitted change), against the cost of
   starting a bare Python interpreter measured in the same run - the least any
   hand-made "run my script" approach pays. Target: <= 300 ms.
-* Runner overhead: a CPU-bound training loop's steps/s under the runner vs the
-  same script run directly, alternating A/B runs. Target: >= 0.97x.
+* Runner overhead: a CPU-bound training loop (with ``report()`` calls) under
+  the runner vs the same script run directly, alternating A/B runs. Target:
+  >= 0.97x. Two figures: steps per CPU-second of the worker (what the runner
+  adds to the script's own work: the reporting, the environment; immune to
+  other load on a shared machine) and wall-clock steps/s (which also counts the
+  control plane's sampling competing for cores, and any other load).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ torch.set_num_threads(1)
 torch.manual_seed(0)
 w = torch.randn(128, 128)
 x = torch.randn(64, 128)
-steps, start = 0, time.perf_counter()
+steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
 while time.perf_counter() - start < float(os.environ.get("BENCH_SECONDS", "3")):
     y = torch.tanh(x @ w)
     w -= 0.001 * (x.T @ y) / 64
@@ -36,8 +40,9 @@ while time.perf_counter() - start < float(os.environ.get("BENCH_SECONDS", "3")):
     if steps % 200 == 0:
         report(step=steps, loss=float(y.mean()))
 rate = steps / (time.perf_counter() - start)
-report(step=steps, throughput=rate)
-print(f"THROUGHPUT {rate}")
+cpu_rate = steps / (time.process_time() - cpu_start)  # steps per CPU second: immune to other load
+report(step=steps, throughput=rate, cpu_throughput=cpu_rate)
+print(f"THROUGHPUT {rate} {cpu_rate}")
 """
 
 
@@ -100,7 +105,7 @@ def bench_submit(n: int = 15) -> list[dict]:
     ]
 
 
-def bench_runner(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
+def bench_runner(rounds: int = 5, seconds: float = 3.0) -> list[dict]:
     from pai_jupyter import client
     from pai_jupyter.specs.job import JobSpec
 
@@ -109,25 +114,38 @@ def bench_runner(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
     script.write_text(LOOP)
     env = {**os.environ, "BENCH_SECONDS": str(seconds)}
     env.pop("PAI_METRICS_FILE", None)
-    direct, runner = [], []
+    direct, runner, direct_cpu, runner_cpu = [], [], [], []
     for _ in range(rounds):
         out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
-        direct.append(float(out.stdout.split("THROUGHPUT")[1]))
+        wall, cpu = out.stdout.split("THROUGHPUT")[1].split()
+        direct.append(float(wall))
+        direct_cpu.append(float(cpu))
         spec = JobSpec(name="overhead", entry="loop.py", env={"BENCH_SECONDS": str(seconds)})
         job = client.submit_file(script, spec).wait(timeout=120)
         runner.append(job.metric("throughput")[-1][1])
+        runner_cpu.append(job.metric("cpu_throughput")[-1][1])
     _stop_server()
     d, r = statistics.median(direct), statistics.median(runner)
+    dc, rc = statistics.median(direct_cpu), statistics.median(runner_cpu)
     return [
         {
-            "name": "runner steps/s (median of A/B rounds)",
+            "name": "runner steps per CPU-second (median of A/B rounds)",
+            "value": rc,
+            "unit": "steps/cpu-s",
+            "baseline": dc,
+            "baseline_name": "same script run directly",
+            "ratio": rc / dc,
+            "target": ">= 0.97x",
+        },
+        {
+            "name": "runner steps/s wall clock (median of A/B rounds; sensitive to other load)",
             "value": r,
             "unit": "steps/s",
             "baseline": d,
             "baseline_name": "same script run directly",
             "ratio": r / d,
             "target": ">= 0.97x",
-        }
+        },
     ]
 
 
