@@ -2,7 +2,10 @@
 
 Routes (all JSON; errors are ``{"error", "hint", "type"}`` with the PaiError's status):
 
-- ``*    /api/predict/<service>[@v<N>][/sub/path]``  the gateway (service token, not the control plane's)
+- ``*    /api/predict/<service>[@v<N>][/sub/path]``  the gateway (service token, not the control plane's); kept
+                                                    for compatibility: endpoints point at the gateway's own
+                                                    listener (``gateway_listener``), on the control plane's
+                                                    host and ``PAI_SERVING_GATEWAY_PORT`` (default: a free port)
 - ``POST /api/v1/services``                         deploy: ``{"spec", "model_uri", "plan"?, "new_api_version"?, "job_id"?}``
                                                     -> 201 ``{"service"}`` (creates v1, or adds vN + a rollout)
 - ``GET  /api/v1/services``                         ``{"services": [...]}``
@@ -19,13 +22,16 @@ Routes (all JSON; errors are ``{"error", "hint", "type"}`` with the PaiError's s
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 
 from aiohttp import web
 
+from ..config import current_config
 from ..errors import ValidationError
 from ..serving.gateway import PREFIX
+from ..serving.gateway_listener import GatewayListener
 from ..serving.manager import ServingManager
 from ..storage.local import LocalStorage
 from .app import json_body
@@ -125,16 +131,36 @@ def setup_serving(app: web.Application, db: Database, home: Path, storage: Local
     app[MANAGER] = manager
     ServingApi(manager).routes(app)
 
+    listener = GatewayListener(manager.gateway, _gateway_host(), _gateway_port())
+
     async def on_startup(app: web.Application) -> None:
         await manager.start()
+        await listener.start()
+        manager.gateway_address = (listener.host, listener.port)
 
     async def on_shutdown(app: web.Application) -> None:
         # on_shutdown runs before the control plane's on_cleanup closes the database.
+        await listener.close()
         await manager.close()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return manager
+
+
+def _gateway_host() -> str:
+    return os.environ.get("PAI_SERVING_GATEWAY_HOST") or current_config().server_ip or "127.0.0.1"
+
+
+def _gateway_port() -> int:
+    value = os.environ.get("PAI_SERVING_GATEWAY_PORT", "")
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) > 65535:
+        raise ValidationError(
+            f"PAI_SERVING_GATEWAY_PORT={value!r} is not a port", "set a number 0-65535, or unset it"
+        )
+    return int(value)
 
 
 def _float(value: str | None) -> float | None:

@@ -20,6 +20,13 @@ Authentication takes either form EAS accepts:
 
 ``/api/predict/<service>@v<N>`` pins a request to version N (a version
 deployed with ``new_api_version`` serves only there).
+
+The core works on a framework-free ``GatewayRequest`` and answers a ``Reply``
+``(status, headers, body)``: ``admit`` (404 / auth / early 413 from
+Content-Length, before any body byte is read), then ``serve`` with the body.
+Two front ends drive it: the raw asyncio listener on the gateway's own port
+(``gateway_listener``, what endpoints point at) and ``handle``, the aiohttp
+adapter on the control plane's port (kept for compatibility).
 """
 
 from __future__ import annotations
@@ -28,12 +35,14 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
@@ -121,6 +130,28 @@ class ServiceRoute:
         self._queued_by_version: dict[int, int] = {}
 
 
+Reply = tuple[int, dict[str, str], bytes]
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass
+class GatewayRequest:
+    """One request as the gateway sees it: ``raw_path`` as sent (with the query), case-insensitive headers."""
+
+    method: str
+    raw_path: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return unquote(self.raw_path.split("?", 1)[0])
+
+    @property
+    def query_string(self) -> str:
+        return self.raw_path.partition("?")[2]
+
+
 class _Refused(Exception):
     def __init__(self, status: int, reason: str, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -158,32 +189,67 @@ class Gateway:
             await self._session.close()
             self._session = None
 
-    # -- the handler ----------------------------------------------------------
+    # -- the aiohttp adapter (control-plane port) -----------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        rest = path[len(PREFIX) :]
-        segment, _, sub = rest.partition("/")
-        name, _, pin = segment.partition("@")
+        req = GatewayRequest(request.method, request.raw_path, request.headers)
+        admitted = self.admit(req, request.content_length)
+        if not isinstance(admitted, ServiceRoute):
+            return _web_response(admitted)
+        try:
+            req.body = await _read_body(admitted, request)
+        except _Refused as refused:
+            return _web_response(_json_error(refused.status, refused.message, refused.hint))
+        return _web_response(await self.serve(admitted, req))
+
+    # -- the core -------------------------------------------------------------------
+    def admit(self, req: GatewayRequest, content_length: int | None) -> ServiceRoute | Reply:
+        """The service route if the request may go on to send its body, else the refusal to answer."""
+        rest = req.path[len(PREFIX) :]
+        name = rest.partition("/")[0].partition("@")[0]
         route = self.services.get(name)
         if route is None:
             self.unknown_service_requests += 1
             return _json_error(404, f"no service named {name!r}", "list services with `jupyter pai services list`")
         try:
-            self._authenticate(route, request)
-            body = await self._read_body(route, request)
-            if request.headers.get("Authorization", "").startswith("EAS "):
-                self._check_md5(request, body)
+            self._authenticate(route, req)
+            limit = route.max_body_bytes
+            if content_length is not None and content_length > limit:
+                raise _Refused(
+                    413, "too large", f"request body of {content_length} bytes is over the {limit}-byte limit"
+                )
         except _Refused as refused:
-            if refused.status in (401, 403):
-                self._count_auth_failure(route, refused.reason)
-            return _json_error(refused.status, refused.message, refused.hint)
+            return self._refuse(route, refused)
+        return route
+
+    async def serve(self, route: ServiceRoute, req: GatewayRequest) -> Reply:
+        """Answer an admitted request whose body has been read."""
+        rest = req.path[len(PREFIX) :]
+        segment, _, sub = rest.partition("/")
+        name, _, pin = segment.partition("@")
+        if req.headers.get("Authorization", "").startswith("EAS "):
+            try:
+                self._check_md5(req, req.body)
+            except _Refused as refused:
+                return self._refuse(route, refused)
         route.last_request_at = time.time()
         pinned = _pinned_version(pin)
         if pin and (pinned is None or pinned not in route.versions):
             return _json_error(404, f"service {name!r} has no version {pin!r}", "use <service>@v<N>")
-        return await self._forward(route, request, body, sub, pinned)
+        return await self._forward(route, req, req.body, sub, pinned)
 
-    def _authenticate(self, route: ServiceRoute, request: web.Request) -> None:
+    async def handle_request(self, req: GatewayRequest) -> Reply:
+        """``admit`` then ``serve`` for a request whose body is already in hand."""
+        admitted = self.admit(req, len(req.body))
+        if not isinstance(admitted, ServiceRoute):
+            return admitted
+        return await self.serve(admitted, req)
+
+    def _refuse(self, route: ServiceRoute, refused: _Refused) -> Reply:
+        if refused.status in (401, 403):
+            self._count_auth_failure(route, refused.reason)
+        return _json_error(refused.status, refused.message, refused.hint)
+
+    def _authenticate(self, route: ServiceRoute, request: GatewayRequest) -> None:
         header = request.headers.get("Authorization", "").strip()
         if not header:
             raise _Refused(401, "missing token", "missing Authorization header", "send the service token")
@@ -195,7 +261,7 @@ class Gateway:
         if not hmac.compare_digest(supplied.encode(), token):
             raise _Refused(403, "wrong token", "wrong token", "get it with `jupyter pai services token NAME`")
 
-    def _check_signature(self, route: ServiceRoute, request: web.Request, signature: str) -> None:
+    def _check_signature(self, route: ServiceRoute, request: GatewayRequest, signature: str) -> None:
         date = request.headers.get("Date", "")
         try:
             sent = parsedate_to_datetime(date).timestamp()
@@ -222,23 +288,10 @@ class Gateway:
         if not hmac.compare_digest(expected, signature.encode()):
             raise _Refused(403, "bad signature", "request signature does not match", "sign with the service token")
 
-    def _check_md5(self, request: web.Request, body: bytes) -> None:
+    def _check_md5(self, request: GatewayRequest, body: bytes) -> None:
         supplied = request.headers.get("Content-MD5", "").strip().lower()
         if not hmac.compare_digest(supplied.encode(), hashlib.md5(body).hexdigest().encode()):
             raise _Refused(403, "bad signature", "Content-MD5 does not match the body", "sign the body you send")
-
-    async def _read_body(self, route: ServiceRoute, request: web.Request) -> bytes:
-        limit = route.max_body_bytes
-        length = request.content_length
-        if length is not None and length > limit:
-            raise _Refused(413, "too large", f"request body of {length} bytes is over the {limit}-byte limit")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(1 << 16):
-            size += len(chunk)
-            if size > limit:
-                raise _Refused(413, "too large", f"request body is over the {limit}-byte limit")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _count_auth_failure(self, route: ServiceRoute, reason: str) -> None:
         route.auth_failures[reason] = route.auth_failures.get(reason, 0) + 1
@@ -283,8 +336,8 @@ class Gateway:
             route._queued_by_version[version.version] -= 1
 
     async def _forward(
-        self, route: ServiceRoute, request: web.Request, body: bytes, sub: str, pinned: int | None
-    ) -> web.StreamResponse:
+        self, route: ServiceRoute, request: GatewayRequest, body: bytes, sub: str, pinned: int | None
+    ) -> Reply:
         started = time.perf_counter()
         version = self._choose(route, pinned)
         if version is None:
@@ -331,9 +384,7 @@ class Gateway:
             finally:
                 inst.inflight -= 1
             self._record(version, started, error=status >= 500)
-            response = web.Response(body=payload, status=status, headers={VERSION_HEADER: str(version.version)})
-            response.headers["Content-Type"] = ctype
-            return response
+            return status, {"Content-Type": ctype, VERSION_HEADER: str(version.version)}, payload
         raise AssertionError("unreachable")
 
     def _retry_target(
@@ -392,5 +443,21 @@ def _pinned_version(pin: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
-def _json_error(status: int, message: str, hint: str | None) -> web.Response:
-    return web.json_response({"error": message, "hint": hint}, status=status)
+def _json_error(status: int, message: str, hint: str | None) -> Reply:
+    return status, {"Content-Type": JSON_TYPE}, json.dumps({"error": message, "hint": hint}).encode()
+
+
+def _web_response(reply: Reply) -> web.Response:
+    status, headers, body = reply
+    return web.Response(body=body, status=status, headers=headers)
+
+
+async def _read_body(route: ServiceRoute, request: web.Request) -> bytes:
+    limit = route.max_body_bytes
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, "too large", f"request body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..backends.serving_base import (
     ROLLOUT_ABORTED,
@@ -58,6 +59,7 @@ class ServingManager(DeployMixin):
         self.instance_config = instance_config or InstanceConfig.from_env()
         self.registry = InstanceRegistry(self._remember_instance, self._forget_instance)
         self.base_url = ""  # the control plane's URL, learnt from the first REST request
+        self.gateway_address: tuple[str, int] | None = None  # the gateway listener's (host, port), once started
         self._locks: dict[str, asyncio.Lock] = {}
         from .loops import ServingLoops  # the loops import the manager's types
 
@@ -130,7 +132,16 @@ class ServingManager(DeployMixin):
 
     # -- reads ----------------------------------------------------------------------
     def endpoint(self, name: str) -> str:
-        return f"{self.base_url}/api/predict/{name}"
+        """The gateway listener's URL for ``name``, on the host the caller reached the control plane by."""
+        base = self.base_url
+        if self.gateway_address is not None:
+            host, port = self.gateway_address
+            if base:
+                host = urlsplit(base).hostname or host
+            elif host in ("0.0.0.0", "::", ""):
+                host = "127.0.0.1"
+            base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return f"{base}/api/predict/{name}"
 
     def record(self, name: str) -> ServiceRecord:
         route = self.gateway.services.get(name)
