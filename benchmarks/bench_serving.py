@@ -14,12 +14,14 @@
   measured ratio: with every process on its own core, throughput is bounded
   by the busiest process (``max`` of the per-process costs); with all of them
   sharing the cores and CPU-saturated, by the total (``sum``). On a 2-core
-  box the second is what the measured ratio follows: the gateway costs about
-  as much CPU per request as the instance and the client do (~250-350 us vs
-  ~170-250 us each, about half of it kernel socket work and event-loop
-  wake-ups, the rest mostly aiohttp's request machinery), so three processes
-  doing ~800 us of work per request where two did ~400 us give ~0.5x, not
-  0.8x, whatever the gateway's own Python does.
+  box the second is what the measured ratio follows. On aiohttp the gateway
+  cost ~335-340 us per request; on its own listener ~205-225 us (mostly kernel
+  socket work and event-loop wake-ups; parsing, auth and framing are ~12 us),
+  about what the instance (~230-245 us) and the client (~265-275 us) cost on
+  the gateway path. Those two alone already cost ~500 us per request there
+  against ~415 us for the whole direct path (the extra hop costs them too), so
+  with the cores shared even a free gateway would stay under ~0.83x; measured
+  on a 2-core box: 0.49-0.52x on the listener vs 0.43-0.47x on aiohttp.
 * A full 10 -> 50 -> 100 rollout under steady load (4 concurrent clients):
   failed requests (target 0); then a rollout whose new version fails every
   request: time from the breached gate (the client receiving the error that
