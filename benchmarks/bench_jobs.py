@@ -20,9 +20,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.local_backend import isolate, stop_server
 
 LOOP = """
 import os, time
@@ -46,14 +47,6 @@ print(f"THROUGHPUT {rate} {cpu_rate}")
 """
 
 
-def _isolate() -> Path:
-    home = Path(tempfile.mkdtemp(prefix="pai-bench-"))
-    os.environ["PAI_JUPYTER_HOME"] = str(home / "home")
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
-    os.environ["PAI_JUPYTER_BACKEND"] = "local"
-    return home
-
-
 def _project(root: Path) -> Path:
     import git
 
@@ -71,7 +64,7 @@ def _project(root: Path) -> Path:
 def bench_submit(n: int = 15) -> list[dict]:
     from IPython.core.interactiveshell import InteractiveShell
 
-    base = _isolate()
+    base = isolate("pai-bench-")
     cwd = _project(base / "project")
     os.chdir(cwd)
     shell = InteractiveShell.instance()
@@ -88,7 +81,7 @@ def bench_submit(n: int = 15) -> list[dict]:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         spawn.append(time.perf_counter() - t0)
-    _stop_server()
+    stop_server()
     InteractiveShell.clear_instance()
     value, baseline = statistics.median(times) * 1000, statistics.median(spawn) * 1000
     return [
@@ -109,7 +102,7 @@ def bench_runner(rounds: int = 5, seconds: float = 3.0) -> list[dict]:
     from pai_jupyter import client
     from pai_jupyter.specs.job import JobSpec
 
-    base = _isolate()
+    base = isolate("pai-bench-")
     script = base / "loop.py"
     script.write_text(LOOP)
     env = {**os.environ, "BENCH_SECONDS": str(seconds)}
@@ -124,7 +117,7 @@ def bench_runner(rounds: int = 5, seconds: float = 3.0) -> list[dict]:
         job = client.submit_file(script, spec).wait(timeout=120)
         runner.append(job.metric("throughput")[-1][1])
         runner_cpu.append(job.metric("cpu_throughput")[-1][1])
-    _stop_server()
+    stop_server()
     d, r = statistics.median(direct), statistics.median(runner)
     dc, rc = statistics.median(direct_cpu), statistics.median(runner_cpu)
     return [
@@ -147,20 +140,6 @@ def bench_runner(rounds: int = 5, seconds: float = 3.0) -> list[dict]:
             "target": ">= 0.97x",
         },
     ]
-
-
-def _stop_server() -> None:
-    from pai_jupyter.backends.registry import reset_backends
-    from pai_jupyter.cli import main
-    from pai_jupyter.config import set_current_config
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            main(["server", "stop"])
-    except SystemExit:
-        pass
-    reset_backends()
-    set_current_config(None)
 
 
 def run() -> list[dict]:

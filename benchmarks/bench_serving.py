@@ -45,13 +45,11 @@ the servers for CPU, which weighs on both sides of each A/B pair alike.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -60,36 +58,12 @@ import numpy as np
 import psutil
 
 from benchmarks.loadgen import BackgroundLoad, LoadResult, free_port, load, wait_port
+from benchmarks.local_backend import isolate, stop_server
 
 BODY = json.dumps({"inputs": np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 64).tolist()}).encode()
 
 
 # -- setup -------------------------------------------------------------------------
-def _isolate() -> Path:
-    home = Path(tempfile.mkdtemp(prefix="pai-bench-serving-"))
-    os.environ["PAI_JUPYTER_HOME"] = str(home / "home")
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
-    os.environ["PAI_JUPYTER_BACKEND"] = "local"
-    from pai_jupyter.backends.registry import reset_backends
-    from pai_jupyter.config import set_current_config
-
-    reset_backends()
-    set_current_config(None)
-    return home
-
-
-def _stop_server() -> None:
-    from pai_jupyter.backends.registry import reset_backends
-    from pai_jupyter.cli import main
-    from pai_jupyter.config import set_current_config
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            main(["server", "stop"])
-    except SystemExit:
-        pass
-    reset_backends()
-    set_current_config(None)
 
 
 def onnx_model(path: Path, seed: int = 0) -> Path:
@@ -176,7 +150,7 @@ def _gateway_processes() -> tuple[psutil.Process, psutil.Process, str]:
 def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
     from pai_jupyter.service_client import deploy
 
-    base = _isolate()
+    base = isolate("pai-bench-serving-")
     model = onnx_model(base / "model" / "model.onnx")
     svc = deploy("bench-gw", model, instances=1)
     token = svc.token()
@@ -226,7 +200,7 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
         direct.terminate()
         direct.wait(10)
         svc.delete()
-        _stop_server()
+        stop_server()
 
     def merged(name: str) -> LoadResult:
         out = LoadResult()
@@ -315,7 +289,7 @@ def bench_rollout() -> list[dict]:
     from pai_jupyter.service_client import deploy
     from pai_jupyter.specs.service import RolloutPlan
 
-    base = _isolate()
+    base = isolate("pai-bench-serving-")
     rows: list[dict] = []
     try:
         # A healthy rollout under steady load: nothing may fail.
@@ -377,7 +351,7 @@ def bench_rollout() -> list[dict]:
         )
         svc.delete()
     finally:
-        _stop_server()
+        stop_server()
     return rows
 
 
@@ -385,7 +359,7 @@ def bench_cold_start(repeats: int = 3) -> list[dict]:
     from pai_jupyter.service_client import deploy
     from pai_jupyter.specs.service import AutoscalePolicy
 
-    base = _isolate()
+    base = isolate("pai-bench-serving-")
     model = onnx_model(base / "m" / "model.onnx")
     times = []
     try:
@@ -403,7 +377,7 @@ def bench_cold_start(repeats: int = 3) -> list[dict]:
             times.append(time.perf_counter() - t0)
             svc.delete()
     finally:
-        _stop_server()
+        stop_server()
     return [
         {
             "name": "cold start: zero instances -> first response (median)",
@@ -470,7 +444,7 @@ def _bench_other(package: str, seconds: float = 3.0) -> dict:
     """Ours (gateway + 1 instance) vs ``package`` serving the same model, same load, same run."""
     from pai_jupyter.service_client import deploy
 
-    base = _isolate()
+    base = isolate("pai-bench-serving-")
     model = onnx_model(base / "model" / "model.onnx")
     port = free_port()
     if package == "litserve":
@@ -505,7 +479,7 @@ def _bench_other(package: str, seconds: float = 3.0) -> dict:
         other.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             other.wait(15)
-        _stop_server()
+        stop_server()
     return {
         "name": f"ours vs {package}: throughput (16 connections)",
         "value": ours,
