@@ -48,6 +48,7 @@ import aiohttp
 from aiohttp import web
 
 from ..backends.serving_base import VERSION_HEADER
+from .envconfig import env_overrides
 from .instances import EventSink, Instance, VersionPool
 from .traffic import Figures, SmoothWRR, Window
 from .upstream import UpstreamError
@@ -81,14 +82,7 @@ class GatewayConfig:
     @classmethod
     def from_env(cls) -> GatewayConfig:
         """``PAI_SERVING_<FIELD>`` overrides, e.g. ``PAI_SERVING_COLD_START_TIMEOUT_S=10``."""
-        import os
-
-        cfg = cls()
-        for name, f in cls.__dataclass_fields__.items():
-            value = os.environ.get(f"PAI_SERVING_{name.upper()}")
-            if value:
-                setattr(cfg, name, int(value) if f.type in ("int", int) else float(value))
-        return cfg
+        return env_overrides(cls())
 
 
 @dataclass

@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from .envconfig import env_overrides
 from .procs import free_port, signal_group, tail_lines
 from .upstream import Upstream
 
@@ -53,12 +54,9 @@ class InstanceConfig:
 
     @classmethod
     def from_env(cls) -> InstanceConfig:
-        cfg = cls()
-        for name in ("start_timeout_s", "health_interval_s", "health_timeout_s", "drain_timeout_s"):
-            value = os.environ.get(f"PAI_SERVING_{name.upper()}")
-            if value:
-                setattr(cfg, name, float(value))
-        return cfg
+        return env_overrides(
+            cls(), ("start_timeout_s", "health_interval_s", "health_timeout_s", "drain_timeout_s")
+        )
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from ..backends.serving_base import (
 )
 from ..specs.service import RolloutPlan
 from .autoscaler import ScaleObservation, decide_scale
+from .envconfig import env_overrides
 from .rollout import ADVANCE, COMPLETE, REVERT, WindowStats, decide_rollout, step_started_at
 
 if TYPE_CHECKING:
@@ -59,12 +59,7 @@ class LoopConfig:
 
     @classmethod
     def from_env(cls) -> LoopConfig:
-        cfg = cls()
-        for name in cfg.__dataclass_fields__:
-            value = os.environ.get(f"PAI_SERVING_{name.upper()}")
-            if value:
-                setattr(cfg, name, float(value))
-        return cfg
+        return env_overrides(cls())
 
 
 class ServingLoops:
