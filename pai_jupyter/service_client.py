@@ -168,15 +168,13 @@ class Service:
             processor = next((v.processor for v in self.record.versions if v.version == version), processor)
         custom = processor == "custom"
         if raw or custom:
+            content_type = "application/json"
             if isinstance(payload, (bytes, bytearray, memoryview)):
-                body = bytes(payload)
+                body, content_type = bytes(payload), "application/octet-stream"
             elif isinstance(payload, str):
                 body = payload.encode()
             else:
                 body = json.dumps(_jsonable(payload)).encode()
-            content_type = (
-                "application/octet-stream" if isinstance(payload, (bytes, bytearray)) else "application/json"
-            )
         else:
             data = payload if isinstance(payload, dict) and "inputs" in payload else {"inputs": payload}
             body = json.dumps(_jsonable(data)).encode()
