@@ -201,7 +201,7 @@ class Service:
     def _post(
         self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
     ) -> requests.Response:
-        url = self.endpoint if version is None else self._version_url(int(version))
+        url = self.endpoint if version is None else self._version_url(_version_number(version))
         token = self.token()
         if signed:
             headers = eas_signature_headers(token, body, urlparse(url).path, content_type)
@@ -248,7 +248,8 @@ class Service:
         return self.rollout_action("abort")
 
     def rollback(self, version: int) -> Service:
-        return self._apply(self.serving.rollback(self.name, int(version)))
+        number = _version_number(version)  # before the backend is touched
+        return self._apply(self.serving.rollback(self.name, number))
 
     def set_autoscaler(self, policy: AutoscalePolicy) -> Service:
         policy.validate(self.record.env)
@@ -298,6 +299,18 @@ class Service:
             return f"<Service {self.name!r}>"
         weights = ", ".join(f"v{v}: {w:g}%" for v, w in sorted(self._record.weights.items()))
         return f"<Service {self.name!r} {self._record.state} [{weights}] {self._record.endpoint}>"
+
+
+def _version_number(version: Any) -> int:
+    """``version`` as an int; anything else is a one-line ValidationError, not a ValueError."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"version {version!r} is not a version number", "give the number N of vN, as svc.versions lists it"
+        ) from None
 
 
 def _predict_error(name: str, resp: requests.Response) -> PredictError:
