@@ -78,3 +78,5 @@ async def test_errors_are_json_with_the_right_status(jp_fetch: Any) -> None:
     no_version = await expect_error(jp_fetch, 400, "services", "svc", "rollback", method="POST", body="{}")
     assert "version" in no_version["error"]
     await expect_error(jp_fetch, 400, "services", "svc", "rollback", method="POST", body="not json")
+    not_object = await expect_error(jp_fetch, 400, "services", "svc", "rollback", method="POST", body="[7]")
+    assert "JSON object" in not_object["error"]
