@@ -160,7 +160,7 @@ def submit(
         spec=spec.to_dict(),
     )
     config = current_config()
-    bucket = config.oss_bucket or config.default_bucket
+    bucket = config.bucket
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     base = OssUri(bucket, f"pai-jupyter/submissions/{spec.name}-{stamp}-{secrets.token_hex(3)}/")
     with tempfile.TemporaryDirectory(prefix="pai-snapshot-") as tmp:

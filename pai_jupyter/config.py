@@ -19,6 +19,8 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Bool, Int, Unicode, default
 from traitlets.config import Configurable
 
+from .errors import ValidationError
+
 
 def _env(*names: str, fallback: str = "") -> str:
     for name in names:
@@ -104,6 +106,16 @@ class PaiConfig(Configurable):
     @property
     def home_path(self) -> Path:
         return Path(self.home).expanduser()
+
+    @property
+    def bucket(self) -> str:
+        """Where code snapshots, uploaded models and default outputs go."""
+        bucket = self.oss_bucket or self.default_bucket
+        if not bucket:
+            raise ValidationError(
+                "no OSS bucket is configured", "set PAI_JUPYTER_OSS_BUCKET or c.PaiConfig.oss_bucket"
+            )
+        return bucket
 
 
 _current: PaiConfig | None = None

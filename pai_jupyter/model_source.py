@@ -122,7 +122,7 @@ def _storage_names(be: Backend, uri: OssUri, what: str) -> list[str]:
 def _upload_model(name: str, path: Path, be: Backend, progress: ProgressCallback | None) -> str:
     """Copy a local model to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``."""
     config = current_config()
-    bucket = config.oss_bucket or config.default_bucket
+    bucket = config.bucket
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
     base = OssUri(bucket, f"pai-jupyter/models/{name}/{stamp}/")
     if path.is_dir():

@@ -122,7 +122,7 @@ class EasServing(EasRollouts):
 
     # -- state on OSS ------------------------------------------------------------------------
     def _bucket(self) -> str:
-        return self.config.oss_bucket or self.config.default_bucket
+        return self.config.bucket
 
     def _state_uri(self, name: str) -> OssUri:
         return OssUri(self._bucket(), f"pai-jupyter/services/{name}/state.json")
