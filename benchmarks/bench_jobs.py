@@ -99,7 +99,7 @@ def bench_submit(n: int = 15) -> list[dict]:
 
 
 def bench_runner(rounds: int = 5, seconds: float = 3.0) -> list[dict]:
-    from pai_jupyter import client
+    from pai_jupyter.api import jobs as client
     from pai_jupyter.specs.job import JobSpec
 
     base = isolate("pai-bench-")

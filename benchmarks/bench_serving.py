@@ -141,14 +141,14 @@ def _gateway_processes() -> tuple[psutil.Process, psutil.Process, str]:
     if not info:
         raise RuntimeError("no control plane is running")
     plane = psutil.Process(int(info["pid"]))
-    instances = [c for c in plane.children(recursive=True) if "pai_jupyter.serving.model_server" in c.cmdline()]
+    instances = [c for c in plane.children(recursive=True) if "pai_jupyter.model_server.server" in c.cmdline()]
     if len(instances) != 1:
         raise RuntimeError(f"expected one instance process, found {len(instances)}")
     return plane, instances[0], str(info["url"])
 
 
 def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
-    from pai_jupyter.service_client import deploy
+    from pai_jupyter.api.services import deploy
 
     base = isolate("pai-bench-serving-")
     model = onnx_model(base / "model" / "model.onnx")
@@ -157,7 +157,7 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
     plane, instance, plane_url = _gateway_processes()
     me = psutil.Process()
     port = free_port()
-    argv = [sys.executable, "-m", "pai_jupyter.serving.model_server", "--model", str(model)]
+    argv = [sys.executable, "-m", "pai_jupyter.model_server.server", "--model", str(model)]
     argv += ["--processor", "onnx", "--port", str(port), "--threads", "1"]
     direct = subprocess.Popen(
         argv,
@@ -286,7 +286,7 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
 
 
 def bench_rollout() -> list[dict]:
-    from pai_jupyter.service_client import deploy
+    from pai_jupyter.api.services import deploy
     from pai_jupyter.specs.service import RolloutPlan
 
     base = isolate("pai-bench-serving-")
@@ -356,7 +356,7 @@ def bench_rollout() -> list[dict]:
 
 
 def bench_cold_start(repeats: int = 3) -> list[dict]:
-    from pai_jupyter.service_client import deploy
+    from pai_jupyter.api.services import deploy
     from pai_jupyter.specs.service import AutoscalePolicy
 
     base = isolate("pai-bench-serving-")
@@ -442,7 +442,7 @@ class Linear:
 
 def _bench_other(package: str, seconds: float = 3.0) -> dict:
     """Ours (gateway + 1 instance) vs ``package`` serving the same model, same load, same run."""
-    from pai_jupyter.service_client import deploy
+    from pai_jupyter.api.services import deploy
 
     base = isolate("pai-bench-serving-")
     model = onnx_model(base / "model" / "model.onnx")

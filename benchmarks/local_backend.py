@@ -26,8 +26,8 @@ def isolate(prefix: str = "pai-bench-") -> Path:
 def stop_server() -> None:
     """Stop the control plane of the current state folder, quietly, and forget cached backends."""
     from pai_jupyter.backends.registry import reset_backends
-    from pai_jupyter.cli import main
     from pai_jupyter.config import set_current_config
+    from pai_jupyter.frontends.cli.main import main
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):

@@ -68,7 +68,7 @@ def main() -> int:
 
 
 def _stop(config: object) -> None:
-    from pai_jupyter.cli import main as cli_main
+    from pai_jupyter.frontends.cli.main import main as cli_main
 
     try:
         cli_main(["server", "stop"])

@@ -31,19 +31,19 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Job": "pai_jupyter.client",
-    "submit": "pai_jupyter.client",
-    "get_job": "pai_jupyter.client",
-    "jobs": "pai_jupyter.client",
-    "upload": "pai_jupyter.client",
-    "download": "pai_jupyter.client",
+    "Job": "pai_jupyter.api.jobs",
+    "submit": "pai_jupyter.api.jobs",
+    "get_job": "pai_jupyter.api.jobs",
+    "jobs": "pai_jupyter.api.jobs",
+    "upload": "pai_jupyter.api.jobs",
+    "download": "pai_jupyter.api.jobs",
     "JobSpec": "pai_jupyter.specs.job",
     "PaiConfig": "pai_jupyter.config",
     "Checkpointer": "pai_jupyter.checkpoint",
-    "Service": "pai_jupyter.service_client",
-    "deploy": "pai_jupyter.service_client",
-    "services": "pai_jupyter.service_client",
-    "get_service": "pai_jupyter.service_client",
+    "Service": "pai_jupyter.api.services",
+    "deploy": "pai_jupyter.api.services",
+    "services": "pai_jupyter.api.services",
+    "get_service": "pai_jupyter.api.services",
 }
 
 
@@ -58,13 +58,13 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext pai_jupyter``: registers the magics (works in any IPython kernel)."""
-    from .magics import load_magics
+    from .frontends.magics import load_magics
 
     load_magics(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload_magics
+    from .frontends.magics import unload_magics
 
     unload_magics(ipython)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .backends.base import MetricPoint
+    from .records import MetricPoint
 
 __all__ = ["flush", "report", "reported"]
 
@@ -98,7 +98,7 @@ def read_lines(
     ``last`` (ts, step) of the lines read before; returns the points and the new
     ``last``. A malformed line is skipped (``on_malformed`` is called for it).
     """
-    from .backends.base import MetricPoint
+    from .records import MetricPoint
 
     points: list[MetricPoint] = []
     for line in lines:

@@ -118,7 +118,7 @@ def run_cli(*args: str, check: bool = True, timeout: float = 180) -> subprocess.
     With ``check``, a non-zero exit fails the test with the command's output.
     """
     proc = subprocess.run(
-        [sys.executable, "-m", "pai_jupyter.cli", *args],
+        [sys.executable, "-m", "pai_jupyter.frontends.cli.main", *args],
         capture_output=True,
         text=True,
         env=python_env(),

@@ -105,7 +105,7 @@ def test_options_continued_with_backslashes_are_joined(ip: InteractiveShell) -> 
     # IPython passes only the first line of a cell magic; continuation lines arrive in the cell.
     result = ip.run_cell("%%pai_train --name cont \\\n    --framework python \\\n    --workers 0\nprint('hi')\n")
     assert isinstance(result.error_in_exec, UsageError) and "0 is not in the range" in str(result.error_in_exec)
-    from pai_jupyter.options import join_continuation
+    from pai_jupyter.frontends.options.common import join_continuation
 
     assert join_continuation("--a 1 \\", "   --b 2 \\\n --c 3\nprint(1)\n") == (
         "--a 1  --b 2  --c 3",

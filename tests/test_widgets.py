@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from pai_jupyter.api.jobs import Job
 from pai_jupyter.backends.local import LocalBackend
-from pai_jupyter.client import Job
 from pai_jupyter.config import PaiConfig
+from pai_jupyter.frontends.widgets.common import svg_line_chart
+from pai_jupyter.frontends.widgets.jobs import JobWidget
 from pai_jupyter.specs.job import JobSpec
-from pai_jupyter.widgets import JobWidget, svg_line_chart
 from tests.conftest import wait_until
 from tests.controlplane.jobs_helpers import submit_script, wait_for
 

@@ -1,7 +1,7 @@
 """The Backend contract: three faces (storage, training, serving).
 
 Both backends (the local control plane and Alibaba Cloud) implement every
-method here; the client API (``pai_jupyter.client``) and everything above it
+method here; the client API (``pai_jupyter.api.jobs``) and everything above it
 talk only to these protocols, and a shared test suite runs against both.
 Records are plain dataclasses that serialise to JSON for the REST API, the CLI's
 ``--json`` and the sidebar.
@@ -9,100 +9,26 @@ Records are plain dataclasses that serialise to JSON for the REST API, the CLI's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from ..records import (
+    JobEvent,
+    JobRecord,
+    LogChunk,
+    MetricPoint,
+    ObjectInfo,
+    ProgressCallback,
+    ServiceEvent,
+    ServiceMetricPoint,
+    ServiceRecord,
+)
 from ..specs.job import JobSpec
 from ..storage.uri import OssUri
 
-# Job states, as DLC names them.
-CREATING, QUEUING, RUNNING, RESTARTING = "Creating", "Queuing", "Running", "Restarting"
-STOPPING, SUCCEEDED, FAILED, STOPPED = "Stopping", "Succeeded", "Failed", "Stopped"
-TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, STOPPED})
-JOB_STATES = (CREATING, QUEUING, RUNNING, RESTARTING, STOPPING, SUCCEEDED, FAILED, STOPPED)
-
-ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
-
-
-@dataclass
-class WorkerRecord:
-    rank: int
-    state: str
-    pid: int | None = None
-    exit_code: int | None = None
-    host: str = "127.0.0.1"
-
-
-@dataclass
-class JobRecord:
-    id: str
-    name: str
-    state: str
-    spec: JobSpec
-    backend: str
-    created_at: float
-    started_at: float | None = None
-    finished_at: float | None = None
-    reason: str | None = None
-    attempt: int = 1
-    workers: list[WorkerRecord] = field(default_factory=list)
-    outputs: dict[str, str] = field(default_factory=dict)
-    code_uri: str | None = None
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["spec"] = self.spec.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
-        data = dict(data)
-        data["spec"] = JobSpec.from_dict(data["spec"])
-        data["workers"] = [WorkerRecord(**w) for w in data.get("workers", [])]
-        return cls(**data)
-
-
-@dataclass
-class MetricPoint:
-    """One reported value. ``source`` is ``report`` (the script) or ``system``."""
-
-    name: str
-    value: float
-    ts: float
-    step: int | None = None
-    worker: int = 0
-    source: str = "report"
-
-
-@dataclass
-class JobEvent:
-    ts: float
-    kind: str  # state | info | warning | advice | preemption | restart
-    message: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class LogChunk:
-    """Log text from ``offset``; pass ``next_offset`` back to follow."""
-
-    text: str
-    next_offset: int
-    worker: int = 0
-
-
-@dataclass
-class ObjectInfo:
-    uri: str
-    size: int
-    modified: float
-    is_dir: bool = False
+if TYPE_CHECKING:  # pragma: no cover
+    from ..specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
 
 
 @runtime_checkable
@@ -165,3 +91,39 @@ class Backend:
                 return
             if not chunk.text:
                 time.sleep(poll)
+
+
+@runtime_checkable
+class ServingBackend(Protocol):
+    """What the client API (``pai_jupyter.api.services``) needs from a backend.
+
+    Every method raises ``pai_jupyter.errors.PaiError`` subclasses with a
+    one-line message and a hint; never a raw transport exception.
+    """
+
+    def deploy(
+        self,
+        spec: ServiceSpec,
+        model_uri: str,
+        plan: RolloutPlan | None = None,
+        new_api_version: bool = False,
+        job_id: str | None = None,
+    ) -> ServiceRecord:
+        """Create the service (version 1 at 100 %) or add a version and start a rollout."""
+        ...
+
+    def get(self, name: str) -> ServiceRecord: ...
+    def list(self) -> list[ServiceRecord]: ...
+    def delete(self, name: str) -> None: ...
+    def token(self, name: str) -> str: ...
+    def rollout_action(self, name: str, action: str) -> ServiceRecord:
+        """``action`` is one of ROLLOUT_ACTIONS."""
+        ...
+
+    def rollback(self, name: str, version: int) -> ServiceRecord:
+        """Put 100 % of traffic on ``version`` (any earlier, kept version)."""
+        ...
+
+    def set_autoscaler(self, name: str, policy: AutoscalePolicy) -> ServiceRecord: ...
+    def metrics(self, name: str, since: float | None = None) -> list[ServiceMetricPoint]: ...
+    def events(self, name: str, since: float | None = None) -> list[ServiceEvent]: ...

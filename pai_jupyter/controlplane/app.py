@@ -24,8 +24,8 @@ from ..errors import AuthError, PaiError, ValidationError
 from ..specs.job import JobSpec
 from ..storage.local import LocalStorage
 from .db import Database
-from .job_store import JobStore
-from .runner import JobRunner
+from .jobs.runner import JobRunner
+from .jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
@@ -60,7 +60,7 @@ class ControlPlane:
 
     def _setup_serving(self) -> None:
         try:
-            from .serving_setup import setup_serving  # added with the serving face
+            from .serving.setup import setup_serving
         except ImportError:
             return
         self.extensions.append(setup_serving(self.app, self.db, self.home, self.storage))

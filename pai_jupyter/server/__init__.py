@@ -1,7 +1,7 @@
 """The Jupyter server extension: REST (``/pai/api/...``) and a push websocket for the sidebar.
 
-Handlers only translate HTTP to calls of the client API (``pai_jupyter.client``
-and ``pai_jupyter.service_client``) and records to JSON; they hold no business
+Handlers only translate HTTP to calls of the client API (``pai_jupyter.api.jobs``
+and ``pai_jupyter.api.services``) and records to JSON; they hold no business
 logic. Every endpoint needs the Jupyter server's authentication
 (``@web.authenticated`` + ``@authorized``, resource ``pai``; the websocket
 ``@ws_authenticated``). Errors are ``PaiError.to_json()`` bodies

@@ -1,13 +1,13 @@
-"""``/pai/api/jobs...``: the Jobs panel's REST endpoints, thin over ``pai_jupyter.client``."""
+"""``/pai/api/jobs...``: the Jobs panel's REST endpoints, thin over ``pai_jupyter.api.jobs``."""
 
 from __future__ import annotations
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .. import client
-from ..backends.base import JOB_STATES
+from ..api import jobs as client
 from ..errors import ValidationError
+from ..records import JOB_STATES
 from .base import PaiHandler
 from .views import advice_events, event_json, job_json, metric_json, provenance_summary
 

@@ -1,4 +1,4 @@
-"""``/pai/api/services...``: the Endpoints panel's REST endpoints, thin over ``pai_jupyter.service_client``."""
+"""``/pai/api/services...``: the Endpoints panel's REST endpoints, thin over ``pai_jupyter.api.services``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class _ServiceHandler(PaiHandler):
     async def service(self, name: str) -> Any:
         """The ``service_client.Service`` called ``name`` on the chosen backend."""
         # Imported on use: the serving face is optional for the Jobs half of the API.
-        from .. import service_client
+        from ..api import services as service_client
 
         return await self.call(service_client.get_service, name, backend=self.backend())
 
@@ -29,7 +29,7 @@ class ServicesHandler(_ServiceHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from .. import service_client
+        from ..api import services as service_client
 
         records = await self.call(service_client.services, backend=self.backend())
         self.send({"services": [r.to_dict() for r in records]})

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .. import client
+from ..api import jobs as client
 from ..backends.base import Backend
 from ..errors import PaiError
 from .views import event_json, job_json, metric_json, provenance_summary
@@ -162,7 +162,7 @@ class ServicesTopic(Topic):
     min_interval = LIST_INTERVAL_S
 
     def read(self) -> list[Message]:
-        from .. import service_client
+        from ..api import services as service_client
 
         records = [r.to_dict() for r in service_client.services(backend=self.backend)]
         return [{"type": "services", "services": records}] if self.changed("services", records) else []
@@ -176,7 +176,7 @@ class ServiceTopic(Topic):
         self.events = PointCursor(("ts", "kind", "message", "version"))
 
     def read(self) -> list[Message]:
-        from .. import service_client
+        from ..api import services as service_client
 
         service = service_client.get_service(self.name, backend=self.backend)
         out: list[Message] = []

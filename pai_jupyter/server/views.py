@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..backends.base import JobEvent, MetricPoint
-from ..client import Job
+from ..api.jobs import Job
+from ..records import JobEvent, MetricPoint
 
 
 def job_json(job: Job) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 ``to_eas_autoscaler()`` / ``from_eas_autoscaler()`` are the camelCase body of
 Create/UpdateServiceAutoScaler (reference §3.4); the decisions themselves are
-``pai_jupyter.serving.autoscaler.decide_scale``.
+``pai_jupyter.decisions.autoscale.decide_scale``.
 """
 
 from __future__ import annotations

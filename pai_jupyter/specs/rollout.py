@@ -1,6 +1,6 @@
 """``RolloutPlan``: blue-green steps and the gates checked at each, validated.
 
-The decisions themselves are ``pai_jupyter.serving.rollout.decide_rollout``.
+The decisions themselves are ``pai_jupyter.decisions.rollout.decide_rollout``.
 """
 
 from __future__ import annotations

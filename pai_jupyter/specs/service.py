@@ -55,7 +55,7 @@ CONTAINER_MODEL_DIR = "/eas/workspace/model"
 # Our own model server, for processors EAS has no built-in for (sklearn).
 OWN_SERVER_IMAGE = "eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/python-inference:py39-ubuntu2004"
 OWN_SERVER_COMMAND = (
-    "python -m pai_jupyter.serving.model_server --processor {processor} --model " + CONTAINER_MODEL_DIR
+    "python -m pai_jupyter.model_server.server --processor {processor} --model " + CONTAINER_MODEL_DIR
 )
 
 LABEL = "pai-jupyter."

@@ -11,8 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..backends.base import ObjectInfo, ProgressCallback
 from ..errors import NotFoundError, ValidationError
+from ..records import ObjectInfo, ProgressCallback
 from .uri import OssUri
 
 _CHUNK = 4 * 1024 * 1024

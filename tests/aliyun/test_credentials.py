@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pai_jupyter.aliyun.credentials import region_endpoint
-from pai_jupyter.aliyun.dlc_training import DlcTraining
-from pai_jupyter.aliyun.oss_storage import OssStorage
+from pai_jupyter.backends.aliyun.credentials import region_endpoint
+from pai_jupyter.backends.aliyun.dlc_training import DlcTraining
+from pai_jupyter.backends.aliyun.oss_storage import OssStorage
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.storage.uri import OssUri
 from tests.aliyun.conftest import BUCKET, AliyunFakes

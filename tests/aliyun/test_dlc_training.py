@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pai_jupyter.aliyun import dlc_jobs as dj
-from pai_jupyter.aliyun.dlc_training import DlcTraining
+from pai_jupyter.api.jobs import Job, jobs, submit
+from pai_jupyter.backends.aliyun import dlc_jobs as dj
+from pai_jupyter.backends.aliyun.dlc_training import DlcTraining
 from pai_jupyter.backends.base import Backend
-from pai_jupyter.client import Job, jobs, submit
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import AuthError, BackendUnavailable, NotFoundError, RemoteError
 from pai_jupyter.specs.job import DataInput, JobSpec, SpotPolicy
@@ -292,7 +292,7 @@ def test_sdk_errors_are_one_line_with_request_id(
 
 
 def test_missing_credentials_are_an_auth_error(fakes: AliyunFakes, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pai_jupyter.aliyun.oss_storage import OssStorage
+    from pai_jupyter.backends.aliyun.oss_storage import OssStorage
 
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -373,7 +373,7 @@ def test_checkpointer_resumes_both_ranks_after_reclaim(
 def test_an_abandoned_resubmission_claim_is_taken_over(
     aliyun: Backend, fakes: AliyunFakes, tmp_path: Path
 ) -> None:
-    from pai_jupyter.aliyun import dlc_training
+    from pai_jupyter.backends.aliyun import dlc_training
 
     job = _spot_job(aliyun, tmp_path, max_restarts=2, sleep=1.0)
     dlc_id = _reclaim_when_started(job, fakes, steps=1)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from pai_jupyter.api.services import PredictError, get_service
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError
-from pai_jupyter.service_client import PredictError, get_service
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 

@@ -55,7 +55,7 @@ def test_magics_run_a_job_on_dlc(
 def test_cli_lists_and_shows_dlc_jobs(fakes: AliyunFakes, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from pai_jupyter.cli import cli
+    from pai_jupyter.frontends.cli.main import cli
 
     script = tmp_path / "train.py"
     script.write_text(TRAIN)

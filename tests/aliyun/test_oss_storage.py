@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pai_jupyter.aliyun.oss_storage import OssStorage
+from pai_jupyter.backends.aliyun.oss_storage import OssStorage
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import AuthError, BackendUnavailable, NotFoundError, PaiError
 from pai_jupyter.storage.uri import OssUri
@@ -97,7 +97,7 @@ def test_uri_endpoint_overrides_config(fakes: AliyunFakes, monkeypatch: pytest.M
 def test_cli_storage_cp_and_ls_on_aliyun(fakes: AliyunFakes, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from pai_jupyter.cli import cli
+    from pai_jupyter.frontends.cli.main import cli
 
     (tmp_path / "f.txt").write_text("cli")
     runner = CliRunner()
@@ -111,7 +111,7 @@ def test_cli_storage_cp_and_ls_on_aliyun(fakes: AliyunFakes, tmp_path: Path) -> 
     from tests.conftest import python_env
 
     proc = subprocess.run(
-        [sys.executable, "-m", "pai_jupyter.cli", "storage", "ls", "oss://missing-bucket/x/"],
+        [sys.executable, "-m", "pai_jupyter.frontends.cli.main", "storage", "ls", "oss://missing-bucket/x/"],
         capture_output=True,
         text=True,
         env=python_env(),

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from pai_jupyter.decisions.checkpoint_policy import check_checkpoint_policy
 from pai_jupyter.specs.job import JobSpec, SpotPolicy
-from pai_jupyter.specs.policy import check_checkpoint_policy
 from tests.conftest import run_cli
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pai_jupyter import client
+from pai_jupyter.api import jobs as client
 from pai_jupyter.checkpoint import read_manifest
 from pai_jupyter.specs.job import JobSpec
 from pai_jupyter.storage.uri import OssUri

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pai_jupyter.api.services import deploy, get_service, services
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import NotFoundError
-from pai_jupyter.service_client import deploy, get_service, services
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan
 from tests.serving.models import onnx_linear
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pai_jupyter.api.jobs import Job, get_job, jobs, submit
 from pai_jupyter.backends.base import Backend
-from pai_jupyter.client import Job, get_job, jobs, submit
 from pai_jupyter.errors import JobFailed, NotFoundError
 from pai_jupyter.specs.job import JobSpec
 

@@ -7,8 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pai_jupyter.backends.base import JobRecord
 from pai_jupyter.backends.local import LocalBackend
+from pai_jupyter.records import JobRecord
 from pai_jupyter.specs.job import JobSpec
 from pai_jupyter.storage.uri import OssUri
 

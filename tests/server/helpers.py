@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from pai_jupyter.backends.base import JobRecord
 from pai_jupyter.backends.local import LocalBackend
 from pai_jupyter.config import PaiConfig
+from pai_jupyter.records import JobRecord
 from pai_jupyter.specs.job import JobSpec
 from pai_jupyter.storage.uri import OssUri
 

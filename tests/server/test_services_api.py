@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pai_jupyter import service_client
+from pai_jupyter.api import services as service_client
 from pai_jupyter.specs.service import RolloutPlan
 from tests.server.helpers import expect_error, get_json, next_message
 from tests.serving.models import onnx_linear

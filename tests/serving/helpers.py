@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from pai_jupyter.backends.local import LocalBackend
-from pai_jupyter.backends.serving_base import ServiceRecord
+from pai_jupyter.records import ServiceRecord
 from pai_jupyter.specs.service import ServiceSpec
 from pai_jupyter.storage.uri import OssUri
 

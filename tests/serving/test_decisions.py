@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from pai_jupyter.backends.serving_base import RolloutRecord, RolloutStep
-from pai_jupyter.serving.autoscaler import ScaleDecision, ScaleObservation, decide_scale
-from pai_jupyter.serving.rollout import WindowStats, breached_gates, decide_rollout
+from pai_jupyter.decisions.autoscale import ScaleDecision, ScaleObservation, decide_scale
+from pai_jupyter.decisions.rollout import WindowStats, breached_gates, decide_rollout
+from pai_jupyter.records import RolloutRecord, RolloutStep
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan
 
 

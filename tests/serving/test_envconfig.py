@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from pai_jupyter.controlplane.serving.gateway import GatewayConfig
+from pai_jupyter.controlplane.serving.instances import InstanceConfig
+from pai_jupyter.controlplane.serving.loops import LoopConfig
 from pai_jupyter.errors import ValidationError
-from pai_jupyter.serving.gateway import GatewayConfig
-from pai_jupyter.serving.instances import InstanceConfig
-from pai_jupyter.serving.loops import LoopConfig
 
 
 def test_overrides_are_typed_per_field(monkeypatch: pytest.MonkeyPatch) -> None:

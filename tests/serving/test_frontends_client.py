@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from models import onnx_weights
 
-from pai_jupyter import client
+from pai_jupyter.api import jobs as client
+from pai_jupyter.api.services import PredictError, Service, deploy, get_service, services
 from pai_jupyter.errors import NotFoundError, ValidationError
-from pai_jupyter.service_client import PredictError, Service, deploy, get_service, services
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan
 
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 """Bad input at the front ends: one line, a hint, nothing deployed, nothing uploaded.
 
 The magics run in a real IPython shell; the CLI through its real entry point
-(``pai_jupyter.cli.main``, exit code 2 and the message on stderr). None of these
+(``pai_jupyter.frontends.cli.main.main``, exit code 2 and the message on stderr). None of these
 needs a control plane: every check happens before the backend is asked.
 """
 
@@ -13,9 +13,9 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from pai_jupyter.api.services import deploy, infer_processor
 from pai_jupyter.errors import NotFoundError, ValidationError
-from pai_jupyter.service_client import deploy, infer_processor
-from pai_jupyter.serving_options import deploy_request
+from pai_jupyter.frontends.options.services import deploy_request
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_cli_deploy_bad_input_exits_2_with_one_line(
 ) -> None:
     import shlex
 
-    from pai_jupyter.cli import main
+    from pai_jupyter.frontends.cli.main import main
 
     with pytest.raises(SystemExit) as info:
         main(["deploy", *shlex.split(line)])
@@ -119,7 +119,7 @@ def test_cli_deploy_bad_input_exits_2_with_one_line(
 
 
 def test_cli_services_rollout_rejects_unknown_action(pai_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pai_jupyter.cli import main
+    from pai_jupyter.frontends.cli.main import main
 
     with pytest.raises(SystemExit) as info:
         main(["services", "rollout", "svc", "explode"])

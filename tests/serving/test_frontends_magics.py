@@ -12,7 +12,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from pai_jupyter.service_client import Service
+from pai_jupyter.api.services import Service
 
 pytestmark = pytest.mark.slow
 
@@ -138,8 +138,8 @@ def test_service_widget_renders_split_figures_and_rollout(
     serving_env: Path, workdir: Path, onnx_model: Path, onnx_model_b: Path
 ) -> None:
     pytest.importorskip("ipywidgets")
-    from pai_jupyter.service_client import deploy
-    from pai_jupyter.serving_widgets import ServiceWidget
+    from pai_jupyter.api.services import deploy
+    from pai_jupyter.frontends.widgets.services import ServiceWidget
     from pai_jupyter.specs.service import RolloutPlan
 
     svc = deploy("widget-svc", onnx_model)
@@ -179,8 +179,8 @@ def test_deploy_shows_the_live_widget_in_a_widget_frontend(
     ip: InteractiveShell, onnx_model: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("ipywidgets")
-    from pai_jupyter import serving_widgets
-    from pai_jupyter.serving_magics import ServingMagics
+    from pai_jupyter.frontends.magics.services import ServingMagics
+    from pai_jupyter.frontends.widgets import services as serving_widgets
 
     shown: list[object] = []
     monkeypatch.setattr(ServingMagics, "_widgets", property(lambda self: True))

@@ -30,7 +30,7 @@ def signed_headers(token: str, body: bytes, path: str, date: str | None = None, 
 
 
 def test_deploy_predict_auth_and_limits(backend, onnx_model: Path) -> None:
-    from pai_jupyter.backends.serving_base import ServingBackend
+    from pai_jupyter.backends.base import ServingBackend
 
     assert isinstance(backend.serving, ServingBackend)
     record = deploy(backend, onnx_model, max_body_bytes=4096)

@@ -16,8 +16,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from pai_jupyter.serving.gateway import Gateway, GatewayConfig, ServiceRoute
-from pai_jupyter.serving.gateway_listener import GatewayListener
+from pai_jupyter.controlplane.serving.gateway import Gateway, GatewayConfig, ServiceRoute
+from pai_jupyter.controlplane.serving.gateway_listener import GatewayListener
 
 TOKEN = "secret-token"
 Exchange = Callable[[asyncio.StreamReader, asyncio.StreamWriter, Gateway], Awaitable[None]]

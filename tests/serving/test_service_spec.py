@@ -91,7 +91,7 @@ def test_sklearn_has_no_eas_builtin_so_it_runs_our_server_in_a_container() -> No
     spec = ServiceSpec("iris", "sklearn")
     body = spec.to_eas("oss://b/iris/", region="cn-shanghai")
     (container,) = body["containers"]
-    assert "pai_jupyter.serving.model_server --processor sklearn" in container["command"]
+    assert "pai_jupyter.model_server.server --processor sklearn" in container["command"]
     assert "cn-shanghai" in container["image"]
     assert body["storage"][0]["oss"]["path"] == "oss://b/iris/"
     assert ServiceSpec.from_eas(body) == spec

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from pai_jupyter.api.services import Service
 from pai_jupyter.errors import ValidationError
-from pai_jupyter.service_client import Service
 
 
 @pytest.mark.parametrize("version", ["v2", "latest", None])

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from pai_jupyter.decisions.signature import compare
 from pai_jupyter.errors import ValidationError
-from pai_jupyter.serving.processors import detect_processor, load_processor
-from pai_jupyter.serving.signature import compare, read_signature
+from pai_jupyter.model_server.processors import detect_processor, load_processor
+from pai_jupyter.model_server.signature import read_signature
 from tests.serving import models
 
 
@@ -55,7 +56,7 @@ def test_signatures_read_from_models(tmp_path: Path) -> None:
 
 
 def test_bad_input_and_bad_model_are_one_line_errors(tmp_path: Path) -> None:
-    from pai_jupyter.serving.processors.base import InputError
+    from pai_jupyter.model_server.processors.base import InputError
 
     proc = load_processor("onnx", models.onnx_linear(tmp_path / "m.onnx", n_in=4))
     with pytest.raises(InputError, match=r"shape \[1, 3\]"):
@@ -72,7 +73,7 @@ def test_bad_input_and_bad_model_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_warm_up_runs_on_zeros_shaped_like_the_signature(tmp_path: Path) -> None:
-    from pai_jupyter.serving.model_server import warm_up
+    from pai_jupyter.model_server.server import warm_up
 
     assert warm_up(load_processor("onnx", models.onnx_linear(tmp_path / "m.onnx", n_in=4)))
     ts = models.torchscript_mlp(tmp_path / "ts" / "model.pt", example=False)

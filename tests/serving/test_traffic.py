@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from pai_jupyter.serving.traffic import SmoothWRR, Window
+from pai_jupyter.controlplane.serving.traffic import SmoothWRR, Window
 
 
 @pytest.mark.parametrize("weights", [{1: 90, 2: 10}, {1: 50, 2: 50}, {1: 33.3, 2: 66.7}, {1: 1, 2: 2, 3: 7}])

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pai_jupyter.serving.upstream import Upstream, UpstreamError
+from pai_jupyter.controlplane.serving.upstream import Upstream, UpstreamError
 
 
 async def _server(
@@ -105,7 +105,7 @@ def test_timeout_is_not_a_connection_failure() -> None:
 
 def test_instance_http_server_framing() -> None:
     """The instances' own server: keep-alive, pipelining, Connection: close, limits."""
-    from pai_jupyter.serving.httpserver import _Protocol
+    from pai_jupyter.model_server.httpserver import _Protocol
 
     def handler(method, path, query, headers, body):  # type: ignore[no-untyped-def]
         return 200, "text/plain", f"{method} {path} {query} {body.decode()}".encode()
@@ -156,7 +156,7 @@ def test_interim_100_continue_and_head() -> None:
 
     run(main())
 
-    from pai_jupyter.serving.httpserver import _Protocol
+    from pai_jupyter.model_server.httpserver import _Protocol
 
     async def expect() -> None:
         loop = asyncio.get_running_loop()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pai_jupyter import client
+from pai_jupyter.api import jobs as client
 from pai_jupyter.specs.job import JobSpec
 from tests.conftest import python_env
 
@@ -75,7 +75,7 @@ def test_low_gpu_utilisation_becomes_an_advice_event(
     assert {p.value for p in gpu if p.name == "gpu_util"} == {25.0}
     assert {p.value for p in gpu if p.name == "gpu_memory_mb"} == {3072.0}
 
-    from pai_jupyter.widgets import JobWidget
+    from pai_jupyter.frontends.widgets.jobs import JobWidget
 
     widget = JobWidget(job, start=False)
     assert "GPU 25%, 3072 MB" in widget.stats.value
@@ -83,7 +83,10 @@ def test_low_gpu_utilisation_becomes_an_advice_event(
 
     def pai(*args: str) -> str:
         out = subprocess.run(
-            [sys.executable, "-m", "pai_jupyter.cli", *args], capture_output=True, text=True, env=python_env()
+            [sys.executable, "-m", "pai_jupyter.frontends.cli.main", *args],
+            capture_output=True,
+            text=True,
+            env=python_env(),
         )
         assert out.returncode == 0, out.stderr
         return out.stdout

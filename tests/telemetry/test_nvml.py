@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pai_jupyter.controlplane.sampling import JobSampler
+from pai_jupyter.controlplane.jobs.sampling import JobSampler
 from pai_jupyter.telemetry.nvml import GpuDevice, NvmlReader, per_worker
 
 pynvml = pytest.importorskip("pynvml")

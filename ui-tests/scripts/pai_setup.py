@@ -42,7 +42,7 @@ def _git(repo: Path, *args: str) -> None:
 
 
 def submit_job() -> dict[str, str]:
-    from pai_jupyter.client import submit
+    from pai_jupyter.api.jobs import submit
     from pai_jupyter.specs.job import JobSpec
 
     repo = Path(tempfile.mkdtemp(prefix="pai-ui-repo-"))
@@ -84,7 +84,7 @@ def _onnx_linear(path: Path, seed: int) -> Path:
 
 
 def deploy_v1() -> dict[str, str]:
-    from pai_jupyter.service_client import deploy
+    from pai_jupyter.api.services import deploy
 
     model = _onnx_linear(Path(tempfile.mkdtemp(prefix="pai-ui-model-")) / "model.onnx", seed=0)
     service = deploy(SERVICE, model, processor="onnx")
@@ -92,7 +92,7 @@ def deploy_v1() -> dict[str, str]:
 
 
 def start_rollout() -> dict[str, str]:
-    from pai_jupyter.service_client import deploy
+    from pai_jupyter.api.services import deploy
     from pai_jupyter.specs.service import RolloutPlan
 
     model = _onnx_linear(Path(tempfile.mkdtemp(prefix="pai-ui-model-")) / "model.onnx", seed=1)
@@ -121,7 +121,7 @@ def start_rollout() -> dict[str, str]:
 def load(name: str, seconds: str) -> dict[str, int]:
     """Steady traffic (about 25 requests/s) until the time is up or the service is gone."""
     from pai_jupyter.errors import PaiError
-    from pai_jupyter.service_client import get_service
+    from pai_jupyter.api.services import get_service
 
     service = get_service(name)
     payload = [[0.5] * N_IN]
@@ -142,7 +142,7 @@ def load(name: str, seconds: str) -> dict[str, int]:
 def advise(job_id: str) -> dict[str, str]:
     from pai_jupyter.config import PaiConfig
     from pai_jupyter.controlplane.db import Database
-    from pai_jupyter.controlplane.job_store import JobStore
+    from pai_jupyter.controlplane.jobs.store import JobStore
     from pai_jupyter.telemetry.advice import input_bound_advice
 
     # A GPU trace as NVML would sample it every 2 s: 35-45 % busy for six minutes.

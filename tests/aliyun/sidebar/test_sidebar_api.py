@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from pai_jupyter.api.jobs import submit
 from pai_jupyter.backends.registry import get_backend
-from pai_jupyter.client import submit
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.specs.job import JobSpec
 from tests.aliyun.conftest import AliyunFakes

@@ -1,0 +1,213 @@
+"""The client API: the one Python API that magics, CLI and server extension use.
+
+``submit()`` captures provenance, snapshots the code, uploads it through the
+backend's storage face and submits the job; ``Job`` is what users hold.
+Everything here talks to a ``Backend`` (local or aliyun) and nothing else.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..backends.base import Backend
+from ..config import current_config
+from ..errors import JobFailed, PaiError
+from ..records import TERMINAL_STATES, JobEvent, JobRecord, MetricPoint
+from ..specs.job import JobSpec
+from ..storage.uri import OssUri
+from .common import BackendArg, resolve_backend
+
+
+class Job:
+    """A training job on any backend. Cheap to create; every call asks the backend."""
+
+    def __init__(self, record: JobRecord, backend: Backend) -> None:
+        self.record = record
+        self.backend = backend
+        self._provenance: dict[str, Any] | None = None
+        # What the user should know about the submission (a capped diff, files left out of the snapshot).
+        self.warnings: list[str] = []
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def spec(self) -> JobSpec:
+        return self.record.spec
+
+    def refresh(self) -> JobRecord:
+        self.record = self.backend.training.get(self.id)
+        return self.record
+
+    def status(self) -> str:
+        return self.refresh().state
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        if not self.record.outputs:
+            self.refresh()
+        return dict(self.record.outputs)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        if self._provenance is None:
+            self._provenance = self.backend.training.provenance(self.id)
+        return self._provenance
+
+    def logs(self, worker: int = 0, tail: int | None = None) -> str:
+        if tail is not None:
+            return self.backend.training.logs(self.id, worker=worker, tail=tail).text
+        text, offset = [], 0
+        while True:
+            chunk = self.backend.training.logs(self.id, worker=worker, offset=offset)
+            if not chunk.text:
+                return "".join(text)
+            text.append(chunk.text)
+            offset = chunk.next_offset
+
+    def metrics(self, since: float | None = None, names: list[str] | None = None) -> list[MetricPoint]:
+        return self.backend.training.metrics(self.id, since=since, names=names)
+
+    def metric(self, name: str) -> list[tuple[int | None, float]]:
+        """``[(step, value), ...]`` of one metric from worker 0, e.g. ``job.metric("loss")``."""
+        return [(p.step, p.value) for p in self.metrics(names=[name]) if p.worker == 0]
+
+    def events(self) -> list[JobEvent]:
+        return self.backend.training.events(self.id)
+
+    def stop(self) -> Job:
+        self.record = self.backend.training.stop(self.id)
+        return self
+
+    def preempt(self) -> Job:
+        """Reclaim the job's instances as a spot reclaim would (local backend)."""
+        preempt = getattr(self.backend.training, "preempt", None)
+        if preempt is None:
+            raise PaiError(f"the {self.backend.id} backend cannot simulate preemption")
+        self.record = preempt(self.id)
+        return self
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        poll: float = 1.0,
+        raise_on_failure: bool = True,
+        on_update: Callable[[JobRecord], None] | None = None,
+    ) -> Job:
+        """Block until the job ends; raise ``JobFailed`` if it did not succeed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last_state = None
+        while True:
+            record = self.refresh()
+            if on_update is not None and record.state != last_state:
+                on_update(record)
+                last_state = record.state
+            if record.state in TERMINAL_STATES:
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.id} is still {record.state} after {timeout:g}s")
+            time.sleep(poll)
+        if raise_on_failure and record.state != "Succeeded":
+            raise JobFailed(
+                f"job {self.id} ({self.name}) {record.state.lower()}"
+                + (f": {record.reason}" if record.reason else ""),
+                f"see its logs: jupyter pai jobs logs {self.id}",
+            )
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.name!r} {self.record.state} on {self.record.backend}>"
+
+
+def submit(
+    source: str,
+    spec: JobSpec,
+    *,
+    cwd: Path | str | None = None,
+    backend: BackendArg = None,
+    python: str | None = None,
+    simulate_preemption_after: float | None = None,
+) -> Job:
+    """Package ``source`` as the job's entry script with its code and provenance, and submit it."""
+    from ..provenance import capture, make_snapshot
+
+    spec.validate()
+    be = resolve_backend(backend)
+    cwd = Path(cwd or Path.cwd())
+    provenance = capture(
+        cwd,
+        entry_source=source,
+        entry_name=spec.entry,
+        data_uris=[i.uri for i in spec.inputs],
+        spec=spec.to_dict(),
+    )
+    config = current_config()
+    bucket = config.bucket
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = OssUri(bucket, f"pai-jupyter/submissions/{spec.name}-{stamp}-{secrets.token_hex(3)}/")
+    with tempfile.TemporaryDirectory(prefix="pai-snapshot-") as tmp:
+        snapshot = make_snapshot(cwd, source, spec.entry, Path(tmp) / "code")
+        spec = spec.with_changes(workdir=snapshot.workdir)
+        code_uri = be.storage.upload(Path(tmp) / "code", base.join("code").as_dir())
+    provenance["snapshot"] = {"uri": str(code_uri), "files": snapshot.files, "bytes": snapshot.bytes}
+    be.storage.write_bytes(base.join("provenance.json"), _json_bytes(provenance))
+    kwargs: dict[str, Any] = {"python": python or sys.executable}
+    if simulate_preemption_after is not None:
+        kwargs["simulate_preemption_after"] = simulate_preemption_after
+    record = be.training.submit(spec, str(code_uri), provenance, **kwargs)
+    job = Job(record, be)
+    job.warnings = list(provenance.get("warnings", []))
+    if snapshot.skipped:
+        job.warnings.append(
+            "left out of the code snapshot (over 10 MB each; upload data and pass --data oss://...): "
+            + ", ".join(snapshot.skipped)
+        )
+    return job
+
+
+def submit_file(path: Path | str, spec: JobSpec, **kwargs: Any) -> Job:
+    """Submit a script file (``jupyter pai train SCRIPT.py``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PaiError(f"script {path} does not exist")
+    spec = spec.with_changes(entry=path.name) if spec.entry == "main.py" else spec
+    kwargs.setdefault("cwd", path.resolve().parent)
+    return submit(path.read_text(), spec, **kwargs)
+
+
+def get_job(job_id: str, backend: BackendArg = None) -> Job:
+    be = resolve_backend(backend)
+    return Job(be.training.get(job_id), be)
+
+
+def jobs(
+    limit: int = 100, state: str | None = None, name: str | None = None, backend: BackendArg = None
+) -> list[Job]:
+    be = resolve_backend(backend)
+    return [Job(r, be) for r in be.training.list(limit=limit, state=state, name=name)]
+
+
+def upload(local: Path | str, uri: str, backend: BackendArg = None, progress: Any = None) -> str:
+    """Copy a local file or folder to ``oss://`` storage; returns the URI written."""
+    return str(resolve_backend(backend).storage.upload(Path(local), OssUri.parse(uri), progress))
+
+
+def download(uri: str, local: Path | str, backend: BackendArg = None, progress: Any = None) -> Path:
+    return resolve_backend(backend).storage.download(OssUri.parse(uri), Path(local), progress)
+
+
+def _json_bytes(data: Any) -> bytes:
+    import json
+
+    return json.dumps(data, indent=2, default=str).encode()

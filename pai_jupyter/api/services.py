@@ -1,0 +1,461 @@
+"""The client API for serving: the one Python API the magics, CLI, server extension and sidebar use.
+
+``deploy()`` turns a job id, an ``oss://`` URI or a local file/folder into a
+model URI (uploading local models first), infers the processor from the model's
+files when none is given, and asks the backend's serving face to create the
+service (version 1 at 100 %) or to add a version and start a blue-green
+rollout. ``Service`` is what users hold::
+
+    svc = pai_jupyter.Service("digits-svc")
+    svc.predict([[0.0] * 64])          # -> {"outputs": [...]}
+
+Wire shape of ``predict`` (documented choice): for the built-in processors the
+request is ``{"inputs": X}`` (``X`` an array for the model's first input, or
+``{input name: array}``; NumPy arrays are converted) and the answer is the JSON
+``{"outputs": Y}``; for the custom processor the bytes go through unchanged and
+the answer's bytes come back. The token goes in the ``Authorization`` header as
+EAS expects (the raw token), or, with ``signed=True``, in the request-signature
+form of Alibaba's ``eas-prediction`` client. The same call works against EAS on
+the aliyun backend: only ``record.endpoint`` and the token differ.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+
+from ..backends.base import Backend
+from ..errors import BackendUnavailable, NotFoundError, RemoteError, ValidationError
+from ..records import (
+    ROLLOUT_ACTIONS,
+    ProgressCallback,
+    RolloutRecord,
+    ServiceEvent,
+    ServiceMetricPoint,
+    ServiceRecord,
+    VersionRecord,
+)
+from ..specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
+from .common import BackendArg, resolve_backend
+from .model_sources import infer_processor, resolve_model
+
+
+class PredictError(RemoteError):
+    """A prediction answered with a non-2xx status; ``status`` and ``body`` are the server's."""
+
+    def __init__(self, message: str, hint: str | None, status: int, body: bytes) -> None:
+        super().__init__(message, hint, http_status=status)
+        self.status = status
+        self.body = body
+
+
+def eas_signature_headers(token: str, body: bytes, path: str, content_type: str) -> dict[str, str]:
+    """The headers ``eas-prediction``'s PredictClient sends (reference §3.8)."""
+    md5 = hashlib.md5(body).hexdigest()
+    date = formatdate(usegmt=True)
+    string = f"POST\n{md5}\n{content_type}\n{date}\n{path}".strip()
+    digest = hmac.new(token.encode(), string.encode(), hashlib.sha1).digest()
+    return {
+        "Content-MD5": md5,
+        "Date": date,
+        "Content-Type": content_type,
+        "Authorization": f"EAS {base64.b64encode(digest).decode()}",
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """NumPy arrays and scalars (and nests of them) as plain JSON values."""
+    if hasattr(value, "tolist") and callable(value.tolist):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Service:
+    """One service on any backend. Cheap to create; reads ask the backend."""
+
+    def __init__(self, name: str, backend: BackendArg = None, record: ServiceRecord | None = None) -> None:
+        self.name = name
+        self.backend: Backend = resolve_backend(backend)
+        self._record = record
+        self._token: str | None = None
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+
+    # -- state ------------------------------------------------------------------
+    @property
+    def serving(self) -> Any:
+        return self.backend.serving
+
+    @property
+    def record(self) -> ServiceRecord:
+        if self._record is None:
+            self.refresh()
+        assert self._record is not None
+        return self._record
+
+    def refresh(self) -> ServiceRecord:
+        self._record = self.serving.get(self.name)
+        return self._record
+
+    @property
+    def endpoint(self) -> str:
+        return self.record.endpoint
+
+    @property
+    def state(self) -> str:
+        return self.refresh().state
+
+    @property
+    def versions(self) -> list[VersionRecord]:
+        return list(self.refresh().versions)
+
+    @property
+    def weights(self) -> dict[int, float]:
+        return self.refresh().weights
+
+    @property
+    def spec(self) -> ServiceSpec:
+        return ServiceSpec.from_dict(self.record.spec)
+
+    @property
+    def rollout(self) -> RolloutRecord | None:
+        return self.refresh().rollout
+
+    def token(self) -> str:
+        if self._token is None:
+            self._token = self.serving.token(self.name)
+        return self._token
+
+    def metrics(self, since: float | None = None) -> list[ServiceMetricPoint]:
+        return self.serving.metrics(self.name, since=since)
+
+    def events(self, since: float | None = None) -> list[ServiceEvent]:
+        return self.serving.events(self.name, since=since)
+
+    # -- predictions ----------------------------------------------------------------
+    def predict(
+        self,
+        payload: Any,
+        *,
+        raw: bool = False,
+        timeout: float = 30.0,
+        signed: bool = False,
+        version: int | None = None,
+    ) -> Any:
+        """Send one request to the endpoint; JSON in and out for built-ins, bytes for custom.
+
+        ``raw=True`` sends ``payload`` (bytes, str, or a JSON value sent as is,
+        without the ``{"inputs": ...}`` wrapper) and returns the response bytes.
+        ``version=N`` calls that version only (``<endpoint>@vN``), e.g. one
+        deployed with ``new_api_version=True``.
+        """
+        processor = self.record.spec.get("processor")
+        if version is not None:
+            processor = next((v.processor for v in self.record.versions if v.version == version), processor)
+        custom = processor == "custom"
+        if raw or custom:
+            content_type = "application/json"
+            if isinstance(payload, (bytes, bytearray, memoryview)):
+                body, content_type = bytes(payload), "application/octet-stream"
+            elif isinstance(payload, str):
+                body = payload.encode()
+            else:
+                body = json.dumps(_jsonable(payload)).encode()
+        else:
+            data = payload if isinstance(payload, dict) and "inputs" in payload else {"inputs": payload}
+            body = json.dumps(_jsonable(data)).encode()
+            content_type = "application/json"
+        resp = self._post(body, content_type, timeout, signed, version)
+        if raw or custom:
+            return resp.content
+        try:
+            return resp.json()
+        except ValueError:
+            raise PredictError(
+                f"{self.name} answered HTTP {resp.status_code} with a body that is not JSON",
+                "use predict(..., raw=True) for a raw answer",
+                resp.status_code,
+                resp.content,
+            ) from None
+
+    def _version_url(self, version: int) -> str:
+        """One version's own endpoint: EAS gives each version its own service; the local gateway
+        routes ``<endpoint>@vN``."""
+        own = getattr(self.serving, "version_endpoint", None)
+        return own(self.name, version) if own is not None else f"{self.endpoint}@v{version}"
+
+    def _post(
+        self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
+    ) -> requests.Response:
+        url = self.endpoint if version is None else self._version_url(_version_number(version))
+        token = self.token()
+        if signed:
+            headers = eas_signature_headers(token, body, urlparse(url).path, content_type)
+        else:
+            headers = {"Authorization": token, "Content-Type": content_type}
+        with self._lock:
+            if self._session is None:
+                self._session = requests.Session()
+            session = self._session
+        try:
+            resp = session.post(url, data=body, headers=headers, timeout=timeout)
+        except requests.ConnectionError:
+            raise BackendUnavailable(
+                f"cannot reach {self.name}'s endpoint {url}", "is the service (or the control plane) running?"
+            ) from None
+        except requests.Timeout:
+            raise BackendUnavailable(f"{self.name} did not answer within {timeout:g}s", "raise timeout=") from None
+        if resp.status_code >= 400:
+            raise _predict_error(self.name, resp)
+        return resp
+
+    # -- control ---------------------------------------------------------------------
+    def _apply(self, record: ServiceRecord) -> Service:
+        self._record = record
+        return self
+
+    def rollout_action(self, action: str) -> Service:
+        if action not in ROLLOUT_ACTIONS:
+            raise ValidationError(
+                f"rollout action {action!r} is unknown", f"use one of {', '.join(ROLLOUT_ACTIONS)}"
+            )
+        return self._apply(self.serving.rollout_action(self.name, action))
+
+    def pause(self) -> Service:
+        return self.rollout_action("pause")
+
+    def resume(self) -> Service:
+        return self.rollout_action("resume")
+
+    def promote(self) -> Service:
+        return self.rollout_action("promote")
+
+    def abort(self) -> Service:
+        return self.rollout_action("abort")
+
+    def rollback(self, version: int) -> Service:
+        number = _version_number(version)  # before the backend is touched
+        return self._apply(self.serving.rollback(self.name, number))
+
+    def set_autoscaler(self, policy: AutoscalePolicy) -> Service:
+        policy.validate(self.record.env)
+        return self._apply(self.serving.set_autoscaler(self.name, policy))
+
+    def delete(self) -> None:
+        self.serving.delete(self.name)
+        self._record = None
+        self.close()
+
+    def wait_rollout(
+        self,
+        timeout: float | None = None,
+        on_update: Callable[[ServiceRecord], None] | None = None,
+        poll: float = 0.5,
+    ) -> RolloutRecord | None:
+        """Block until the current rollout ends (succeeded, failed, aborted); return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: tuple | None = None
+        while True:
+            record = self.refresh()
+            rollout = record.rollout
+            key = (
+                rollout.state if rollout else None,
+                rollout.step if rollout else None,
+                tuple(sorted(record.weights.items())),
+            )
+            if on_update is not None and key != last:
+                on_update(record)
+            last = key
+            if rollout is None or not rollout.active:
+                return rollout
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the rollout of {self.name} v{rollout.to_version} is still {rollout.state} "
+                    f"at step {rollout.step + 1}/{len(rollout.plan)} after {timeout:g}s"
+                )
+            time.sleep(poll)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __repr__(self) -> str:
+        if self._record is None:
+            return f"<Service {self.name!r}>"
+        weights = ", ".join(f"v{v}: {w:g}%" for v, w in sorted(self._record.weights.items()))
+        return f"<Service {self.name!r} {self._record.state} [{weights}] {self._record.endpoint}>"
+
+
+def _version_number(version: Any) -> int:
+    """``version`` as an int; anything else is a one-line ValidationError, not a ValueError."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"version {version!r} is not a version number", "give the number N of vN, as svc.versions lists it"
+        ) from None
+
+
+def _predict_error(name: str, resp: requests.Response) -> PredictError:
+    body = resp.content
+    message, hint = "", None
+    try:
+        data = resp.json()
+        if isinstance(data, dict):
+            message, hint = str(data.get("error") or ""), data.get("hint")
+    except ValueError:
+        pass
+    if not message:
+        message = body[:300].decode(errors="replace").strip() or resp.reason or ""
+    if resp.status_code in (401, 403):
+        hint = hint or "check the token: svc.token() or `jupyter pai services token NAME`"
+    elif resp.status_code == 413:
+        hint = hint or "the body is over the service's --max-body limit"
+    return PredictError(f"{name}: HTTP {resp.status_code}: {message}", hint, resp.status_code, body)
+
+
+# -- module functions ----------------------------------------------------------------------
+def build_spec(
+    name: str,
+    processor: str,
+    *,
+    instances: int | None = None,
+    cpu: float = 1.0,
+    memory_mb: int = 1024,
+    gpu: int = 0,
+    resource_group: str | None = None,
+    env: str = "dev",
+    autoscaler: AutoscalePolicy | None = None,
+    signature: dict[str, Any] | None = None,
+    command: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    token: str | None = None,
+) -> ServiceSpec:
+    """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one)."""
+    if instances is None:
+        instances = 1 if autoscaler is None else min(max(autoscaler.min, 1), autoscaler.max)
+    return ServiceSpec(
+        name=name,
+        processor=processor,
+        instances=instances,
+        cpu=cpu,
+        memory_mb=memory_mb,
+        gpu=gpu,
+        resource_group=resource_group,
+        env=env,
+        autoscaler=autoscaler,
+        signature=signature,
+        command=command,
+        max_body_bytes=max_body_bytes,
+        token=token,
+    ).validate()
+
+
+def deploy(
+    name: str,
+    model: str | Path,
+    *,
+    processor: str | None = None,
+    instances: int | None = None,
+    cpu: float = 1.0,
+    memory_mb: int = 1024,
+    gpu: int = 0,
+    resource_group: str | None = None,
+    env: str | None = None,
+    autoscaler: AutoscalePolicy | None = None,
+    signature: dict[str, Any] | None = None,
+    command: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    token: str | None = None,
+    plan: RolloutPlan | None = None,
+    new_api_version: bool = False,
+    backend: BackendArg = None,
+    progress: ProgressCallback | None = None,
+) -> Service:
+    """Create ``name`` with ``model`` as version 1, or roll ``model`` out as its next version.
+
+    ``model``: a training job id (its ``model`` output), an ``oss://`` URI, or a
+    local file or folder (uploaded to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``).
+    A new version keeps the service's environment and autoscaler unless
+    ``env`` / ``autoscaler`` are given.
+    """
+    if processor is not None and processor not in PROCESSORS:
+        raise ValidationError(
+            f"processor {processor!r} is not supported", f"choose one of {', '.join(PROCESSORS)}"
+        )
+    if command and processor is None:
+        processor = "custom"
+    # Check everything that needs no model before touching storage.
+    options: dict[str, Any] = {
+        "instances": instances,
+        "cpu": cpu,
+        "memory_mb": memory_mb,
+        "gpu": gpu,
+        "resource_group": resource_group,
+        "env": env,
+        "autoscaler": autoscaler,
+        "signature": signature,
+        "command": command,
+        "max_body_bytes": max_body_bytes,
+        "token": token,
+    }
+    build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
+    if plan is not None:
+        plan.validate()
+    be = resolve_backend(backend)
+    existing = _existing(be, name)
+    options["env"] = env or (existing.env if existing else "dev")
+    if autoscaler is None and existing is not None and existing.autoscaler:
+        options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
+    build_spec(name, processor or "onnx", **options)
+    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress)
+    spec = build_spec(name, processor, **options)
+    record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
+    return Service(record.name, backend=be, record=record)
+
+
+def _existing(be: Backend, name: str) -> ServiceRecord | None:
+    try:
+        return be.serving.get(name)
+    except NotFoundError:
+        return None
+
+
+def services(backend: BackendArg = None) -> list[ServiceRecord]:
+    return list(resolve_backend(backend).serving.list())
+
+
+def get_service(name: str, backend: BackendArg = None) -> Service:
+    svc = Service(name, backend=backend)
+    svc.refresh()
+    return svc
+
+
+__all__ = [
+    "PredictError",
+    "Service",
+    "build_spec",
+    "deploy",
+    "eas_signature_headers",
+    "get_service",
+    "infer_processor",
+    "services",
+]

@@ -1,0 +1,204 @@
+"""How a pai-jupyter job becomes DLC jobs, and how DLC's answers read back.
+
+A *run folder* on OSS holds everything of one submission::
+
+    <run>/code/               the code snapshot (mounted read-only at /ml/usercode)
+    <run>/provenance.json     what the client captured
+    <run>/job.json            the manifest: spec, outputs, every DLC attempt, our events
+    <run>/metrics/worker-R.A.jsonl   report() values, written by the job itself
+    <run>/attempts/N          claim markers, so one resubmission happens per reclaim
+
+The run folder is mounted read-write at ``RUN_MOUNT``; the pai-jupyter runtime
+(the package's Python files, content-addressed on OSS) read-only at
+``RUNTIME_MOUNT`` so ``from pai_jupyter import report`` works in any image.
+The user command exports ``PAI_METRICS_FILE`` into the run folder (it needs
+the pod's ``RANK``, known only in the pod) and then runs the spec's command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shlex
+from pathlib import Path
+from typing import Any
+
+from ...records import CREATING, FAILED, QUEUING, RESTARTING, RUNNING, STOPPED, STOPPING, SUCCEEDED
+from ...specs.job import CHECKPOINT_MOUNT, JobSpec
+from ...storage.uri import OssUri
+
+RUN_MOUNT = "/ml/output/pai-jupyter"
+RUNTIME_MOUNT = "/ml/pai-jupyter"
+ENV_RUN = "PAI_JUPYTER_RUN"  # the run folder URI: how a DLC job leads back to its manifest
+ENV_ROOT = "PAI_JUPYTER_ROOT_JOB"  # set on resubmissions: the id users hold
+ENV_ATTEMPT = "PAI_JOB_ATTEMPT"
+_PREFIX_END = " && : pai-jupyter && "  # marks where our wrapper ends and the spec's command starts
+
+# DLC status -> the contract's job state.
+STATE_MAP = {
+    "Creating": CREATING,
+    "Queuing": QUEUING,
+    "Bidding": QUEUING,
+    "EnvPreparing": QUEUING,
+    "SanityChecking": QUEUING,
+    "Running": RUNNING,
+    "Restarting": RESTARTING,
+    "Stopping": STOPPING,
+    "SucceededReserving": SUCCEEDED,
+    "FailedReserving": FAILED,
+    "Succeeded": SUCCEEDED,
+    "Failed": FAILED,
+    "Stopped": STOPPED,
+}
+PENDING = {"Creating", "Queuing", "Bidding", "EnvPreparing", "SanityChecking"}
+FAILED_STATES = {"Failed", "FailedReserving"}
+# What DLC shows when a spot instance was taken back: the pod SubStatus
+# ``Evicted`` (documented); reason texts below are matched as a fallback.
+RECLAIM_WORDS = ("evict", "preempt", "reclaim", "spotinstance", "spot instance")
+
+# DLC metric type -> the system metric name both backends use.
+SYSTEM_METRICS = {
+    "CpuCoreUsage": "cpu_percent",
+    "MemoryUsage": "memory_mb",
+    "GpuCoreUsage": "gpu_util",
+    "GpuMemoryUsage": "gpu_memory_mb",
+}
+
+
+def map_state(dlc_status: str, attempt: int) -> str:
+    if attempt > 1 and dlc_status in PENDING:
+        return RESTARTING  # a resubmitted attempt waiting for its instances
+    return STATE_MAP.get(dlc_status, QUEUING)
+
+
+def was_reclaimed(item: dict[str, Any]) -> bool:
+    """True when a failed DLC job failed because its (spot) instances were taken."""
+    if item.get("Status") not in FAILED_STATES:
+        return False
+    pods = item.get("Pods") or []
+    if any(str(p.get("SubStatus", "")).lower() == "evicted" for p in pods):
+        return True
+    text = f"{item.get('SubStatus', '')} {item.get('ReasonCode', '')} {item.get('ReasonMessage', '')}".lower()
+    return any(word in text for word in RECLAIM_WORDS)
+
+
+def uses_spot(spec: JobSpec) -> bool:
+    return spec.spot
+
+
+def run_outputs(spec: JobSpec, run: OssUri) -> dict[str, str]:
+    model = OssUri.parse(spec.output).as_dir() if spec.output else run.join("model").as_dir()
+    checkpoints = OssUri.parse(spec.checkpoint).as_dir() if spec.checkpoint else run.join("checkpoints").as_dir()
+    return {
+        "model": str(model),
+        "checkpoints": str(checkpoints),
+        "provenance": str(model.join("provenance.json")),
+        "metrics": str(run.join("metrics").as_dir()),
+        "run": str(run.as_dir()),
+    }
+
+
+def wrapper_prefix() -> str:
+    metrics = f"{RUN_MOUNT}/metrics/worker-${{RANK:-0}}.${{{ENV_ATTEMPT}:-1}}.jsonl"
+    return (
+        f'export PYTHONPATH="{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
+        f' PAI_METRICS_FILE="{metrics}"'
+        f' PAI_JOB_ID="${{{ENV_ROOT}:-$DLC_JOB_ID}}"'
+        f" && mkdir -p {RUN_MOUNT}/metrics{_PREFIX_END}"
+    )
+
+
+def strip_wrapper(command: str) -> str:
+    return command.split(_PREFIX_END, 1)[1] if _PREFIX_END in command else command
+
+
+def create_body(
+    spec: JobSpec,
+    code_uri: str,
+    run: OssUri,
+    runtime: OssUri,
+    outputs: dict[str, str],
+    region: str,
+    workspace_id: str,
+    attempt: int,
+    root: str | None,
+) -> dict[str, Any]:
+    """The CreateJob body: ``JobSpec.to_dlc`` plus our mounts, wrapper and env."""
+    effective = spec.with_changes(
+        output=outputs["model"],
+        checkpoint=outputs["checkpoints"],
+        workspace_id=spec.workspace_id or workspace_id or None,
+    )
+    body = effective.to_dlc(code_uri, region=region)
+    body["UserCommand"] = wrapper_prefix() + body["UserCommand"]
+    body["DataSources"] = [
+        *body.get("DataSources", []),
+        {"Uri": str(run.as_dir()), "MountPath": RUN_MOUNT, "MountAccess": "RW"},
+        {"Uri": str(runtime.as_dir()), "MountPath": RUNTIME_MOUNT, "MountAccess": "RO"},
+    ]
+    envs = dict(body.get("Envs") or {})
+    envs[ENV_RUN] = str(run.as_dir())
+    envs[ENV_ATTEMPT] = str(attempt)
+    envs["PAI_FRAMEWORK"] = spec.framework
+    envs["PAI_JOB_NAME"] = spec.name
+    if root:
+        envs[ENV_ROOT] = root
+    if spec.checkpoint_interval is not None:
+        envs["PAI_CHECKPOINT_INTERVAL"] = str(spec.checkpoint_interval)
+    envs.setdefault("PAI_OUTPUT_CHECKPOINTS", CHECKPOINT_MOUNT)
+    body["Envs"] = envs
+    return body
+
+
+def foreign_spec(item: dict[str, Any]) -> JobSpec:
+    """A spec for a DLC job that pai-jupyter did not submit (or whose manifest is gone)."""
+    body = {k: v for k, v in item.items() if v not in ("", None)}
+    body["UserCommand"] = strip_wrapper(str(item.get("UserCommand") or ""))
+    body["DataSources"] = [
+        s for s in item.get("DataSources") or [] if s.get("MountPath") not in (RUN_MOUNT, RUNTIME_MOUNT)
+    ]
+    ours = {ENV_RUN, ENV_ROOT, ENV_ATTEMPT, "PAI_FRAMEWORK", "PAI_JOB_NAME", "PAI_CHECKPOINT_INTERVAL"}
+    body["Envs"] = {k: v for k, v in (item.get("Envs") or {}).items() if k not in ours}
+    if not body.get("Priority"):
+        body["Priority"] = 1
+    if not body.get("JobMaxRunningTimeMinutes"):
+        body.pop("JobMaxRunningTimeMinutes", None)
+    try:
+        return JobSpec.from_dlc(body)
+    except Exception:
+        return JobSpec(name=str(item.get("DisplayName") or item.get("JobId") or "job"))
+
+
+def parse_time(value: Any) -> float | None:
+    """DLC's ``Gmt*Time`` (ISO 8601, UTC) as epoch seconds."""
+    if not value:
+        return None
+    text = str(value).replace("Z", "+00:00")
+    try:
+        stamp = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp.timestamp()
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def runtime_files() -> tuple[str, list[tuple[Path, str]]]:
+    """The package's Python files (what a job imports) and a digest naming that set."""
+    root = Path(__file__).resolve().parents[2]  # the pai_jupyter package
+    files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts and "labextension" not in p.parts)
+    digest = hashlib.sha256()
+    out = []
+    for path in files:
+        rel = "pai_jupyter/" + path.relative_to(root).as_posix()
+        digest.update(rel.encode() + b"\0" + path.read_bytes())
+        out.append((path, rel))
+    return digest.hexdigest()[:16], out
+
+
+def shell_join(words: list[str]) -> str:
+    return " ".join(shlex.quote(w) for w in words)

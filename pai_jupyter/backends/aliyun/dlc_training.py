@@ -1,0 +1,444 @@
+"""The training face over PAI-DLC (``alibabacloud-pai-dlc20201203``).
+
+``submit`` turns a JobSpec into a CreateJob request (``JobSpec.to_dlc`` plus
+the run-folder mounts of ``dlc_jobs``) and writes the job's manifest to OSS.
+Reads are GetJob / ListJobs / GetPodLogs / GetJobEvents / GetJobMetrics, and
+the ``report()`` stream read back from the run folder. Stop is StopJob.
+
+Spot reclaim: DLC fails a job whose spot instances are taken back. When a
+read (``get``, ``list``, a widget's poll, ``Job.wait``) sees such a failure on
+a spot job, the job is resubmitted from the same spec with the same
+checkpoint folder (so ``Checkpointer`` resumes), up to ``spec.max_restarts``
+times; every attempt stays in the manifest and in the job's events, and users
+keep one job id (the first attempt's DLC id). A claim object written with
+``x-oss-forbid-overwrite`` makes two pollers resubmit once, not twice.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ...config import PaiConfig
+from ...errors import NotFoundError, PaiError, ValidationError
+from ...records import FAILED, JobRecord, MetricPoint, WorkerRecord
+from ...specs.job import JobSpec
+from ...storage.uri import OssUri
+from . import dlc_jobs as dj
+from .credentials import openapi_config, region_endpoint
+from .dlc_telemetry import DlcTelemetry, worker_pods
+from .oss_storage import OssStorage
+from .sdk_errors import sdk_call
+
+RESUBMIT_WAIT = 5.0
+CLAIM_STALE_S = 120.0  # a resubmission claim older than this, with no new attempt, was abandoned
+MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
+
+
+class DlcTraining(DlcTelemetry):
+    def __init__(self, config: PaiConfig, storage: OssStorage) -> None:
+        self.config = config
+        self.storage = storage
+        self.endpoint = region_endpoint(config, "dlc")
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._runtime_ready: set[str] = set()
+        self._log_cache: dict[tuple[str, int], list[str]] = {}  # finished attempts only
+        self._metric_cache: dict[str, tuple[int, list[MetricPoint], tuple[float, int] | None]] = {}
+
+    # -- SDK plumbing -----------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from alibabacloud_pai_dlc20201203.client import Client
+
+            self._client = Client(openapi_config(self.config, "dlc"))
+        return self._client
+
+    def _call(self, what: str) -> Any:
+        return sdk_call(what, self.endpoint, f"check PaiConfig.region ({self.config.region}) and workspace_id")
+
+    def _get_item(self, dlc_id: str) -> dict[str, Any]:
+        from alibabacloud_pai_dlc20201203 import models
+
+        with self._call(f"GetJob {dlc_id}"):
+            return self.client.get_job(dlc_id, models.GetJobRequest()).body.to_map()
+
+    def _create(self, body: dict[str, Any]) -> str:
+        from alibabacloud_pai_dlc20201203 import models
+
+        size = len(json.dumps(body).encode())
+        if size > MAX_CREATE_BYTES:
+            raise ValidationError(
+                f"the CreateJob request for {body['DisplayName']!r} is {size} bytes; DLC takes at most {MAX_CREATE_BYTES}",
+                "pass large settings as files in the code snapshot instead of --env or arguments",
+            )
+        with self._call(f"CreateJob {body['DisplayName']!r}"):
+            return self.client.create_job(models.CreateJobRequest().from_map(body)).body.job_id
+
+    # -- manifest -------------------------------------------------------------------------
+    def _read_manifest(self, run: str) -> dict[str, Any] | None:
+        uri = OssUri.parse(run).join("job.json")
+        try:
+            return json.loads(self.storage.read_bytes(uri))
+        except NotFoundError:
+            return None
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        uri = OssUri.parse(manifest["outputs"]["run"]).join("job.json")
+        self.storage.write_bytes(uri, json.dumps(manifest, indent=2).encode())
+
+    def _runtime(self, bucket: str) -> OssUri:
+        """Upload the package's Python files once per content digest; return their folder."""
+        digest, files = dj.runtime_files()
+        base = OssUri(bucket, f"pai-jupyter/runtime/{digest}/")
+        key = f"{bucket}/{digest}"
+        if key in self._runtime_ready:
+            return base
+        done = base.join(".complete")
+        if not self.storage.exists(done):
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(lambda f: self.storage.write_bytes(base.join(f[1]), f[0].read_bytes()), files))
+            self.storage.write_bytes(done, b"")  # written last: a partial upload is redone
+        self._runtime_ready.add(key)
+        return base
+
+    def _run_folder(self, spec: JobSpec, code_uri: str) -> OssUri:
+        code = OssUri.parse(code_uri, "code URI").as_dir()
+        parent = code.key.rstrip("/").rsplit("/", 1)
+        if len(parent) == 2 and parent[1] == "code":
+            return OssUri(code.bucket, parent[0] + "/", code.endpoint)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        return OssUri(code.bucket, f"pai-jupyter/runs/{spec.name}-{stamp}-{secrets.token_hex(3)}/")
+
+    # -- TrainingBackend ------------------------------------------------------------------
+    def submit(self, spec: JobSpec, code_uri: str, provenance: dict[str, Any], **_local_only: Any) -> JobRecord:
+        """Submit ``spec``; local-only options (``python=``, simulated preemption) are ignored."""
+        spec.validate()
+        for item in spec.inputs:  # DLC would mount a missing folder and fail only inside the job
+            if not self.storage.exists(OssUri.parse(item.uri)):
+                raise NotFoundError(
+                    f"data input {item.uri} does not exist",
+                    f"upload it first: jupyter pai storage cp <local path> {item.uri}",
+                )
+        run = self._run_folder(spec, code_uri)
+        runtime = self._runtime(run.bucket)
+        outputs = dj.run_outputs(spec, run)
+        body = dj.create_body(
+            spec, code_uri, run, runtime, outputs, self.config.region, self.config.workspace_id, 1, None
+        )
+        job_id = self._create(body)
+        now = time.time()
+        manifest = {
+            "root": job_id,
+            "spec": spec.to_dict(),
+            "code_uri": code_uri,
+            "runtime": str(runtime),
+            "outputs": outputs,
+            "created_at": now,
+            "attempts": [{"attempt": 1, "job_id": job_id, "submitted_at": now}],
+            "events": [{"ts": now, "kind": "info", "message": f"submitted to PAI-DLC as {job_id}", "data": {}}],
+            "stopped": False,
+            "provenance_written": False,
+            "final_reason": None,
+        }
+        self.storage.write_bytes(
+            run.join("provenance.json"), json.dumps(provenance, indent=2, default=str).encode()
+        )
+        self._write_manifest(manifest)
+        return self._record(manifest, self._get_item(job_id))
+
+    def _resolve(self, job_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """(manifest or None, GetJob of the latest attempt)."""
+        item = self._get_item(job_id)
+        run = (item.get("Envs") or {}).get(dj.ENV_RUN)
+        manifest = self._read_manifest(run) if run else None
+        if manifest is None:
+            return None, item
+        latest = manifest["attempts"][-1]["job_id"]
+        if latest != item.get("JobId"):
+            item = self._get_item(latest)
+        return manifest, item
+
+    def get(self, job_id: str) -> JobRecord:
+        manifest, item = self._resolve(job_id)
+        if manifest is None:
+            return self._foreign_record(item)
+        item = self._reconcile(manifest, item)
+        return self._record(manifest, item)
+
+    def _reconcile(self, manifest: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+        spec = JobSpec.from_dict(manifest["spec"])
+        state = dj.map_state(str(item.get("Status")), len(manifest["attempts"]))
+        if state == FAILED and spec.spot and not manifest["stopped"] and dj.was_reclaimed(item):
+            item = self._resubmit(manifest, item, spec)
+            state = dj.map_state(str(item.get("Status")), len(manifest["attempts"]))
+        started = dj.parse_time(item.get("GmtRunningTime"))
+        if started and not manifest.get("started_at"):
+            manifest["started_at"] = started  # the first attempt's start, kept across resubmissions
+            self._write_manifest(manifest)
+        if state == FAILED and not manifest.get("final_reason"):
+            self._explain_failure(manifest, item)
+        if state in ("Succeeded", "Failed", "Stopped") and not manifest["attempts"][-1].get("event"):
+            reclaimed = state == FAILED and spec.spot and dj.was_reclaimed(item)
+            manifest["events"].append(
+                self._attempt_event(manifest, item, "preempted" if reclaimed else state.lower())
+            )
+            self._write_manifest(manifest)
+        if state == "Succeeded" and not manifest["provenance_written"]:
+            self._write_provenance(manifest, item)
+        return item
+
+    def _attempt_event(self, manifest: dict[str, Any], item: dict[str, Any], outcome: str) -> dict[str, Any]:
+        """One ``attempt`` event per attempt, as the local runner writes: outcome, duration, last step."""
+        entry = manifest["attempts"][-1]
+        entry["event"] = True
+        number = int(entry["attempt"])
+        started = dj.parse_time(item.get("GmtRunningTime"))
+        ended = dj.parse_time(item.get("GmtFinishTime")) or time.time()
+        duration = ended - started if started else None
+        uri = OssUri.parse(manifest["outputs"]["metrics"]).join(f"worker-0.{number}.jsonl")
+        steps = [p.step for p in self._tail_metrics(str(uri), 0) if p.step is not None]
+        last_step = max(steps) if steps else None
+        parts = [f"attempt {number} {outcome}"]
+        if duration is not None:
+            parts.append(f"after {duration:.1f}s")
+        if last_step is not None:
+            parts.append(f"at step {last_step}")
+        return {
+            "ts": time.time(),
+            "kind": "attempt",
+            "message": ", ".join(parts),
+            "data": {
+                "attempt": number,
+                "outcome": outcome,
+                "duration_s": duration,
+                "last_step": last_step,
+                "dlc_job_id": entry["job_id"],
+            },
+        }
+
+    def _explain_failure(self, manifest: dict[str, Any], item: dict[str, Any]) -> None:
+        """DLC's reason plus the last line the failed worker printed (its exception, usually)."""
+        reason = str(item.get("ReasonMessage") or item.get("ReasonCode") or "failed")
+        pods = worker_pods(item)
+        failed = next((r for r, p in enumerate(pods) if p.get("Status") == "Failed"), 0)
+        try:
+            lines = [line for line in self._pod_lines(str(item.get("JobId")), item, failed) if line.strip()]
+        except PaiError:
+            lines = []
+        manifest["final_reason"] = f"{reason}: {lines[-1].strip()}" if lines else reason
+        manifest["events"].append(
+            {"ts": time.time(), "kind": "warning", "message": manifest["final_reason"], "data": {}}
+        )
+        self._write_manifest(manifest)
+
+    def _resubmit(self, manifest: dict[str, Any], item: dict[str, Any], spec: JobSpec) -> dict[str, Any]:
+        attempt = len(manifest["attempts"])
+        now = time.time()
+        if attempt - 1 >= spec.max_restarts:
+            if not manifest["final_reason"]:
+                manifest["final_reason"] = (
+                    f"spot instances reclaimed {attempt} times; gave up after max_restarts={spec.max_restarts}"
+                )
+                manifest["events"].append(
+                    {"ts": now, "kind": "warning", "message": manifest["final_reason"], "data": {}}
+                )
+                self._write_manifest(manifest)
+            return item
+        run = OssUri.parse(manifest["outputs"]["run"])
+        claim = run.join("attempts", str(attempt + 1))
+        if not self.storage.create_exclusive(claim, json.dumps({"claimed_at": now}).encode()):
+            # Another client is resubmitting: wait for its manifest, then follow it.
+            deadline = time.monotonic() + RESUBMIT_WAIT
+            while time.monotonic() < deadline:
+                fresh = self._read_manifest(str(run)) or manifest
+                if len(fresh["attempts"]) > attempt:
+                    manifest.clear()
+                    manifest.update(fresh)
+                    return self._get_item(fresh["attempts"][-1]["job_id"])
+                time.sleep(0.2)
+            if not self._claim_is_stale(claim, now):
+                return item
+            # The claimer died between its claim and CreateJob: take the resubmission over.
+            self.storage.write_bytes(claim, json.dumps({"claimed_at": now, "took_over": True}).encode())
+        body = dj.create_body(
+            spec,
+            manifest["code_uri"],
+            run,
+            OssUri.parse(manifest["runtime"]),
+            manifest["outputs"],
+            self.config.region,
+            self.config.workspace_id,
+            attempt + 1,
+            manifest["root"],
+        )
+        new_id = self._create(body)
+        old_id = manifest["attempts"][-1]["job_id"]
+        if not manifest["attempts"][-1].get("event"):
+            manifest["events"].append(self._attempt_event(manifest, item, "preempted"))
+        manifest["attempts"][-1]["ended"] = {"status": item.get("Status"), "reason": item.get("ReasonMessage")}
+        manifest["attempts"].append({"attempt": attempt + 1, "job_id": new_id, "submitted_at": now})
+        manifest["events"] += [
+            {
+                "ts": now,
+                "kind": "preemption",
+                "message": f"spot instances of attempt {attempt} ({old_id}) were reclaimed",
+                "data": {"attempt": attempt, "dlc_job_id": old_id},
+            },
+            {
+                "ts": now,
+                "kind": "restart",
+                "message": f"attempt {attempt + 1} submitted as {new_id}; resuming from {manifest['outputs']['checkpoints']}",
+                "data": {"attempt": attempt + 1, "dlc_job_id": new_id},
+            },
+        ]
+        self._write_manifest(manifest)
+        return self._get_item(new_id)
+
+    def _claim_is_stale(self, claim: OssUri, now: float) -> bool:
+        try:
+            claimed_at = float(json.loads(self.storage.read_bytes(claim)).get("claimed_at", now))
+        except (NotFoundError, ValueError, AttributeError):
+            return True
+        return now - claimed_at > CLAIM_STALE_S
+
+    def _write_provenance(self, manifest: dict[str, Any], item: dict[str, Any]) -> None:
+        run = OssUri.parse(manifest["outputs"]["run"])
+        try:
+            provenance = json.loads(self.storage.read_bytes(run.join("provenance.json")))
+        except NotFoundError:
+            provenance = {}
+        provenance["job"] = {
+            "id": manifest["root"],
+            "name": manifest["spec"]["name"],
+            "backend": "aliyun",
+            "state": "Succeeded",
+            "attempts": len(manifest["attempts"]),
+            "dlc_job_ids": [a["job_id"] for a in manifest["attempts"]],
+            "started_at": dj.parse_time(item.get("GmtRunningTime")),
+            "finished_at": dj.parse_time(item.get("GmtFinishTime")),
+            "code_uri": manifest["code_uri"],
+            "outputs": manifest["outputs"],
+        }
+        uri = OssUri.parse(manifest["outputs"]["provenance"])
+        self.storage.write_bytes(uri, json.dumps(provenance, indent=2, default=str).encode())
+        manifest["provenance_written"] = True
+        manifest["events"].append(
+            {"ts": time.time(), "kind": "info", "message": f"provenance written to {uri}", "data": {}}
+        )
+        self._write_manifest(manifest)
+
+    def _workers(self, item: dict[str, Any]) -> list[WorkerRecord]:
+        return [
+            WorkerRecord(
+                rank=rank, state=str(p.get("Status") or ""), host=str(p.get("Ip") or p.get("PodIp") or "")
+            )
+            for rank, p in enumerate(worker_pods(item))
+        ]
+
+    def _record(self, manifest: dict[str, Any], item: dict[str, Any]) -> JobRecord:
+        attempts = len(manifest["attempts"])
+        state = dj.map_state(str(item.get("Status")), attempts)
+        first_running = manifest.get("started_at") or dj.parse_time(item.get("GmtRunningTime"))
+        reason = manifest.get("final_reason") if state == FAILED else None
+        reason = reason or item.get("ReasonMessage") or None
+        outputs = {**manifest["outputs"], "dlc_job_id": str(item.get("JobId"))}
+        return JobRecord(
+            id=manifest["root"],
+            name=manifest["spec"]["name"],
+            state=state,
+            spec=JobSpec.from_dict(manifest["spec"]),
+            backend="aliyun",
+            created_at=float(manifest["created_at"]),
+            started_at=first_running,
+            finished_at=dj.parse_time(item.get("GmtFinishTime"))
+            if state in ("Succeeded", "Failed", "Stopped")
+            else None,
+            reason=reason,
+            attempt=attempts,
+            workers=self._workers(item),
+            outputs=outputs,
+            code_uri=manifest["code_uri"],
+        )
+
+    def _foreign_record(self, item: dict[str, Any]) -> JobRecord:
+        status = str(item.get("Status"))
+        state = dj.map_state(status, 1)
+        return JobRecord(
+            id=str(item.get("JobId")),
+            name=str(item.get("DisplayName") or ""),
+            state=state,
+            spec=dj.foreign_spec(item),
+            backend="aliyun",
+            created_at=dj.parse_time(item.get("GmtCreateTime")) or 0.0,
+            started_at=dj.parse_time(item.get("GmtRunningTime")),
+            finished_at=dj.parse_time(item.get("GmtFinishTime")),
+            reason=item.get("ReasonMessage") or None,
+            attempt=1,
+            workers=self._workers(item),
+            outputs={"dlc_job_id": str(item.get("JobId"))},
+            code_uri=None,
+        )
+
+    def list(self, limit: int = 100, state: str | None = None, name: str | None = None) -> list[JobRecord]:
+        from alibabacloud_pai_dlc20201203 import models
+
+        request = models.ListJobsRequest(
+            page_size=min(100, max(limit * 2, 10)),
+            page_number=1,
+            display_name=name or None,
+            workspace_id=self.config.workspace_id or None,
+            sort_by="GmtCreateTime",
+            order="desc",
+        )
+        with self._call("ListJobs"):
+            items = self.client.list_jobs(request).body.to_map().get("Jobs") or []
+        roots = [i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)]
+
+        def one(item: dict[str, Any]) -> JobRecord | None:
+            try:
+                if (item.get("Envs") or {}).get(dj.ENV_RUN):
+                    return self.get(str(item["JobId"]))
+                return self._foreign_record(item)
+            except NotFoundError:
+                return None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            records = [r for r in pool.map(one, roots) if r is not None]
+        if state:
+            records = [r for r in records if r.state == state]
+        if name:
+            records = [r for r in records if name in r.name]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        return records[:limit]
+
+    def stop(self, job_id: str) -> JobRecord:
+        manifest, item = self._resolve(job_id)
+        if manifest is not None:
+            manifest["stopped"] = True
+            manifest["events"].append({"ts": time.time(), "kind": "info", "message": "stop requested", "data": {}})
+            self._write_manifest(manifest)
+        if dj.map_state(str(item.get("Status")), 1) not in ("Succeeded", "Failed", "Stopped"):
+            dlc_id = str(item.get("JobId"))
+            with self._call(f"StopJob {dlc_id}"):
+                self.client.stop_job(dlc_id)
+        return self.get(job_id)
+
+    def provenance(self, job_id: str) -> dict[str, Any]:
+        manifest, _ = self._resolve(job_id)
+        if manifest is None:
+            raise NotFoundError(
+                f"job {job_id} was not submitted by pai-jupyter, so it has no provenance",
+                "only jobs submitted with %%pai_train / jupyter pai train carry provenance",
+            )
+        for uri in (manifest["outputs"]["run"] + "provenance.json", manifest["outputs"]["provenance"]):
+            try:
+                return json.loads(self.storage.read_bytes(OssUri.parse(uri)))
+            except NotFoundError:
+                continue
+        raise PaiError(f"the provenance of job {job_id} is missing from {manifest['outputs']['run']}")

@@ -1,0 +1,174 @@
+"""Jobs, workers, events and metrics in SQLite: the only code that writes them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...errors import NotFoundError
+from ...records import JobEvent, JobRecord, MetricPoint, WorkerRecord
+from ...specs.job import JobSpec
+from ..db import Database, dumps, loads
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- jobs ---------------------------------------------------------------
+    def create(
+        self, job_id: str, spec: JobSpec, code_uri: str | None, provenance: dict, python: str | None, job_dir: str
+    ) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs(id, name, state, spec, created_at, code_uri, provenance, python, job_dir)"
+                " VALUES (?, ?, 'Creating', ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    spec.name,
+                    dumps(spec.to_dict()),
+                    time.time(),
+                    code_uri,
+                    dumps(provenance),
+                    python,
+                    job_dir,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO workers(job_id, rank, state) VALUES (?, ?, 'Pending')",
+                [(job_id, rank) for rank in range(spec.workers)],
+            )
+        self.event(job_id, "state", "Creating")
+
+    def row(self, job_id: str) -> Any:
+        row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if row is None:
+            raise NotFoundError(f"job {job_id!r} does not exist", "list jobs with `jupyter pai jobs list`")
+        return row
+
+    def get(self, job_id: str) -> JobRecord:
+        return self._record(self.row(job_id))
+
+    def list(self, limit: int = 100, state: str | None = None, name: str | None = None) -> list[JobRecord]:
+        sql, params = "SELECT * FROM jobs WHERE 1=1", []
+        if state:
+            sql += " AND state = ?"
+            params.append(state)
+        if name:
+            sql += " AND name LIKE ?"
+            params.append(f"%{name}%")
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        params.append(limit)
+        return [self._record(r) for r in self.db.all(sql, params)]
+
+    def ids_in_states(self, *states: str) -> list[str]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.all(f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY created_at", states)
+        return [r["id"] for r in rows]
+
+    def set_state(self, job_id: str, state: str, reason: str | None = None, **fields: Any) -> None:
+        now = time.time()
+        sets, params = ["state = ?"], [state]
+        if reason is not None:
+            sets.append("reason = ?")
+            params.append(reason)
+        if state == "Running" and "started_at" not in fields:
+            fields["started_at"] = now
+        if state in ("Succeeded", "Failed", "Stopped"):
+            fields.setdefault("finished_at", now)
+        for key, value in fields.items():
+            sets.append(f"{key} = ?")
+            params.append(dumps(value) if key == "outputs" else value)
+        params.append(job_id)
+        self.db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", params)
+        self.event(job_id, "state", state + (f": {reason}" if reason else ""), {"state": state})
+
+    def set_worker(self, job_id: str, rank: int, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(
+            f"UPDATE workers SET {sets} WHERE job_id = ? AND rank = ?", [*fields.values(), job_id, rank]
+        )
+
+    def workers(self, job_id: str) -> list[Any]:
+        return self.db.all("SELECT * FROM workers WHERE job_id = ? ORDER BY rank", (job_id,))
+
+    def provenance(self, job_id: str) -> dict:
+        return loads(self.row(job_id)["provenance"], {})
+
+    # -- events ---------------------------------------------------------------
+    def event(self, job_id: str, kind: str, message: str, data: dict | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO job_events(job_id, ts, kind, message, data) VALUES (?, ?, ?, ?, ?)",
+            (job_id, time.time(), kind, message, dumps(data or {})),
+        )
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        self.row(job_id)
+        rows = self.db.all("SELECT * FROM job_events WHERE job_id = ? ORDER BY id", (job_id,))
+        return [JobEvent(r["ts"], r["kind"], r["message"], loads(r["data"], {})) for r in rows]
+
+    # -- metrics --------------------------------------------------------------
+    def add_metrics(self, job_id: str, points: list[MetricPoint]) -> None:
+        if points:
+            self.db.executemany(
+                "INSERT INTO metrics(job_id, worker, ts, step, name, value, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(job_id, p.worker, p.ts, p.step, p.name, p.value, p.source) for p in points],
+            )
+
+    def metrics(
+        self, job_id: str, since: float | None = None, names: list[str] | None = None
+    ) -> list[MetricPoint]:
+        self.row(job_id)
+        sql, params = "SELECT * FROM metrics WHERE job_id = ?", [job_id]
+        if since is not None:
+            sql += " AND ts > ?"
+            params.append(since)
+        if names:
+            sql += f" AND name IN ({','.join('?' * len(names))})"
+            params.extend(names)
+        rows = self.db.all(sql + " ORDER BY ts, id", params)
+        return [MetricPoint(r["name"], r["value"], r["ts"], r["step"], r["worker"], r["source"]) for r in rows]
+
+    def last_step_point(self, job_id: str, worker: int) -> tuple[float, int] | None:
+        row = self.db.one(
+            "SELECT ts, step FROM metrics WHERE job_id = ? AND worker = ? AND source = 'report'"
+            " AND step IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (job_id, worker),
+        )
+        return (row["ts"], row["step"]) if row else None
+
+    def metric_offset(self, job_id: str, worker: int, attempt: int) -> int:
+        row = self.db.one(
+            "SELECT offset FROM metric_offsets WHERE job_id = ? AND worker = ? AND attempt = ?",
+            (job_id, worker, attempt),
+        )
+        return row["offset"] if row else 0
+
+    def set_metric_offset(self, job_id: str, worker: int, attempt: int, offset: int) -> None:
+        self.db.execute(
+            "INSERT INTO metric_offsets(job_id, worker, attempt, offset) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(job_id, worker, attempt) DO UPDATE SET offset = excluded.offset",
+            (job_id, worker, attempt, offset),
+        )
+
+    # -- records ----------------------------------------------------------------
+    def _record(self, row: Any) -> JobRecord:
+        workers = [
+            WorkerRecord(rank=w["rank"], state=w["state"], pid=w["pid"], exit_code=w["exit_code"])
+            for w in self.workers(row["id"])
+        ]
+        return JobRecord(
+            id=row["id"],
+            name=row["name"],
+            state=row["state"],
+            spec=JobSpec.from_dict(loads(row["spec"])),
+            backend="local",
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            reason=row["reason"],
+            attempt=row["attempt"],
+            workers=workers,
+            outputs=loads(row["outputs"], {}),
+            code_uri=row["code_uri"],
+        )

@@ -1,0 +1,457 @@
+"""The EAS-compatible gateway: ``/api/predict/<service>[/sub/path]`` inside the control plane.
+
+Per request: find the service (404), authenticate (401 without credentials,
+403 with wrong ones; counted, never served), enforce the body limit (413),
+pick a version by smooth weighted round-robin, pick a ready instance of it
+(round-robin), forward over a pooled keep-alive connection, and answer with
+the instance's status and body plus ``X-PAI-Version``. A refused connection
+marks the instance suspect and the request is retried once on another ready
+instance (same version first, then another live version). When the chosen
+version has no ready instance and no other version does either (scale to zero,
+or its only instance is restarting), the request waits in a bounded queue for
+a bounded time while the first instance starts.
+
+Authentication takes either form EAS accepts:
+- the plain token: ``Authorization: <token>``;
+- the signature the ``eas-prediction`` client sends: ``Authorization: EAS <b64>``
+  where ``<b64>`` = base64(HMAC-SHA1(token, "POST\\n<Content-MD5>\\n<Content-Type>\\n<Date>\\n<path>")),
+  with ``Content-MD5`` the hex MD5 of the body (checked) and ``Date`` within
+  ``max_date_skew_s`` of now. All comparisons are constant-time.
+
+``/api/predict/<service>@v<N>`` pins a request to version N (a version
+deployed with ``new_api_version`` serves only there).
+
+The core works on a framework-free ``GatewayRequest`` and answers a ``Reply``
+``(status, headers, body)``: ``admit`` (404 / auth / early 413 from
+Content-Length, before any body byte is read), then ``serve`` with the body.
+Two front ends drive it: the raw asyncio listener on the gateway's own port
+(``gateway_listener``, what endpoints point at) and ``handle``, the aiohttp
+adapter on the control plane's port (kept for compatibility).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import unquote
+
+import aiohttp
+from aiohttp import web
+
+from ...records import VERSION_HEADER
+from .envconfig import env_overrides
+from .instances import EventSink, Instance, VersionPool
+from .traffic import Figures, SmoothWRR, Window
+from .upstream import UpstreamError
+
+log = logging.getLogger(__name__)
+PREFIX = "/api/predict/"
+_HOP_HEADERS = frozenset(
+    {
+        "authorization",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "expect",
+        "te",
+        "upgrade",
+    }
+)
+
+
+@dataclass
+class GatewayConfig:
+    max_date_skew_s: float = 900.0
+    cold_start_timeout_s: float = 30.0
+    max_queued: int = 256
+    request_timeout_s: float = 60.0
+    window_horizon_s: int = 900
+    auth_event_every_s: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> GatewayConfig:
+        """``PAI_SERVING_<FIELD>`` overrides, e.g. ``PAI_SERVING_COLD_START_TIMEOUT_S=10``."""
+        return env_overrides(cls())
+
+
+@dataclass
+class VersionRoute:
+    version: int
+    processor: str
+    pool: VersionPool
+    weight: float = 0.0
+    pinned_only: bool = False
+    window: Window = field(default_factory=Window)
+
+    @property
+    def custom(self) -> bool:
+        return self.processor == "custom"
+
+
+@dataclass
+class ServiceRoute:
+    name: str
+    token: str
+    max_body_bytes: int
+    versions: dict[int, VersionRoute] = field(default_factory=dict)
+    wrr: SmoothWRR = field(default_factory=SmoothWRR)
+    queued: int = 0
+    last_request_at: float | None = None
+    auth_failures: dict[str, int] = field(default_factory=dict)
+    _auth_unreported: dict[str, int] = field(default_factory=dict)
+    _auth_reported_at: float = 0.0
+
+    def set_weights(self, weights: dict[int, float]) -> None:
+        for number, route in self.versions.items():
+            route.weight = float(weights.get(number, 0.0))
+        self.wrr.set({n: r.weight for n, r in self.versions.items() if not r.pinned_only})
+
+    def queued_for(self, version: int) -> int:
+        return self._queued_by_version.get(version, 0)
+
+    def __post_init__(self) -> None:
+        self._queued_by_version: dict[int, int] = {}
+
+
+Reply = tuple[int, dict[str, str], bytes]
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass
+class GatewayRequest:
+    """One request as the gateway sees it: ``raw_path`` as sent (with the query), case-insensitive headers."""
+
+    method: str
+    raw_path: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return unquote(self.raw_path.split("?", 1)[0])
+
+    @property
+    def query_string(self) -> str:
+        return self.raw_path.partition("?")[2]
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message, self.hint = status, reason, message, hint
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        events: EventSink,
+        on_cold: Callable[[str, int], None] = lambda s, v: None,
+    ) -> None:
+        self.config = config
+        self.events = events
+        self.on_cold = on_cold
+        self.services: dict[str, ServiceRoute] = {}
+        self.unknown_service_requests = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=1024, keepalive_timeout=30, ttl_dns_cache=None)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.config.request_timeout_s),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- the aiohttp adapter (control-plane port) -----------------------------------
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        req = GatewayRequest(request.method, request.raw_path, request.headers)
+        admitted = self.admit(req, request.content_length)
+        if not isinstance(admitted, ServiceRoute):
+            return _web_response(admitted)
+        try:
+            req.body = await _read_body(admitted, request)
+        except _Refused as refused:
+            return _web_response(_json_error(refused.status, refused.message, refused.hint))
+        return _web_response(await self.serve(admitted, req))
+
+    # -- the core -------------------------------------------------------------------
+    def admit(self, req: GatewayRequest, content_length: int | None) -> ServiceRoute | Reply:
+        """The service route if the request may go on to send its body, else the refusal to answer."""
+        rest = req.path[len(PREFIX) :]
+        name = rest.partition("/")[0].partition("@")[0]
+        route = self.services.get(name)
+        if route is None:
+            self.unknown_service_requests += 1
+            return _json_error(404, f"no service named {name!r}", "list services with `jupyter pai services list`")
+        try:
+            self._authenticate(route, req)
+            limit = route.max_body_bytes
+            if content_length is not None and content_length > limit:
+                raise _Refused(
+                    413, "too large", f"request body of {content_length} bytes is over the {limit}-byte limit"
+                )
+        except _Refused as refused:
+            return self._refuse(route, refused)
+        return route
+
+    async def serve(self, route: ServiceRoute, req: GatewayRequest) -> Reply:
+        """Answer an admitted request whose body has been read."""
+        rest = req.path[len(PREFIX) :]
+        segment, _, sub = rest.partition("/")
+        name, _, pin = segment.partition("@")
+        if req.headers.get("Authorization", "").startswith("EAS "):
+            try:
+                self._check_md5(req, req.body)
+            except _Refused as refused:
+                return self._refuse(route, refused)
+        route.last_request_at = time.time()
+        pinned = _pinned_version(pin)
+        if pin and (pinned is None or pinned not in route.versions):
+            return _json_error(404, f"service {name!r} has no version {pin!r}", "use <service>@v<N>")
+        return await self._forward(route, req, req.body, sub, pinned)
+
+    async def handle_request(self, req: GatewayRequest) -> Reply:
+        """``admit`` then ``serve`` for a request whose body is already in hand."""
+        admitted = self.admit(req, len(req.body))
+        if not isinstance(admitted, ServiceRoute):
+            return admitted
+        return await self.serve(admitted, req)
+
+    def _refuse(self, route: ServiceRoute, refused: _Refused) -> Reply:
+        if refused.status in (401, 403):
+            self._count_auth_failure(route, refused.reason)
+        return _json_error(refused.status, refused.message, refused.hint)
+
+    def _authenticate(self, route: ServiceRoute, request: GatewayRequest) -> None:
+        header = request.headers.get("Authorization", "").strip()
+        if not header:
+            raise _Refused(401, "missing token", "missing Authorization header", "send the service token")
+        token = route.token.encode()
+        if header.startswith("EAS "):
+            self._check_signature(route, request, header[4:].strip())
+            return
+        supplied = header.split(" ", 1)[1].strip() if header.lower().startswith(("bearer ", "token ")) else header
+        if not hmac.compare_digest(supplied.encode(), token):
+            raise _Refused(403, "wrong token", "wrong token", "get it with `jupyter pai services token NAME`")
+
+    def _check_signature(self, route: ServiceRoute, request: GatewayRequest, signature: str) -> None:
+        date = request.headers.get("Date", "")
+        try:
+            sent = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError, IndexError):
+            raise _Refused(403, "bad signature", "signed request without a valid Date header") from None
+        if abs(time.time() - sent) > self.config.max_date_skew_s:
+            raise _Refused(
+                403,
+                "stale date",
+                f"signed request's Date is more than {self.config.max_date_skew_s:g}s from the server's clock",
+                "check the client's clock",
+            )
+        raw_path = request.raw_path.split("?", 1)[0]
+        to_sign = "\n".join(
+            [
+                request.method,
+                request.headers.get("Content-MD5", ""),
+                request.headers.get("Content-Type", ""),
+                date,
+                raw_path,
+            ]
+        ).strip()
+        expected = base64.b64encode(hmac.new(route.token.encode(), to_sign.encode(), hashlib.sha1).digest())
+        if not hmac.compare_digest(expected, signature.encode()):
+            raise _Refused(403, "bad signature", "request signature does not match", "sign with the service token")
+
+    def _check_md5(self, request: GatewayRequest, body: bytes) -> None:
+        supplied = request.headers.get("Content-MD5", "").strip().lower()
+        if not hmac.compare_digest(supplied.encode(), hashlib.md5(body).hexdigest().encode()):
+            raise _Refused(403, "bad signature", "Content-MD5 does not match the body", "sign the body you send")
+
+    def _count_auth_failure(self, route: ServiceRoute, reason: str) -> None:
+        route.auth_failures[reason] = route.auth_failures.get(reason, 0) + 1
+        route._auth_unreported[reason] = route._auth_unreported.get(reason, 0) + 1
+        now = time.time()
+        if now - route._auth_reported_at >= self.config.auth_event_every_s:
+            counts = dict(route._auth_unreported)
+            route._auth_unreported.clear()
+            route._auth_reported_at = now
+            total = sum(counts.values())
+            detail = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+            self.events(route.name, 0, "auth", f"refused {total} unauthenticated request(s) ({detail})", counts)
+
+    # -- routing --------------------------------------------------------------
+    def _choose(self, route: ServiceRoute, pinned: int | None) -> VersionRoute | None:
+        if pinned is not None:
+            return route.versions.get(pinned)
+        number = route.wrr.pick()
+        if number is None:
+            return None
+        chosen = route.versions[number]
+        if chosen.pool.pick() is None:
+            # Route around a version with no ready instance when another live one has some.
+            for other in route.versions.values():
+                if other is not chosen and other.weight > 0 and not other.pinned_only and other.pool.pick():
+                    return other
+        return chosen
+
+    async def _instance(self, route: ServiceRoute, version: VersionRoute) -> Instance | None:
+        inst = version.pool.pick()
+        if inst is not None:
+            return inst
+        if route.queued >= self.config.max_queued:
+            return None
+        route.queued += 1
+        route._queued_by_version[version.version] = route._queued_by_version.get(version.version, 0) + 1
+        try:
+            self.on_cold(route.name, version.version)
+            return await version.pool.wait_ready(self.config.cold_start_timeout_s)
+        finally:
+            route.queued -= 1
+            route._queued_by_version[version.version] -= 1
+
+    async def _forward(
+        self, route: ServiceRoute, request: GatewayRequest, body: bytes, sub: str, pinned: int | None
+    ) -> Reply:
+        started = time.perf_counter()
+        version = self._choose(route, pinned)
+        if version is None:
+            return _json_error(503, f"service {route.name!r} has no version taking traffic", "deploy a model")
+        inst = await self._instance(route, version)
+        if inst is None:
+            self._record(version, started, error=True)
+            full = route.queued >= self.config.max_queued
+            return _json_error(
+                503,
+                "cold-start queue is full" if full else f"no instance of version {version.version} became ready",
+                "retry shortly; see `jupyter pai services show` for instance events",
+            )
+        if version.custom:
+            target = "/" + sub
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        else:
+            target = "/" + sub if sub else "/predict"
+            headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+        if request.query_string:
+            target += "?" + request.query_string
+        timeout = self.config.request_timeout_s
+        for attempt in (0, 1):
+            inst.inflight += 1
+            try:
+                status, ctype, payload = await inst.upstream.request(
+                    request.method, target, headers, body, timeout
+                )
+            except UpstreamError:
+                version.pool.mark_suspect(inst)
+                retry = self._retry_target(route, version, inst, pinned) if attempt == 0 else None
+                if retry is None and attempt == 0:
+                    # No other ready instance anywhere: hold the request while this one is replaced.
+                    waited = await self._instance(route, version)
+                    retry = (version, waited) if waited is not None and waited is not inst else None
+                if retry is None:
+                    self._record(version, started, error=True)
+                    return _json_error(502, f"instance of version {version.version} is unreachable", "retry")
+                version, inst = retry
+                continue
+            except asyncio.TimeoutError:
+                self._record(version, started, error=True)
+                return _json_error(504, f"version {version.version} did not answer within {timeout:g}s", None)
+            finally:
+                inst.inflight -= 1
+            self._record(version, started, error=status >= 500)
+            return status, {"Content-Type": ctype, VERSION_HEADER: str(version.version)}, payload
+        raise AssertionError("unreachable")
+
+    def _retry_target(
+        self, route: ServiceRoute, version: VersionRoute, failed: Instance, pinned: int | None
+    ) -> tuple[VersionRoute, Instance] | None:
+        inst = version.pool.pick(exclude=failed)
+        if inst is not None:
+            return version, inst
+        if pinned is not None:
+            return None
+        for other in route.versions.values():
+            if other is not version and other.weight > 0 and not other.pinned_only:
+                inst = other.pool.pick()
+                if inst is not None:
+                    return other, inst
+        return None
+
+    def _record(self, version: VersionRoute, started: float, error: bool) -> None:
+        version.window.record(time.time(), (time.perf_counter() - started) * 1000.0, error)
+
+    # -- figures --------------------------------------------------------------
+    def figures(self, service: str, version: int, since: float, until: float | None = None) -> Figures:
+        route = self.services.get(service)
+        if route is None or version not in route.versions:
+            return Figures(0, 0, 0.0, None, None, None)
+        return route.versions[version].window.figures(since, until if until is not None else time.time())
+
+    def live(self, service: str, span_s: float = 10.0) -> dict[str, Any]:
+        route = self.services.get(service)
+        if route is None:
+            return {}
+        now = time.time()
+        return {
+            "queued": route.queued,
+            "auth_failures": dict(route.auth_failures),
+            "last_request_at": route.last_request_at,
+            "versions": {
+                str(n): {
+                    "weight": v.weight,
+                    "pinned_only": v.pinned_only,
+                    "instances": [i.to_dict() for i in v.pool.instances],
+                    "desired": v.pool.desired,
+                    "window": v.window.figures(now - span_s, now).to_dict(),
+                    "total_requests": v.window.total_requests,
+                    "total_errors": v.window.total_errors,
+                }
+                for n, v in sorted(route.versions.items())
+            },
+        }
+
+
+def _pinned_version(pin: str) -> int | None:
+    if not pin:
+        return None
+    digits = pin[1:] if pin[:1] in ("v", "V") else pin
+    return int(digits) if digits.isdigit() else None
+
+
+def _json_error(status: int, message: str, hint: str | None) -> Reply:
+    return status, {"Content-Type": JSON_TYPE}, json.dumps({"error": message, "hint": hint}).encode()
+
+
+def _web_response(reply: Reply) -> web.Response:
+    status, headers, body = reply
+    return web.Response(body=body, status=status, headers=headers)
+
+
+async def _read_body(route: ServiceRoute, request: web.Request) -> bytes:
+    limit = route.max_body_bytes
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, "too large", f"request body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)

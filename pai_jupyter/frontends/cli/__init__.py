@@ -1,0 +1,1 @@
+"""The ``jupyter pai`` command line (``main.py`` is the entry point)."""

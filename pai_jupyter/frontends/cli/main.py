@@ -1,0 +1,311 @@
+"""``jupyter pai``: the same operations as the magics, from a terminal.
+
+Thin: parse (options shared with the magics in ``options.py``), call the client
+API, print (text, or JSON with ``--json``). A ``PaiError`` prints one line and
+its hint on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..._version import __version__
+from ...api import jobs as client
+from ...config import current_config
+from ...decisions.checkpoint_policy import check_checkpoint_policy
+from ...errors import PaiError
+from ..options.common import backend_option, emit, json_option
+from ..options.jobs import spec_from_options, train_options
+from ..render.common import table, transfer_progress
+from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
+
+log = logging.getLogger("pai_jupyter.frontends.cli.main")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pai-jupyter")
+def cli() -> None:
+    """pai-jupyter: train, keep and serve models on PAI or on the local backend."""
+
+
+# -- server -------------------------------------------------------------------
+@cli.group(invoke_without_command=True)
+@click.option("--ip", default=None, help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: a free one).")
+@click.pass_context
+def server(ctx: click.Context, ip: str | None, port: int | None) -> None:
+    """Run the local control plane in the foreground (stop: Ctrl-C or `jupyter pai server stop`)."""
+    if ctx.invoked_subcommand is None:
+        from ...controlplane.server import serve
+
+        serve(current_config(), ip=ip, port=port)
+
+
+@server.command("stop")
+def server_stop() -> None:
+    """Stop the control plane of this state folder (running jobs keep running and are reattached)."""
+    from ...controlplane.server import running_server
+
+    config = current_config()
+    info = running_server(config.home_path)
+    if not info:
+        click.echo(f"No control plane is running for {config.home_path}.")
+        return
+    import requests
+
+    requests.post(f"{info['url']}/api/v1/shutdown", headers={"Authorization": f"token {info['token']}"}, timeout=5)
+    for _ in range(100):
+        if not running_server(config.home_path):
+            click.echo(f"Stopped the control plane at {info['url']} (pid {info['pid']}).")
+            return
+        time.sleep(0.1)
+    raise PaiError(f"the control plane (pid {info['pid']}) did not stop within 10s", f"kill {info['pid']}")
+
+
+@server.command("status")
+@json_option
+def server_status(as_json: bool) -> None:
+    """Show whether a control plane runs, where, and with which state folder."""
+    from ...controlplane.server import running_server
+
+    config = current_config()
+    info = running_server(config.home_path)
+    data = {"running": bool(info), "home": str(config.home_path)}
+    if info:
+        data.update({k: info[k] for k in ("url", "pid")})
+    text = f"running at {info['url']} (pid {info['pid']})" if info else "not running"
+    emit(data, as_json, f"Control plane for {config.home_path}: {text}")
+
+
+# -- train ----------------------------------------------------------------------
+@cli.command()
+@click.argument("script", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="Job name (default: the script's name).")
+@train_options
+@click.option("--wait", is_flag=True, help="Wait for the job to end; exit 1 if it fails.")
+@json_option
+def train(
+    script: Path,
+    name: str | None,
+    wait: bool,
+    as_json: bool,
+    backend: str | None,
+    simulate_preemption_after: float | None,
+    **opts: Any,
+) -> None:
+    """Submit SCRIPT as a training job (same options as %%pai_train)."""
+    if not script.is_file():
+        raise PaiError(f"script {script} does not exist")
+    spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
+    for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
+        click.echo(str(note), err=as_json or note.level == "warning")
+    job = client.submit_file(script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after)
+    for warning in job.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not as_json:
+        click.echo(f"Submitted {job.id} ({job.name}) on {job.record.backend}.")
+    if wait:
+        job.wait(
+            raise_on_failure=False,
+            on_update=None if as_json else (lambda r: click.echo(f"[{time.strftime('%H:%M:%S')}] {job_line(r)}")),
+        )
+    emit(job.record.to_dict(), as_json)
+    if wait and job.record.state != "Succeeded":
+        sys.exit(1)
+
+
+def _job_name(script: Path) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", script.stem)[:256] or "job"
+
+
+# -- jobs -------------------------------------------------------------------------
+@cli.group()
+def jobs() -> None:
+    """List and manage training jobs."""
+
+
+@jobs.command("list")
+@click.option("--state", default=None, help="Only jobs in this state.")
+@click.option("--name", default=None, help="Only jobs whose name contains this.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@backend_option
+@json_option
+def jobs_list(state: str | None, name: str | None, limit: int, backend: str | None, as_json: bool) -> None:
+    """List jobs, newest first."""
+    records = [j.record for j in client.jobs(limit=limit, state=state, name=name, backend=backend)]
+    emit([r.to_dict() for r in records], as_json, jobs_table(records))
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@backend_option
+@json_option
+def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
+    """Show a job: spec, outputs, provenance summary, progress."""
+    job = client.get_job(job_id, backend=backend)
+    summary = MetricSummary()
+    summary.add(job.metrics())
+    events = job.events()
+    data = {
+        "job": job.record.to_dict(),
+        "events": [asdict(e) for e in events],
+        "provenance": job.provenance,
+    }
+    emit(data, as_json, job_details(job.record, summary, job.provenance, events))
+
+
+@jobs.command("logs")
+@click.argument("job_id")
+@click.option("--worker", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+@click.option("--tail", type=click.IntRange(min=1), default=None, help="Only the last N lines.")
+@backend_option
+@json_option
+def jobs_logs(
+    job_id: str, worker: int, follow: bool, tail: int | None, backend: str | None, as_json: bool
+) -> None:
+    """Print a worker's log."""
+    job = client.get_job(job_id, backend=backend)
+    if follow and not as_json:
+        for text in job.backend.follow_logs(job_id, worker=worker):
+            click.echo(text, nl=False)
+        return
+    text = job.logs(worker=worker, tail=tail)
+    emit({"job_id": job_id, "worker": worker, "text": text}, as_json, text.rstrip("\n"))
+
+
+@jobs.command("stop")
+@click.argument("job_id")
+@backend_option
+@json_option
+def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
+    """Stop a job (SIGTERM, then SIGKILL after a grace period)."""
+    job = client.get_job(job_id, backend=backend).stop()
+    emit(job.record.to_dict(), as_json, job_line(job.record))
+
+
+@jobs.command("preempt")
+@click.argument("job_id")
+@backend_option
+@json_option
+def jobs_preempt(job_id: str, backend: str | None, as_json: bool) -> None:
+    """Reclaim a job's workers as a spot reclaim would; it resumes from its last checkpoint."""
+    job = client.get_job(job_id, backend=backend).preempt()
+    emit(job.record.to_dict(), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
+
+
+@jobs.command("metrics")
+@click.argument("job_id")
+@click.option("--name", "names", multiple=True, help="Only these metrics.")
+@backend_option
+@json_option
+def jobs_metrics(job_id: str, names: tuple[str, ...], backend: str | None, as_json: bool) -> None:
+    """Show a job's metrics: last value, range and a sparkline per metric."""
+    job = client.get_job(job_id, backend=backend)
+    points = job.metrics(names=list(names) or None)
+    if as_json:
+        emit([asdict(p) for p in points], True)
+        return
+    series: dict[tuple[str, int], list[float]] = {}
+    for p in points:
+        series.setdefault((p.name, p.worker), []).append(p.value)
+    if not series:
+        click.echo(f"No metrics for {job_id} yet. Scripts report with pai_jupyter.report(step=..., loss=...).")
+        return
+    rows = [
+        (name, worker, len(v), f"{v[-1]:.4g}", f"{min(v):.4g}", f"{max(v):.4g}", sparkline(v, 24))
+        for (name, worker), v in sorted(series.items())
+    ]
+    click.echo(table(rows, ["METRIC", "WORKER", "POINTS", "LAST", "MIN", "MAX", "TREND"]))
+
+
+@jobs.command("events")
+@click.argument("job_id")
+@backend_option
+@json_option
+def jobs_events(job_id: str, backend: str | None, as_json: bool) -> None:
+    """Show a job's history: states, attempts, warnings and advice."""
+    events = client.get_job(job_id, backend=backend).events()
+    rows = [(time.strftime("%H:%M:%S", time.localtime(e.ts)), e.kind, e.message) for e in events]
+    emit([asdict(e) for e in events], as_json, table(rows, ["TIME", "KIND", "MESSAGE"]))
+
+
+# -- storage ---------------------------------------------------------------------
+@cli.group()
+def storage() -> None:
+    """Look at and copy to/from oss:// storage."""
+
+
+@storage.command("ls")
+@click.argument("uri")
+@click.option("--recursive", "-r", is_flag=True)
+@backend_option
+@json_option
+def storage_ls(uri: str, recursive: bool, backend: str | None, as_json: bool) -> None:
+    """List objects under an oss:// URI."""
+    from ...storage.uri import OssUri
+
+    items = client.resolve_backend(backend).storage.list(OssUri.parse(uri), recursive=recursive)
+    rows = [(i.uri, "-" if i.is_dir else i.size) for i in items]
+    emit([asdict(i) for i in items], as_json, table(rows, ["URI", "BYTES"]) if rows else f"Nothing under {uri}.")
+
+
+@storage.command("cp")
+@click.argument("source")
+@click.argument("dest")
+@backend_option
+def storage_cp(source: str, dest: str, backend: str | None) -> None:
+    """Copy a local file/folder to oss://, or oss:// to a local path."""
+    progress = transfer_progress(lambda text, _finished: click.echo(text, nl=False, err=True))
+    if source.startswith("oss://") and not dest.startswith("oss://"):
+        path = client.download(source, dest, backend=backend, progress=progress)
+        click.echo(f"\nDownloaded {source} to {path}")
+    elif dest.startswith("oss://") and not source.startswith("oss://"):
+        uri = client.upload(source, dest, backend=backend, progress=progress)
+        click.echo(f"\nUploaded {source} to {uri}")
+    else:
+        raise PaiError("cp copies between a local path and an oss:// URI", "one side must start with oss://")
+
+
+def _register_extra_commands() -> None:
+    """Serving commands live in their own module; add them when present."""
+    try:
+        from .services import register
+    except ImportError:
+        return
+    register(cli)
+
+
+_register_extra_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``jupyter-pai``: PaiErrors become one line and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="jupyter pai", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except PaiError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

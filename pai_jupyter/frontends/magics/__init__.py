@@ -1,0 +1,20 @@
+"""IPython magics: ``%%pai_train`` and friends (``jobs``), ``%pai_deploy`` and
+friends (``services``); ``load_magics`` registers both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...config import set_current_config
+from .jobs import PaiMagics
+from .services import ServingMagics
+
+
+def load_magics(ipython: Any) -> None:
+    ipython.register_magics(PaiMagics)
+    ipython.register_magics(ServingMagics)
+
+
+def unload_magics(ipython: Any) -> None:
+    set_current_config(None)

@@ -1,0 +1,1 @@
+"""Click options shared by the magics and the CLI."""

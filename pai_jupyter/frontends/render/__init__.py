@@ -1,0 +1,1 @@
+"""Text views for the CLI and the magics' text mode."""

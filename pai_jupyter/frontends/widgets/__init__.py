@@ -1,0 +1,1 @@
+"""Live ipywidgets views of jobs and services."""

@@ -1,0 +1,58 @@
+"""ONNX models through onnxruntime (CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ...decisions.signature import Signature
+from .base import declared_signature, dims, feed, find_model_file, named_outputs
+
+# onnxruntime type strings -> numpy dtype names.
+_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(int16)": "int16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+    "tensor(string)": "str",
+}
+
+
+class OnnxProcessor:
+    name = "onnx"
+
+    def __init__(self, model_path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        self.file = find_model_file(model_path, (".onnx",), "ONNX")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
+        self._signature = {
+            "inputs": [_spec(i) for i in self.session.get_inputs()],
+            "outputs": [_spec(o) for o in self.session.get_outputs()],
+        }
+        self._output_names = [o["name"] for o in self._signature["outputs"]]
+
+    def signature(self) -> Signature:
+        return declared_signature(self.file) or self._signature
+
+    def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
+        arrays = feed(inputs, self._signature["inputs"])
+        try:
+            values = self.session.run(self._output_names, arrays)
+        except Exception as exc:  # onnxruntime raises its own types for bad shapes and values
+            from .base import InputError
+
+            raise InputError(str(exc).splitlines()[0][:300]) from None
+        return named_outputs(self._output_names, values)
+
+
+def _spec(arg: Any) -> dict[str, Any]:
+    return {"name": arg.name, "dtype": _TYPES.get(arg.type, arg.type), "shape": dims(arg.shape)}
