@@ -2,7 +2,8 @@
 # Everything the labextension build and the UI tests need beyond the Python venv:
 #  - Debian's chromium (Playwright cannot download browsers here; the UI tests
 #    point Playwright at /usr/bin/chromium);
-#  - the Node packages of labextension/ and ui-tests/ (through JupyterLab's jlpm).
+#  - the Node packages of the workspace (the top-level package.json: labextension/ and
+#    ui-tests/, one yarn.lock), through JupyterLab's jlpm.
 # Idempotent: a second run only checks.
 set -euo pipefail
 
@@ -25,14 +26,10 @@ fi
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export YARN_ENABLE_PROGRESS_BARS=false
-for dir in labextension ui-tests; do
-  if [ -f "$ROOT/$dir/package.json" ]; then
-    echo "install-ui-deps: jlpm install in $dir"
-    # --immutable: install exactly the committed yarn.lock (CI); fall back to a plain
-    # install, which updates the lock file, only when the lock is out of date.
-    (cd "$ROOT/$dir" && { "$JLPM" install --immutable || {
-      echo "install-ui-deps: $dir/yarn.lock is out of date; running a plain install" >&2
-      "$JLPM" install
-    }; })
-  fi
-done
+echo "install-ui-deps: jlpm install in the workspace root"
+# --immutable: install exactly the committed yarn.lock (CI); fall back to a plain install,
+# which updates the lock file, only when the lock is out of date.
+(cd "$ROOT" && { "$JLPM" install --immutable || {
+  echo "install-ui-deps: yarn.lock is out of date; running a plain install" >&2
+  "$JLPM" install
+}; })
