@@ -12,13 +12,15 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-8)
 
 # Node side: JupyterLab's jlpm (yarn) from the venv; the venv's bin first on PATH so
 # the labextension build finds jupyter-builder and the JupyterLab it builds against.
+# The top-level package.json is the workspace root (labextension/ and ui-tests/): one
+# `jlpm install` here, one yarn.lock, and its scripts build, type-check and lint.
 JLPM        := $(abspath $(BIN))/jlpm
 NODE_ENV    := PATH="$(abspath $(BIN)):$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 YARN_ENABLE_PROGRESS_BARS=false
 LABEXT_OUT  := pai_jupyter/labextension/static/style.js
 LABEXT_SRC  := $(shell find labextension/src labextension/style labextension/scripts -type f 2>/dev/null) \
                labextension/package.json labextension/tsconfig.json
-LABEXT_DEPS := labextension/node_modules/.yarn-state.yml
-UI_DEPS     := ui-tests/node_modules/.yarn-state.yml
+NODE_DEPS   := node_modules/.yarn-state.yml
+UI_DEPS     := $(VENV)/.ui-deps
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/pai-jupyter
 SERVER_CONF := $(VENV)/etc/jupyter/jupyter_server_config.d/pai_jupyter.json
 
@@ -34,13 +36,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(NODE_ENV) $(PIP) install -q -e ".[test]"
 	touch $(STAMP)
 
-$(LABEXT_DEPS): labextension/package.json labextension/yarn.lock | $(STAMP)
-	cd labextension && $(NODE_ENV) $(JLPM) install
+$(NODE_DEPS): package.json labextension/package.json ui-tests/package.json yarn.lock | $(STAMP)
+	$(NODE_ENV) $(JLPM) install
 	touch $@
 
 # Rebuild the prebuilt labextension whenever its sources change (pip's hook only builds once).
-$(LABEXT_OUT): $(LABEXT_SRC) $(LABEXT_DEPS)
-	cd labextension && $(NODE_ENV) $(JLPM) build:prod
+$(LABEXT_OUT): $(LABEXT_SRC) $(NODE_DEPS)
+	$(NODE_ENV) $(JLPM) build:prod
 	touch $@
 
 labextension: $(LABEXT_OUT)
@@ -57,8 +59,8 @@ install: $(STAMP) $(LABEXT_OUT)
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q "pai-jupyter.*enabled" \
 		|| { echo "pai-jupyter labextension is not enabled" >&2; exit 1; }
 
-# Debian's chromium (Playwright cannot download browsers here) and the UI tests' Node packages.
-$(UI_DEPS): ui-tests/package.json ui-tests/yarn.lock scripts/install-ui-deps.sh | $(STAMP)
+# Debian's chromium (Playwright cannot download browsers here); the Node packages are the workspace's.
+$(UI_DEPS): scripts/install-ui-deps.sh $(NODE_DEPS) | $(STAMP)
 	$(NODE_ENV) VENV_BIN=$(abspath $(BIN)) scripts/install-ui-deps.sh
 	touch $@
 
@@ -70,23 +72,24 @@ demo: install
 lint: install
 	$(BIN)/ruff check pai_jupyter tests benchmarks examples
 	$(BIN)/ruff format --check pai_jupyter tests benchmarks
+	$(BIN)/lint-imports
 
-lint-ts: $(LABEXT_DEPS)
-	cd labextension && $(NODE_ENV) $(JLPM) lint
+lint-ts: $(NODE_DEPS)
+	$(NODE_ENV) $(JLPM) lint
 
-tsc: $(LABEXT_DEPS)
-	cd labextension && $(NODE_ENV) $(JLPM) tsc
+tsc: $(NODE_DEPS)
+	$(NODE_ENV) $(JLPM) tsc
 
 pytest: install
 	$(BIN)/python -m pytest -q -ra
 
 # JupyterLab (started by Playwright) with the extension, real jobs and a real service.
 ui-test: install $(UI_DEPS)
-	cd ui-tests && $(NODE_ENV) CI=1 $(JLPM) playwright test
+	$(NODE_ENV) CI=1 $(JLPM) test:ui
 
 # The same UI tests, writing the panel screenshots the README shows into docs/images.
 screenshots: install $(UI_DEPS)
-	cd ui-tests && $(NODE_ENV) CI=1 PAI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(JLPM) playwright test
+	$(NODE_ENV) CI=1 PAI_SCREENSHOT_DIR=$(CURDIR)/docs/images $(JLPM) test:ui
 
 test: lint lint-ts tsc pytest ui-test
 
@@ -94,4 +97,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist pai_jupyter/labextension labextension/lib labextension/node_modules ui-tests/node_modules
+	rm -rf $(VENV) build dist pai_jupyter/labextension labextension/lib node_modules labextension/node_modules ui-tests/node_modules

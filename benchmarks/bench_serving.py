@@ -4,8 +4,7 @@
   instance behind the gateway (``/api/predict/<svc>``, token check, weighted
   routing, windows) vs the same model server process called directly, in the
   same run, alternating A/B rounds; the gateway is measured on its own listener
-  (the endpoint) and, as the "old path" rows, on the control plane's aiohttp
-  port, which still answers ``/api/predict/``. Throughput with 16 concurrent connections;
+  (the endpoint). Throughput with 16 concurrent connections;
   p50/p99 latency one request at a time. Targets: >= 0.8x throughput and
   <= +0.5 ms p50. The throughput runs also measure each process's CPU time
   per request (user + system, from the kernel's accounting, so much less
@@ -132,8 +131,8 @@ def _cpu_s(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
-def _gateway_processes() -> tuple[psutil.Process, psutil.Process, str]:
-    """The control plane (the gateway runs in it), its one model-server instance and its URL."""
+def _gateway_processes() -> tuple[psutil.Process, psutil.Process]:
+    """The control plane (the gateway runs in it) and its one model-server instance."""
     from pai_jupyter.config import current_config
     from pai_jupyter.controlplane.runtime import read_runtime
 
@@ -144,7 +143,7 @@ def _gateway_processes() -> tuple[psutil.Process, psutil.Process, str]:
     instances = [c for c in plane.children(recursive=True) if "pai_jupyter.model_server.server" in c.cmdline()]
     if len(instances) != 1:
         raise RuntimeError(f"expected one instance process, found {len(instances)}")
-    return plane, instances[0], str(info["url"])
+    return plane, instances[0]
 
 
 def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
@@ -154,7 +153,7 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
     model = onnx_model(base / "model" / "model.onnx")
     svc = deploy("bench-gw", model, instances=1)
     token = svc.token()
-    plane, instance, plane_url = _gateway_processes()
+    plane, instance = _gateway_processes()
     me = psutil.Process()
     port = free_port()
     argv = [sys.executable, "-m", "pai_jupyter.model_server.server", "--model", str(model)]
@@ -170,11 +169,10 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
         direct_proc = psutil.Process(direct.pid)
         # name -> (url, headers, the processes that serve it)
         gw_procs = {"gateway": plane, "instance": instance}
-        servers = {"gateway": gw_procs, "aiohttp": gw_procs, "direct": {"instance": direct_proc}}
+        servers = {"gateway": gw_procs, "direct": {"instance": direct_proc}}
         gw_headers = {"Authorization": token, "Content-Type": "application/json"}
         targets = {
             "gateway": (svc.endpoint, gw_headers),  # the gateway's own listener
-            "aiohttp": (f"{plane_url}/api/predict/bench-gw", gw_headers),  # the control plane's port
             "direct": (f"http://127.0.0.1:{port}/predict", {"Content-Type": "application/json"}),
         }
         for url, headers in targets.values():  # warm both paths
@@ -208,10 +206,9 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
             out.samples += r.samples
         return out
 
-    g, d, a = merged("gateway"), merged("direct"), merged("aiohttp")
+    g, d = merged("gateway"), merged("direct")
     g_rps, d_rps = statistics.median(thr["gateway"]), statistics.median(thr["direct"])
-    a_rps = statistics.median(thr["aiohttp"])
-    g50, d50, a50 = g.percentile(50), d.percentile(50), a.percentile(50)
+    g50, d50 = g.percentile(50), d.percentile(50)
     us = {name: {role: statistics.median(v) for role, v in roles.items()} for name, roles in cpu.items()}
     g_us, d_us = us["gateway"], us["direct"]
     return [
@@ -263,24 +260,6 @@ def bench_gateway(rounds: int = 3, seconds: float = 3.0) -> list[dict]:
             "baseline": d.percentile(99),
             "baseline_name": "direct",
             "ratio": g.percentile(99) / d.percentile(99),
-        },
-        {
-            "name": "old path: gateway on the control plane's port (aiohttp) throughput (16 connections)",
-            "value": a_rps,
-            "unit": "req/s",
-            "baseline": d_rps,
-            "baseline_name": "direct",
-            "ratio": a_rps / d_rps,
-            "gateway_cpu_us": round(us["aiohttp"]["gateway"], 1),
-        },
-        {
-            "name": "old path: gateway on the control plane's port (aiohttp) p50 latency (1 connection)",
-            "value": a50,
-            "unit": "ms",
-            "baseline": d50,
-            "baseline_name": "direct",
-            "ratio": a50 / d50,
-            "delta_ms": a50 - d50,
         },
     ]
 

@@ -1,33 +1,127 @@
-"""``PaiConfig``: every setting in one traitlets class.
+"""One configuration for the kernel, the ``jupyter pai`` CLI and the server extension.
 
-Set it the Jupyter way (``c.PaiConfig.backend = "aliyun"`` in a config file,
-``%config PaiConfig.backend = "aliyun"`` in a kernel) or through environment
-variables, which are read as defaults: ``PAI_JUPYTER_BACKEND``,
-``PAI_JUPYTER_HOME``, ``PAI_JUPYTER_REGION``, ``PAI_JUPYTER_WORKSPACE_ID``,
-``PAI_JUPYTER_OSS_BUCKET``, ``PAI_JUPYTER_DLC_ENDPOINT``,
-``PAI_JUPYTER_EAS_ENDPOINT``, ``PAI_JUPYTER_OSS_ENDPOINT``,
-``PAI_JUPYTER_PROTOCOL``. Inside PAI-DSW the region and workspace default to
-what DSW sets (``REGION``, ``PAI_WORKSPACE_ID``).
+Every setting has one source of truth, resolved in this order (first wins):
+
+1. a command-line flag or magic option (``--backend``), or ``%config PaiConfig.x = ...``;
+2. an environment variable (``PAI_JUPYTER_BACKEND``, ``PAI_JUPYTER_HOME``,
+   ``PAI_JUPYTER_REGION``, ..., ``PAI_SERVING_<FIELD>``; see ``SETTINGS``);
+3. a config file: ``jupyter_pai_config.py`` / ``.json`` in the Jupyter config path
+   (``jupyter --paths``), with ``c.PaiConfig.<name>`` and ``c.PaiServing.<field>``; the
+   host application's own files (``jupyter_server_config.py``, ``ipython_config.py``)
+   may set ``c.PaiConfig`` too and count as config files;
+4. the built-in default.
+
+``jupyter pai config [--json]`` prints every effective setting and where it came from.
+Inside PAI-DSW the region and workspace default to what DSW sets (``REGION``,
+``PAI_WORKSPACE_ID``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, ClassVar
 
-from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Int, Unicode, default
-from traitlets.config import Configurable
+from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
+from traitlets import Bool, Float, Int, Unicode, default
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
 from .errors import ValidationError
+from .telemetry.advice import WINDOW as ADVICE_WINDOW
+
+CONFIG_FILE = "jupyter_pai_config"
+# PaiConfig trait -> the environment variables that set it, in order.
+ENV_VARS: dict[str, tuple[str, ...]] = {
+    "backend": ("PAI_JUPYTER_BACKEND",),
+    "home": ("PAI_JUPYTER_HOME",),
+    "max_concurrent_jobs": ("PAI_JUPYTER_MAX_CONCURRENT_JOBS",),
+    "default_bucket": ("PAI_JUPYTER_OSS_BUCKET",),
+    "sample_every": ("PAI_JUPYTER_SAMPLE_EVERY",),
+    "advice_window": ("PAI_JUPYTER_ADVICE_WINDOW",),
+    "region": ("PAI_JUPYTER_REGION", "REGION", "dsw_region"),
+    "workspace_id": ("PAI_JUPYTER_WORKSPACE_ID", "PAI_WORKSPACE_ID", "PAI_AI_WORKSPACE_ID"),
+    "oss_bucket": ("PAI_JUPYTER_OSS_BUCKET",),
+    "dlc_endpoint": ("PAI_JUPYTER_DLC_ENDPOINT",),
+    "eas_endpoint": ("PAI_JUPYTER_EAS_ENDPOINT",),
+    "oss_endpoint": ("PAI_JUPYTER_OSS_ENDPOINT",),
+    "protocol": ("PAI_JUPYTER_PROTOCOL",),
+}
 
 
-def _env(*names: str, fallback: str = "") -> str:
+def serving_env_var(field: str) -> str:
+    """The environment variable of a local serving setting (``c.PaiServing.<field>``)."""
+    return f"PAI_SERVING_{field.upper()}"
+
+
+def _env_source(names: tuple[str, ...]) -> tuple[str, str] | None:
     for name in names:
         value = os.environ.get(name)
         if value:
-            return value
-    return fallback
+            return value, name
+    return None
+
+
+_files_cache: dict[tuple[tuple[str, float], ...], tuple[Config, dict[tuple[str, str], str]]] = {}
+
+
+def config_files() -> list[Path]:
+    """The ``jupyter_pai_config.{py,json}`` files in the Jupyter config path, lowest priority first."""
+    out = []
+    for folder in reversed(jupyter_config_path()):
+        for ext in (".py", ".json"):
+            path = Path(folder) / f"{CONFIG_FILE}{ext}"
+            if path.is_file():
+                out.append(path)
+    return out
+
+
+def file_config() -> tuple[Config, dict[tuple[str, str], str]]:
+    """The merged config files, and which file set each ``(section, name)``."""
+    files = config_files()
+    key = tuple((str(p), p.stat().st_mtime) for p in files)
+    cached = _files_cache.get(key)
+    if cached is not None:
+        return cached
+    merged, where = Config(), {}
+    for path in files:
+        loader_class = JSONFileConfigLoader if path.suffix == ".json" else PyFileConfigLoader
+        try:
+            loaded = loader_class(path.name, path=str(path.parent)).load_config()
+        except Exception as exc:
+            raise ValidationError(f"cannot read {path}: {exc}", "fix or remove the file") from None
+        for section, values in loaded.items():
+            if isinstance(values, (Config, dict)):
+                for name in values:
+                    where[(section, name)] = str(path)
+        merged.merge(loaded)
+    _files_cache.clear()
+    _files_cache[key] = (merged, where)
+    return merged, where
+
+
+def resolve(section: str, name: str, env_vars: tuple[str, ...], fallback: Any) -> tuple[Any, str]:
+    """``(value, source)`` of one setting from the environment, the config files or ``fallback``.
+
+    ``source`` is ``env NAME``, ``file PATH`` or ``default``; environment values are strings."""
+    found = _env_source(env_vars)
+    if found is not None:
+        return found[0], f"env {found[1]}"
+    config, where = file_config()
+    if section in config and name in config[section]:
+        return config[section][name], f"file {where.get((section, name), CONFIG_FILE)}"
+    return fallback, "default"
+
+
+def serving_setting(field: str) -> tuple[Any, str] | None:
+    """A local serving setting set by ``PAI_SERVING_<FIELD>`` or ``c.PaiServing.<field>``, else None."""
+    value, source = resolve("PaiServing", field, (serving_env_var(field),), None)
+    return None if value is None else (value, source)
+
+
+def _env(*names: str, fallback: str = "") -> str:
+    found = _env_source(names)
+    return found[0] if found else fallback
 
 
 def in_dsw() -> bool:
@@ -36,19 +130,23 @@ def in_dsw() -> bool:
 
 
 class PaiConfig(Configurable):
+    """Every setting of the package; see the module's docstring for where values come from."""
+
     backend = Unicode(help="Which backend to use: 'local' (no account needed) or 'aliyun'.").tag(config=True)
     home = Unicode(help="State folder of the local backend (jobs, storage, SQLite).").tag(config=True)
 
     # Local control plane
-    server_ip = Unicode("127.0.0.1", help="Address the local control plane binds.").tag(config=True)
-    server_port = Int(0, help="Port of the local control plane; 0 picks a free one.").tag(config=True)
+    server_ip = Unicode(help="Address the local control plane binds.").tag(config=True)
+    server_port = Int(help="Port of the local control plane; 0 picks a free one.").tag(config=True)
     max_concurrent_jobs = Int(help="Jobs the local runner runs at once; further jobs wait in Queuing.").tag(
         config=True
     )
     default_bucket = Unicode(help="Bucket for outputs, checkpoints and code snapshots when a job names none.").tag(
         config=True
     )
-    autostart = Bool(True, help="Start the local control plane on first use when none runs.").tag(config=True)
+    autostart = Bool(help="Start the local control plane on first use when none runs.").tag(config=True)
+    sample_every = Float(help="Seconds between CPU/GPU samples of a local job's workers.").tag(config=True)
+    advice_window = Float(help="Seconds of GPU samples behind the input-pipeline advice.").tag(config=True)
 
     # Alibaba Cloud
     region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
@@ -59,49 +157,123 @@ class PaiConfig(Configurable):
     oss_endpoint = Unicode(help="OSS endpoint override; internal endpoint by default inside DSW.").tag(config=True)
     protocol = Unicode(help="'https' (default) or 'http' for endpoints on local servers.").tag(config=True)
 
+    # Built-in defaults, for the settings whose default is not the trait's own.
+    _FALLBACKS: ClassVar[dict[str, Any]] = {
+        "backend": "local",
+        "max_concurrent_jobs": 4,
+        "default_bucket": "pai-jupyter",
+        "sample_every": 2.0,
+        "advice_window": ADVICE_WINDOW,
+        "region": "cn-hangzhou",
+        "server_ip": "127.0.0.1",
+        "server_port": 0,
+        "autostart": True,
+        "protocol": "https",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The host application's config (c.PaiConfig in jupyter_server_config / ipython_config) is a
+        # config file: an environment variable beats it.
+        host = self.config.get("PaiConfig", {}) if self.config else {}
+        for name in host:
+            if name in ENV_VARS and _env_source(ENV_VARS[name]) is not None:
+                setattr(self, name, self._resolved(name)[0])
+
+    def _fallback(self, name: str) -> Any:
+        if name == "home":
+            return str(Path(jupyter_data_dir()) / "pai")
+        return self._FALLBACKS.get(name, self.traits()[name].default_value)
+
+    def _resolved(self, name: str) -> tuple[Any, str]:
+        value, source = resolve("PaiConfig", name, ENV_VARS.get(name, ()), self._fallback(name))
+        trait = self.traits()[name]
+        if source.startswith("env ") and isinstance(trait, (Int, Float)):
+            try:
+                value = _number(value, isinstance(trait, Int))
+            except ValueError:
+                var = source[4:]
+                raise ValidationError(f"{var}={value!r} is not a number", f"fix {var}, or unset it") from None
+        return value, source
+
+    def sources(self) -> dict[str, tuple[Any, str]]:
+        """Every setting's effective value and where it came from (``flag``, ``env NAME``,
+        ``file PATH``, ``app config`` (the host application's c.PaiConfig, or %config) or ``default``)."""
+        host = self.config.get("PaiConfig", {}) if self.config else {}
+        out = {}
+        for name in sorted(self.trait_names(config=True)):
+            value = getattr(self, name)
+            resolved, source = self._resolved(name)
+            if name in host and not source.startswith("env "):
+                source = "app config"
+            elif value != resolved:
+                source = "flag"
+            out[name] = (value, source)
+        return out
+
     @default("backend")
     def _default_backend(self) -> str:
-        return _env("PAI_JUPYTER_BACKEND", fallback="local")
+        return str(self._resolved("backend")[0])
 
     @default("home")
     def _default_home(self) -> str:
-        return _env("PAI_JUPYTER_HOME", fallback=str(Path(jupyter_data_dir()) / "pai"))
+        return str(self._resolved("home")[0])
 
     @default("max_concurrent_jobs")
     def _default_max_concurrent(self) -> int:
-        return int(_env("PAI_JUPYTER_MAX_CONCURRENT_JOBS", fallback="4"))
+        return int(self._resolved("max_concurrent_jobs")[0])
 
     @default("default_bucket")
     def _default_default_bucket(self) -> str:
-        return _env("PAI_JUPYTER_OSS_BUCKET", fallback="pai-jupyter")
+        return str(self._resolved("default_bucket")[0])
+
+    @default("sample_every")
+    def _default_sample_every(self) -> float:
+        return float(self._resolved("sample_every")[0])
+
+    @default("advice_window")
+    def _default_advice_window(self) -> float:
+        return float(self._resolved("advice_window")[0])
 
     @default("region")
     def _default_region(self) -> str:
-        return _env("PAI_JUPYTER_REGION", "REGION", "dsw_region", fallback="cn-hangzhou")
+        return str(self._resolved("region")[0])
 
     @default("workspace_id")
     def _default_workspace(self) -> str:
-        return _env("PAI_JUPYTER_WORKSPACE_ID", "PAI_WORKSPACE_ID", "PAI_AI_WORKSPACE_ID")
+        return str(self._resolved("workspace_id")[0])
 
     @default("oss_bucket")
     def _default_oss_bucket(self) -> str:
-        return _env("PAI_JUPYTER_OSS_BUCKET")
+        return str(self._resolved("oss_bucket")[0])
 
     @default("dlc_endpoint")
     def _default_dlc_endpoint(self) -> str:
-        return _env("PAI_JUPYTER_DLC_ENDPOINT")
+        return str(self._resolved("dlc_endpoint")[0])
 
     @default("eas_endpoint")
     def _default_eas_endpoint(self) -> str:
-        return _env("PAI_JUPYTER_EAS_ENDPOINT")
+        return str(self._resolved("eas_endpoint")[0])
 
     @default("oss_endpoint")
     def _default_oss_endpoint(self) -> str:
-        return _env("PAI_JUPYTER_OSS_ENDPOINT")
+        return str(self._resolved("oss_endpoint")[0])
 
     @default("protocol")
     def _default_protocol(self) -> str:
-        return _env("PAI_JUPYTER_PROTOCOL", fallback="https")
+        return str(self._resolved("protocol")[0])
+
+    @default("server_ip")
+    def _default_server_ip(self) -> str:
+        return str(self._resolved("server_ip")[0])
+
+    @default("server_port")
+    def _default_server_port(self) -> int:
+        return int(self._resolved("server_port")[0])
+
+    @default("autostart")
+    def _default_autostart(self) -> bool:
+        return bool(self._resolved("autostart")[0])
 
     @property
     def home_path(self) -> Path:
@@ -116,6 +288,16 @@ class PaiConfig(Configurable):
                 "no OSS bucket is configured", "set PAI_JUPYTER_OSS_BUCKET or c.PaiConfig.oss_bucket"
             )
         return bucket
+
+
+def _number(text: Any, integer: bool) -> float:
+    if not isinstance(text, str):
+        return text
+    if integer:
+        return int(text)
+    from .durations import parse_duration
+
+    return float(parse_duration(text, "value") or 0.0)
 
 
 _current: PaiConfig | None = None

@@ -18,11 +18,11 @@ Vocabulary:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .specs.job import JobSpec
+from .specs.service import ServiceSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .specs.service import RolloutPlan
@@ -124,7 +124,7 @@ class ServiceRecord:
     state: str
     backend: str
     endpoint: str  # full URL of /api/predict/<name>
-    spec: dict[str, Any]  # ServiceSpec.to_dict()
+    spec: ServiceSpec  # as stored and shown: never the token
     versions: list[VersionRecord]
     created_at: float
     updated_at: float
@@ -156,12 +156,14 @@ class ServiceRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["spec"] = self.spec.to_dict()
         data["weights"] = {str(k): v for k, v in self.weights.items()}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ServiceRecord:
         data = {k: v for k, v in data.items() if k != "weights"}
+        data["spec"] = ServiceSpec.from_dict(data["spec"])
         data["versions"] = [VersionRecord(**v) for v in data.get("versions", [])]
         if data.get("rollout"):
             data["rollout"] = RolloutRecord.from_dict(data["rollout"])
@@ -204,9 +206,6 @@ TERMINAL_STATES = frozenset({SUCCEEDED, FAILED, STOPPED})
 
 
 JOB_STATES = (CREATING, QUEUING, RUNNING, RESTARTING, STOPPING, SUCCEEDED, FAILED, STOPPED)
-
-
-ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
 
 
 @dataclass
@@ -278,11 +277,3 @@ class LogChunk:
     text: str
     next_offset: int
     worker: int = 0
-
-
-@dataclass
-class ObjectInfo:
-    uri: str
-    size: int
-    modified: float
-    is_dir: bool = False

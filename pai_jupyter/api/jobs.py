@@ -47,7 +47,16 @@ class Job:
         return self.record.spec
 
     def refresh(self) -> JobRecord:
+        """The job as the backend knows it now (a pure read)."""
         self.record = self.backend.training.get(self.id)
+        return self.record
+
+    def reconcile(self) -> JobRecord:
+        """Let the backend do the job's pending work (e.g. resubmit a reclaimed spot job), then read it.
+
+        Watchers call this every ``backend.reconcile_interval`` seconds; ``wait`` calls it at each poll.
+        """
+        self.record = self.backend.training.reconcile_job(self.id)
         return self.record
 
     def status(self) -> str:
@@ -91,11 +100,10 @@ class Job:
         return self
 
     def preempt(self) -> Job:
-        """Reclaim the job's instances as a spot reclaim would (local backend)."""
-        preempt = getattr(self.backend.training, "preempt", None)
-        if preempt is None:
+        """Reclaim the job's instances as a spot reclaim would (backends whose ``can_preempt``)."""
+        if not self.backend.training.can_preempt:
             raise PaiError(f"the {self.backend.id} backend cannot simulate preemption")
-        self.record = preempt(self.id)
+        self.record = self.backend.training.preempt(self.id)
         return self
 
     def wait(
@@ -105,11 +113,14 @@ class Job:
         raise_on_failure: bool = True,
         on_update: Callable[[JobRecord], None] | None = None,
     ) -> Job:
-        """Block until the job ends; raise ``JobFailed`` if it did not succeed."""
+        """Block until the job ends; raise ``JobFailed`` if it did not succeed.
+
+        A watcher: every poll reconciles the job (see ``reconcile``).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         last_state = None
         while True:
-            record = self.refresh()
+            record = self.reconcile()
             if on_update is not None and record.state != last_state:
                 on_update(record)
                 last_state = record.state

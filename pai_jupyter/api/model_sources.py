@@ -16,8 +16,8 @@ from pathlib import Path
 from ..backends.base import Backend
 from ..config import current_config
 from ..errors import NotFoundError, ValidationError
-from ..records import ProgressCallback
 from ..specs.service import PROCESSORS
+from ..storage.objects import ProgressCallback
 from ..storage.uri import OssUri
 
 # Model file suffixes that name a processor (the model server's own table, plus .ts).

@@ -21,25 +21,20 @@ the aliyun backend: only ``record.endpoint`` and the token differ.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import requests
 
-from ..backends.base import Backend
-from ..errors import BackendUnavailable, NotFoundError, RemoteError, ValidationError
+from ..backends.base import Backend, ServingBackend
+from ..decisions.rollout import check_rollout_action
+from ..errors import BackendUnavailable, NotFoundError, ValidationError
 from ..records import (
-    ROLLOUT_ACTIONS,
-    ProgressCallback,
     RolloutRecord,
     ServiceEvent,
     ServiceMetricPoint,
@@ -47,42 +42,10 @@ from ..records import (
     VersionRecord,
 )
 from ..specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
+from ..storage.objects import ProgressCallback
 from .common import BackendArg, resolve_backend
 from .model_sources import infer_processor, resolve_model
-
-
-class PredictError(RemoteError):
-    """A prediction answered with a non-2xx status; ``status`` and ``body`` are the server's."""
-
-    def __init__(self, message: str, hint: str | None, status: int, body: bytes) -> None:
-        super().__init__(message, hint, http_status=status)
-        self.status = status
-        self.body = body
-
-
-def eas_signature_headers(token: str, body: bytes, path: str, content_type: str) -> dict[str, str]:
-    """The headers ``eas-prediction``'s PredictClient sends (reference §3.8)."""
-    md5 = hashlib.md5(body).hexdigest()
-    date = formatdate(usegmt=True)
-    string = f"POST\n{md5}\n{content_type}\n{date}\n{path}".strip()
-    digest = hmac.new(token.encode(), string.encode(), hashlib.sha1).digest()
-    return {
-        "Content-MD5": md5,
-        "Date": date,
-        "Content-Type": content_type,
-        "Authorization": f"EAS {base64.b64encode(digest).decode()}",
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    """NumPy arrays and scalars (and nests of them) as plain JSON values."""
-    if hasattr(value, "tolist") and callable(value.tolist):
-        return value.tolist()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+from .predict import PredictError, eas_signature_headers, predict_error, to_json_value
 
 
 class Service:
@@ -98,7 +61,7 @@ class Service:
 
     # -- state ------------------------------------------------------------------
     @property
-    def serving(self) -> Any:
+    def serving(self) -> ServingBackend:
         return self.backend.serving
 
     @property
@@ -109,7 +72,16 @@ class Service:
         return self._record
 
     def refresh(self) -> ServiceRecord:
+        """The service as the backend knows it now (a pure read)."""
         self._record = self.serving.get(self.name)
+        return self._record
+
+    def reconcile(self) -> ServiceRecord:
+        """Let the backend advance an active rollout by one step, then read the service.
+
+        Watchers call this every ``backend.reconcile_interval`` seconds; ``wait_rollout`` at each poll.
+        """
+        self._record = self.serving.reconcile_service(self.name)
         return self._record
 
     @property
@@ -130,7 +102,7 @@ class Service:
 
     @property
     def spec(self) -> ServiceSpec:
-        return ServiceSpec.from_dict(self.record.spec)
+        return self.record.spec
 
     @property
     def rollout(self) -> RolloutRecord | None:
@@ -164,7 +136,7 @@ class Service:
         ``version=N`` calls that version only (``<endpoint>@vN``), e.g. one
         deployed with ``new_api_version=True``.
         """
-        processor = self.record.spec.get("processor")
+        processor = self.record.spec.processor
         if version is not None:
             processor = next((v.processor for v in self.record.versions if v.version == version), processor)
         custom = processor == "custom"
@@ -175,10 +147,10 @@ class Service:
             elif isinstance(payload, str):
                 body = payload.encode()
             else:
-                body = json.dumps(_jsonable(payload)).encode()
+                body = json.dumps(to_json_value(payload)).encode()
         else:
             data = payload if isinstance(payload, dict) and "inputs" in payload else {"inputs": payload}
-            body = json.dumps(_jsonable(data)).encode()
+            body = json.dumps(to_json_value(data)).encode()
             content_type = "application/json"
         resp = self._post(body, content_type, timeout, signed, version)
         if raw or custom:
@@ -196,8 +168,7 @@ class Service:
     def _version_url(self, version: int) -> str:
         """One version's own endpoint: EAS gives each version its own service; the local gateway
         routes ``<endpoint>@vN``."""
-        own = getattr(self.serving, "version_endpoint", None)
-        return own(self.name, version) if own is not None else f"{self.endpoint}@v{version}"
+        return self.serving.version_endpoint(self.name, version)
 
     def _post(
         self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
@@ -221,7 +192,7 @@ class Service:
         except requests.Timeout:
             raise BackendUnavailable(f"{self.name} did not answer within {timeout:g}s", "raise timeout=") from None
         if resp.status_code >= 400:
-            raise _predict_error(self.name, resp)
+            raise predict_error(self.name, resp)
         return resp
 
     # -- control ---------------------------------------------------------------------
@@ -230,10 +201,7 @@ class Service:
         return self
 
     def rollout_action(self, action: str) -> Service:
-        if action not in ROLLOUT_ACTIONS:
-            raise ValidationError(
-                f"rollout action {action!r} is unknown", f"use one of {', '.join(ROLLOUT_ACTIONS)}"
-            )
+        check_rollout_action(action)
         return self._apply(self.serving.rollout_action(self.name, action))
 
     def pause(self) -> Service:
@@ -267,11 +235,14 @@ class Service:
         on_update: Callable[[ServiceRecord], None] | None = None,
         poll: float = 0.5,
     ) -> RolloutRecord | None:
-        """Block until the current rollout ends (succeeded, failed, aborted); return it."""
+        """Block until the current rollout ends (succeeded, failed, aborted); return it.
+
+        A watcher: every poll reconciles the service (see ``reconcile``).
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         last: tuple | None = None
         while True:
-            record = self.refresh()
+            record = self.reconcile()
             rollout = record.rollout
             key = (
                 rollout.state if rollout else None,
@@ -314,58 +285,21 @@ def _version_number(version: Any) -> int:
         ) from None
 
 
-def _predict_error(name: str, resp: requests.Response) -> PredictError:
-    body = resp.content
-    message, hint = "", None
-    try:
-        data = resp.json()
-        if isinstance(data, dict):
-            message, hint = str(data.get("error") or ""), data.get("hint")
-    except ValueError:
-        pass
-    if not message:
-        message = body[:300].decode(errors="replace").strip() or resp.reason or ""
-    if resp.status_code in (401, 403):
-        hint = hint or "check the token: svc.token() or `jupyter pai services token NAME`"
-    elif resp.status_code == 413:
-        hint = hint or "the body is over the service's --max-body limit"
-    return PredictError(f"{name}: HTTP {resp.status_code}: {message}", hint, resp.status_code, body)
-
-
 # -- module functions ----------------------------------------------------------------------
 def build_spec(
     name: str,
     processor: str,
     *,
     instances: int | None = None,
-    cpu: float = 1.0,
-    memory_mb: int = 1024,
-    gpu: int = 0,
-    resource_group: str | None = None,
-    env: str = "dev",
     autoscaler: AutoscalePolicy | None = None,
-    signature: dict[str, Any] | None = None,
-    command: str | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY,
-    token: str | None = None,
+    **fields: Any,
 ) -> ServiceSpec:
-    """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one)."""
+    """The one place a deploy's ServiceSpec is built and validated (``fields``: ServiceSpec's own, with
+    its defaults); ``instances`` defaults to the autoscaler's start (at least one)."""
     if instances is None:
         instances = 1 if autoscaler is None else min(max(autoscaler.min, 1), autoscaler.max)
     return ServiceSpec(
-        name=name,
-        processor=processor,
-        instances=instances,
-        cpu=cpu,
-        memory_mb=memory_mb,
-        gpu=gpu,
-        resource_group=resource_group,
-        env=env,
-        autoscaler=autoscaler,
-        signature=signature,
-        command=command,
-        max_body_bytes=max_body_bytes,
-        token=token,
+        name=name, processor=processor, instances=instances, autoscaler=autoscaler, **fields
     ).validate()
 
 

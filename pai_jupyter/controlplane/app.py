@@ -23,14 +23,15 @@ from .._version import __version__
 from ..errors import AuthError, PaiError, ValidationError
 from ..specs.job import JobSpec
 from ..storage.local import LocalStorage
+from ..telemetry.advice import WINDOW
 from .db import Database
+from .http import json_body
 from .jobs.runner import JobRunner
 from .jobs.store import JobStore
+from .serving.setup import setup_serving
 
 log = logging.getLogger(__name__)
 API = "/api/v1"
-# Paths that authenticate themselves (the EAS gateway checks service tokens).
-PUBLIC_PREFIXES = ("/api/predict/",)
 CONTROL_PLANE: web.AppKey[ControlPlane] = web.AppKey("control_plane")
 STOP_EVENT: web.AppKey[asyncio.Event] = web.AppKey("stop_event")
 
@@ -39,7 +40,14 @@ class ControlPlane:
     """Builds every long-lived object once; handlers receive them through it."""
 
     def __init__(
-        self, home: Path, token: str, *, max_concurrent: int = 4, default_bucket: str = "pai-jupyter"
+        self,
+        home: Path,
+        token: str,
+        *,
+        max_concurrent: int = 4,
+        default_bucket: str = "pai-jupyter",
+        sample_every: float = 2.0,
+        advice_window: float = WINDOW,
     ) -> None:
         self.home = home
         self.token = token
@@ -48,7 +56,13 @@ class ControlPlane:
         self.storage = LocalStorage(home / "storage")
         self.jobs = JobStore(self.db)
         self.runner = JobRunner(
-            self.jobs, self.storage, home, max_concurrent=max_concurrent, default_bucket=default_bucket
+            self.jobs,
+            self.storage,
+            home,
+            max_concurrent=max_concurrent,
+            default_bucket=default_bucket,
+            sample_every=sample_every,
+            advice_window=advice_window,
         )
         self.app = web.Application(middlewares=[self._errors, self._auth], client_max_size=64 * 2**20)
         self.app[CONTROL_PLANE] = self
@@ -59,10 +73,6 @@ class ControlPlane:
         self._setup_serving()
 
     def _setup_serving(self) -> None:
-        try:
-            from .serving.setup import setup_serving
-        except ImportError:
-            return
         self.extensions.append(setup_serving(self.app, self.db, self.home, self.storage))
 
     async def _on_startup(self, app: web.Application) -> None:
@@ -75,8 +85,6 @@ class ControlPlane:
     # -- middleware -----------------------------------------------------------
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith(PUBLIC_PREFIXES):
-            return await handler(request)
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         supplied = value.strip() if scheme.lower() in ("token", "bearer") else ""
@@ -195,17 +203,6 @@ class ControlPlane:
 
     async def provenance(self, request: web.Request) -> web.Response:
         return web.json_response({"provenance": self.jobs.provenance(request.match_info["id"])})
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's body as a JSON object; ValidationError (400) otherwise."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ValidationError("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise ValidationError("the request body must be a JSON object")
-    return body
 
 
 def _int(value: str | None, default: int) -> int:

@@ -45,7 +45,12 @@ async def _serve(config: PaiConfig, ip: str, port: int, ready: asyncio.Event | N
     lock = _lock(home)
     token = os.environ.get("PAI_JUPYTER_SERVER_TOKEN") or secrets.token_urlsafe(32)
     plane = ControlPlane(
-        home, token, max_concurrent=config.max_concurrent_jobs, default_bucket=config.default_bucket
+        home,
+        token,
+        max_concurrent=config.max_concurrent_jobs,
+        default_bucket=config.default_bucket,
+        sample_every=config.sample_every,
+        advice_window=config.advice_window,
     )
     runner = web.AppRunner(plane.app, access_log=None, handle_signals=False)
     await runner.setup()

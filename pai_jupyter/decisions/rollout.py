@@ -25,7 +25,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..records import ROLLOUT_RUNNING, RolloutRecord
+from ..errors import ConflictError, ValidationError
+from ..records import (
+    ROLLOUT_ABORTED,
+    ROLLOUT_ACTIONS,
+    ROLLOUT_FAILED,
+    ROLLOUT_PAUSED,
+    ROLLOUT_RUNNING,
+    ROLLOUT_SUCCEEDED,
+    RolloutRecord,
+    RolloutStep,
+)
 from ..specs.service import RolloutPlan
 
 HOLD, ADVANCE, COMPLETE, REVERT = "hold", "advance", "complete", "revert"
@@ -188,3 +198,117 @@ def decide_rollout(
         nxt,
         f"step {index + 1}/{len(steps)} at {weight:g} % passed after {baked:.0f} s: {summary}; -> {nxt:g} %",
     )
+
+
+# -- applying a decision: every rollout transition, written once for both backends ---------------
+
+PAUSE, RESUME, PROMOTE, ABORT = ROLLOUT_ACTIONS
+ROLLBACK = "rollback"
+
+
+def check_rollout_action(action: str) -> str:
+    """``action`` when it is one of ``ROLLOUT_ACTIONS``; a ValidationError saying which are, otherwise."""
+    if action not in ROLLOUT_ACTIONS:
+        raise ValidationError(f"rollout action {action!r} is unknown", f"use one of {', '.join(ROLLOUT_ACTIONS)}")
+    return action
+
+
+def require_active(name: str, latest: RolloutRecord | None) -> RolloutRecord:
+    """The service's active rollout; a ConflictError when there is none to steer."""
+    if latest is None or not latest.active:
+        state = f"the last one {latest.state}" if latest else "there is none"
+        raise ConflictError(f"{name} has no active rollout ({state})", f"deploy a new version of {name}")
+    return latest
+
+
+def user_decision(action: str, rollout: RolloutRecord) -> RolloutDecision:
+    """A person's ``pause | resume | promote | abort`` as a decision ``apply`` carries out."""
+    check_rollout_action(action)
+    weight = rollout.plan[rollout.step] if rollout.plan else 0.0
+    if action == PROMOTE:
+        weight = 100.0
+    elif action == ABORT:
+        weight = 0.0
+    done = {PAUSE: "paused", RESUME: "resumed", PROMOTE: "promoted", ABORT: "aborted"}[action]
+    return RolloutDecision(action=action, weight=weight, reason=f"{done} by the user")
+
+
+def rollback_decision(version: int) -> RolloutDecision:
+    """Traffic goes back to ``version``: an active rollout ends as aborted (the caller moves the traffic)."""
+    return RolloutDecision(action=ROLLBACK, weight=0.0, reason=f"rolled back to v{version}")
+
+
+@dataclass
+class Transition:
+    """What applying a decision changed: the new traffic split (None: unchanged) and the events to record.
+
+    Events are ``(kind, message, version, data)``; ``finished`` says the rollout ended with this step.
+    """
+
+    weights: dict[int, float] | None = None
+    events: list[tuple[str, str, int, dict[str, Any]]] = field(default_factory=list)
+    finished: bool = False
+
+
+def _finish(rollout: RolloutRecord, state: str, reason: str | None, result: str, now: float) -> None:
+    if rollout.steps and rollout.steps[-1].ended_at is None:
+        rollout.steps[-1].ended_at = now
+        rollout.steps[-1].result = result
+    rollout.state = state
+    rollout.reason = reason
+
+
+def apply(rollout: RolloutRecord, decision: RolloutDecision, now: float) -> Transition:
+    """Carry ``decision`` out on ``rollout`` (changed in place) and say what else must change.
+
+    The one place a rollout changes state: the local control plane's loop and the aliyun
+    backend's reconcile both persist the record, set the returned weights and record the events.
+    """
+    old, new = rollout.from_version, rollout.to_version
+    step = rollout.steps[-1] if rollout.steps else None
+    out = Transition()
+    action = decision.action
+    if action == HOLD:
+        if step is not None:
+            step.figures = decision.figures
+    elif action == REVERT:
+        if step is not None:
+            step.figures = decision.figures
+        _finish(rollout, ROLLOUT_FAILED, decision.reason, "failed", now)
+        out.weights = {old: 100.0, new: 0.0}
+        out.events.append(("revert", decision.reason, new, dict(decision.figures)))
+    elif action in (ADVANCE, COMPLETE):
+        if step is not None:
+            step.ended_at, step.result, step.figures = now, "passed", decision.figures
+        out.events.append(("gate", decision.reason, new, dict(decision.figures)))
+        if action == COMPLETE:
+            at = rollout.plan[rollout.step] if rollout.plan else 100.0
+            rollout.state, rollout.reason = ROLLOUT_SUCCEEDED, None
+            out.weights = None if at >= 100.0 else {new: 100.0, old: 0.0}
+            out.events.append(("rollout", f"rollout succeeded: 100 % on v{new}", new, {}))
+        else:
+            rollout.step += 1
+            rollout.steps.append(RolloutStep(weight=decision.weight, started_at=now))
+            out.weights = {old: 100.0 - decision.weight, new: decision.weight}
+    elif action == PAUSE:
+        rollout.state = ROLLOUT_PAUSED
+        out.events.append(("rollout", f"rollout paused at {rollout.plan[rollout.step]:g} %", new, {}))
+    elif action == RESUME:
+        rollout.state = ROLLOUT_RUNNING
+        if step is not None and step.ended_at is None:
+            step.started_at = now  # the bake starts again: paused time is not baked time
+        out.events.append(("rollout", f"rollout resumed at {rollout.plan[rollout.step]:g} %", new, {}))
+    elif action == PROMOTE:
+        _finish(rollout, ROLLOUT_SUCCEEDED, decision.reason, "promoted", now)
+        out.weights = {new: 100.0, old: 0.0}
+        out.events.append(("rollout", f"v{new} promoted to 100 %", new, {}))
+    elif action == ABORT:
+        _finish(rollout, ROLLOUT_ABORTED, decision.reason, "aborted", now)
+        out.weights = {old: 100.0, new: 0.0}
+        out.events.append(("rollout", f"rollout aborted; 100 % back on v{old}", new, {}))
+    elif action == ROLLBACK:
+        _finish(rollout, ROLLOUT_ABORTED, decision.reason, "aborted", now)
+    else:
+        raise ValueError(f"unknown rollout decision {action!r}")
+    out.finished = not rollout.active
+    return out

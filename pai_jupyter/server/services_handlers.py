@@ -7,19 +7,16 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..api import services as service_client
+from ..decisions.rollout import check_rollout_action
 from ..errors import ValidationError
 from .base import PaiHandler
 from .views import event_json, metric_json
 
-ROLLOUT_ACTIONS = ("pause", "resume", "promote", "abort")
-
 
 class _ServiceHandler(PaiHandler):
     async def service(self, name: str) -> Any:
-        """The ``service_client.Service`` called ``name`` on the chosen backend."""
-        # Imported on use: the serving face is optional for the Jobs half of the API.
-        from ..api import services as service_client
-
+        """The ``api.services.Service`` called ``name`` on the chosen backend."""
         return await self.call(service_client.get_service, name, backend=self.backend())
 
 
@@ -29,8 +26,6 @@ class ServicesHandler(_ServiceHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        from ..api import services as service_client
-
         records = await self.call(service_client.services, backend=self.backend())
         self.send({"services": [r.to_dict() for r in records]})
 
@@ -80,8 +75,7 @@ class RolloutActionHandler(_ServiceHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, action: str) -> None:
-        if action not in ROLLOUT_ACTIONS:
-            raise ValidationError(f"unknown rollout action {action!r}", f"one of {', '.join(ROLLOUT_ACTIONS)}")
+        check_rollout_action(action)
         service = await self.service(name)
         await self.call(getattr(service, action))  # the service keeps the record the backend returned
         self.send({"service": service.record.to_dict()})

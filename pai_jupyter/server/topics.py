@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api import jobs as client
+from ..api import services as service_client
+from ..api.common import Cadence
 from ..backends.base import Backend
-from ..errors import PaiError
+from ..errors import PaiError, ValidationError
 from .views import event_json, job_json, metric_json, provenance_summary
 
 Message = dict[str, Any]
@@ -88,6 +90,7 @@ class Topic:
         self._last: dict[str, str] = {}
         self._last_error: str | None = None
         self._read_at = float("-inf")
+        self.reconcile = Cadence(backend)  # a watched job or rollout advances through these calls
 
     def due(self, now: float) -> bool:
         return not self.finished and now - self._read_at >= self.min_interval
@@ -134,6 +137,8 @@ class JobTopic(Topic):
 
     def read(self) -> list[Message]:
         job = client.get_job(self.job_id, backend=self.backend)
+        if self.reconcile.due():
+            job.reconcile()
         out: list[Message] = []
         record = job_json(job)
         if self.changed("job", record):
@@ -162,8 +167,6 @@ class ServicesTopic(Topic):
     min_interval = LIST_INTERVAL_S
 
     def read(self) -> list[Message]:
-        from ..api import services as service_client
-
         records = [r.to_dict() for r in service_client.services(backend=self.backend)]
         return [{"type": "services", "services": records}] if self.changed("services", records) else []
 
@@ -176,9 +179,9 @@ class ServiceTopic(Topic):
         self.events = PointCursor(("ts", "kind", "message", "version"))
 
     def read(self) -> list[Message]:
-        from ..api import services as service_client
-
         service = service_client.get_service(self.name, backend=self.backend)
+        if self.reconcile.due():
+            service.reconcile()
         out: list[Message] = []
         record = service.record.to_dict()
         if self.changed("service", record):
@@ -194,8 +197,6 @@ class ServiceTopic(Topic):
 
 def make_topic(key: str, backend: Backend) -> Topic:
     """Parse a topic key sent by the browser; unknown keys are a ValidationError."""
-    from ..errors import ValidationError
-
     kind, _, arg = key.partition(":")
     if kind == "jobs" and not arg:
         return JobsTopic(key, backend)

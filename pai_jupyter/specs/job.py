@@ -85,6 +85,16 @@ class SpotPolicy:
 
 
 @dataclass(frozen=True)
+class JobLocations:
+    """Where a job's workers find their inputs and write their outputs (paths or mount points)."""
+
+    inputs: dict[str, str]  # channel -> path
+    model: str | None
+    checkpoints: str | None
+    working_dir: str
+
+
+@dataclass(frozen=True)
 class JobSpec:
     name: str
     framework: str = "python"
@@ -232,16 +242,32 @@ class JobSpec:
         cd = f"{CODE_MOUNT}/{self.workdir}".rstrip("/")
         return f"cd {shlex.quote(cd)} && " + " ".join(shlex.quote(p) for p in parts)
 
-    def pai_envs(self) -> dict[str, str]:
-        """The location variables PAI's SDK gives a job, for the DLC mounts."""
-        envs = {f"PAI_INPUT_{i.channel.upper()}": i.effective_mount for i in self.inputs}
-        if self.output:
-            envs["PAI_OUTPUT_MODEL"] = OUTPUT_MOUNT
-        if self.checkpoint:
-            envs["PAI_OUTPUT_CHECKPOINTS"] = CHECKPOINT_MOUNT
-        if self.checkpoint_interval is not None:  # read by pai_jupyter.Checkpointer, as on the local backend
+    def pai_envs(self, attempt: int | None = None, locations: JobLocations | None = None) -> dict[str, str]:
+        """The ``PAI_*`` variables a job's workers get: the one builder for both backends.
+
+        Locations are PAI's SDK's (``PAI_INPUT_<CHANNEL>``, ``PAI_OUTPUT_MODEL``,
+        ``PAI_OUTPUT_CHECKPOINTS``, ``PAI_WORKING_DIR``): DLC's mounts by default, local
+        folders when the control plane passes ``locations``. With ``attempt``, the job's
+        identity too (``PAI_JOB_NAME``, ``PAI_FRAMEWORK``, ``PAI_JOB_ATTEMPT``).
+        """
+        if locations is None:
+            locations = JobLocations(
+                inputs={i.channel: i.effective_mount for i in self.inputs},
+                model=OUTPUT_MOUNT if self.output else None,
+                checkpoints=CHECKPOINT_MOUNT if self.checkpoint else None,
+                working_dir=f"{CODE_MOUNT}/{self.workdir}".rstrip("/"),
+            )
+        envs: dict[str, str] = {}
+        if attempt is not None:
+            envs.update(PAI_JOB_NAME=self.name, PAI_FRAMEWORK=self.framework, PAI_JOB_ATTEMPT=str(attempt))
+        envs.update({f"PAI_INPUT_{channel.upper()}": str(path) for channel, path in locations.inputs.items()})
+        if locations.model:
+            envs["PAI_OUTPUT_MODEL"] = locations.model
+        if locations.checkpoints:
+            envs["PAI_OUTPUT_CHECKPOINTS"] = locations.checkpoints
+        if self.checkpoint_interval is not None:  # read by pai_jupyter.Checkpointer on both backends
             envs["PAI_CHECKPOINT_INTERVAL"] = str(self.checkpoint_interval)
-        envs["PAI_WORKING_DIR"] = f"{CODE_MOUNT}/{self.workdir}".rstrip("/")
+        envs["PAI_WORKING_DIR"] = locations.working_dir
         return envs
 
     def to_dlc(self, code_uri: str | None = None, region: str = "cn-hangzhou") -> dict[str, Any]:

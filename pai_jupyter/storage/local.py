@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import NotFoundError, ValidationError
-from ..records import ObjectInfo, ProgressCallback
+from .objects import ObjectInfo, ProgressCallback
 from .uri import OssUri
 
 _CHUNK = 4 * 1024 * 1024

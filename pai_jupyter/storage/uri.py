@@ -73,6 +73,12 @@ class OssUri:
     def name(self) -> str:
         return self.key.rstrip("/").rsplit("/", 1)[-1]
 
+    @property
+    def parent(self) -> OssUri:
+        """The folder holding this object or folder (the bucket's root stays the root)."""
+        head = self.key.rstrip("/").rpartition("/")[0]
+        return OssUri(self.bucket, head + "/" if head else "", self.endpoint)
+
     def __str__(self) -> str:
         return f"oss://{self.bucket}/{self.key}"
 

@@ -176,7 +176,7 @@ def test_reclaimed_spot_job_is_resubmitted_from_its_checkpoint(
     first = _reclaim_when_started(job, fakes)
     seen = set()
     deadline = time.monotonic() + 40
-    while time.monotonic() < deadline and job.refresh().state != "Succeeded":
+    while time.monotonic() < deadline and job.reconcile().state != "Succeeded":
         seen.add(job.record.state)
         time.sleep(0.1)
     record = job.record
@@ -211,7 +211,7 @@ def test_reclaimed_spot_job_is_resubmitted_from_its_checkpoint(
 def test_reclaims_past_max_restarts_fail_the_job(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
     job = _spot_job(aliyun, tmp_path, max_restarts=0, sleep=1.0)
     _reclaim_when_started(job, fakes, steps=1)
-    wait_until(lambda: job.refresh().state == "Failed", what="Failed")
+    wait_until(lambda: job.reconcile().state == "Failed", what="Failed")
     assert "gave up after max_restarts=0" in (job.record.reason or "")
     assert len(_creates(fakes)) == 1 and job.record.attempt == 1
     assert any("gave up" in e.message for e in job.events())
@@ -220,7 +220,7 @@ def test_reclaims_past_max_restarts_fail_the_job(aliyun: Backend, fakes: AliyunF
 def test_evicted_on_demand_job_is_not_resubmitted(aliyun: Backend, fakes: AliyunFakes, tmp_path: Path) -> None:
     job = _spot_job(aliyun, tmp_path, max_restarts=3, sleep=1.0, spot=False)
     _reclaim_when_started(job, fakes, steps=1)
-    wait_until(lambda: job.refresh().state == "Failed", what="Failed")
+    wait_until(lambda: job.reconcile().state == "Failed", what="Failed")
     assert len(_creates(fakes)) == 1
 
 
@@ -231,7 +231,7 @@ def test_two_pollers_resubmit_once(aliyun: Backend, fakes: AliyunFakes, tmp_path
     other = DlcTraining(PaiConfig(), aliyun.storage)
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda t=t: results.append(t.get(job.id).attempt))
+        threading.Thread(target=lambda t=t: results.append(t.reconcile_job(job.id).attempt))
         for t in (aliyun.training, other)
     ]
     for t in threads:
@@ -383,7 +383,7 @@ def test_an_abandoned_resubmission_claim_is_taken_over(
     claim.write_text(json.dumps({"claimed_at": time.time() - 3600}))  # a client that died after claiming
     dlc_training.RESUBMIT_WAIT, saved = 0.2, dlc_training.RESUBMIT_WAIT
     try:
-        assert aliyun.training.get(job.id).attempt == 2
+        assert aliyun.training.reconcile_job(job.id).attempt == 2
     finally:
         dlc_training.RESUBMIT_WAIT = saved
     assert len(_creates(fakes)) == 2 and json.loads(claim.read_text())["took_over"] is True

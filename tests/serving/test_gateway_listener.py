@@ -38,8 +38,7 @@ def run_against_listener(exchange: Exchange) -> Gateway:
             finally:
                 writer.close()
         finally:
-            await listener.close()
-            await gateway.close()
+            await listener.close()  # the gateway holds no connection of its own
 
     asyncio.run(main())
     return gateway

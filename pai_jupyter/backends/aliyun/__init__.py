@@ -12,17 +12,20 @@ default chain: ``credentials``, ``sdk_errors``, ``oss_storage``, ``dlc_*`` (trai
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ...config import PaiConfig
-from ...errors import BackendUnavailable
 from ..base import Backend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .eas_serving import EasServing
 
 
 class AliyunBackend(Backend):
     id = "aliyun"
     display_name = "Alibaba Cloud PAI"
     description = "PAI-DLC training, PAI-EAS serving and OSS storage through the official SDKs."
+    reconcile_interval = 5.0  # each reconcile is several OpenAPI calls (and probes, during a rollout)
 
     def __init__(self, config: PaiConfig) -> None:
         from .dlc_training import DlcTraining
@@ -31,16 +34,12 @@ class AliyunBackend(Backend):
         self.config = config
         self.storage = OssStorage(config)
         self.training = DlcTraining(config, self.storage)
-        self._serving: Any = None
+        self._serving: EasServing | None = None
 
     @property
-    def serving(self) -> Any:  # type: ignore[override]
+    def serving(self) -> EasServing:  # type: ignore[override]
         if self._serving is None:
-            try:
-                from .eas_serving import EasServing
-            except ImportError as exc:
-                raise BackendUnavailable(
-                    f"serving on the aliyun backend needs a module that is missing ({exc.name})"
-                ) from None
+            from .eas_serving import EasServing
+
             self._serving = EasServing(self.config, self.storage)
         return self._serving

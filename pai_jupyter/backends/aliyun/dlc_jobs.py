@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shlex
 from pathlib import Path
 from typing import Any
 
 from ...records import CREATING, FAILED, QUEUING, RESTARTING, RUNNING, STOPPED, STOPPING, SUCCEEDED
-from ...specs.job import CHECKPOINT_MOUNT, JobSpec
+from ...specs.job import JobSpec
 from ...storage.uri import OssUri
 
 RUN_MOUNT = "/ml/output/pai-jupyter"
@@ -82,10 +81,6 @@ def was_reclaimed(item: dict[str, Any]) -> bool:
     return any(word in text for word in RECLAIM_WORDS)
 
 
-def uses_spot(spec: JobSpec) -> bool:
-    return spec.spot
-
-
 def run_outputs(spec: JobSpec, run: OssUri) -> dict[str, str]:
     model = OssUri.parse(spec.output).as_dir() if spec.output else run.join("model").as_dir()
     checkpoints = OssUri.parse(spec.checkpoint).as_dir() if spec.checkpoint else run.join("checkpoints").as_dir()
@@ -136,16 +131,10 @@ def create_body(
         {"Uri": str(run.as_dir()), "MountPath": RUN_MOUNT, "MountAccess": "RW"},
         {"Uri": str(runtime.as_dir()), "MountPath": RUNTIME_MOUNT, "MountAccess": "RO"},
     ]
-    envs = dict(body.get("Envs") or {})
+    envs = {**effective.pai_envs(attempt=attempt), **(body.get("Envs") or {})}  # the user's env wins, as in to_dlc
     envs[ENV_RUN] = str(run.as_dir())
-    envs[ENV_ATTEMPT] = str(attempt)
-    envs["PAI_FRAMEWORK"] = spec.framework
-    envs["PAI_JOB_NAME"] = spec.name
     if root:
         envs[ENV_ROOT] = root
-    if spec.checkpoint_interval is not None:
-        envs["PAI_CHECKPOINT_INTERVAL"] = str(spec.checkpoint_interval)
-    envs.setdefault("PAI_OUTPUT_CHECKPOINTS", CHECKPOINT_MOUNT)
     body["Envs"] = envs
     return body
 
@@ -198,7 +187,3 @@ def runtime_files() -> tuple[str, list[tuple[Path, str]]]:
         digest.update(rel.encode() + b"\0" + path.read_bytes())
         out.append((path, rel))
     return digest.hexdigest()[:16], out
-
-
-def shell_join(words: list[str]) -> str:
-    return " ".join(shlex.quote(w) for w in words)

@@ -1,3 +1,4 @@
+# Over 450 lines on purpose: the DLC job lifecycle (submit, resolve, reconcile, resubmit, records) is one unit.
 """The training face over PAI-DLC (``alibabacloud-pai-dlc20201203``).
 
 ``submit`` turns a JobSpec into a CreateJob request (``JobSpec.to_dlc`` plus
@@ -5,9 +6,12 @@ the run-folder mounts of ``dlc_jobs``) and writes the job's manifest to OSS.
 Reads are GetJob / ListJobs / GetPodLogs / GetJobEvents / GetJobMetrics, and
 the ``report()`` stream read back from the run folder. Stop is StopJob.
 
-Spot reclaim: DLC fails a job whose spot instances are taken back. When a
-read (``get``, ``list``, a widget's poll, ``Job.wait``) sees such a failure on
-a spot job, the job is resubmitted from the same spec with the same
+Reads (``get``, ``list``, ``logs``, ...) change nothing. ``reconcile_job`` does the
+job's pending work; watchers call it on purpose (``Job.wait``, the widget, the
+sidebar's push loop, every ``AliyunBackend.reconcile_interval``).
+
+Spot reclaim: DLC fails a job whose spot instances are taken back. ``get`` shows
+such a job as ``Restarting`` while restarts are left; ``reconcile_job`` resubmits it from the same spec with the same
 checkpoint folder (so ``Checkpointer`` resumes), up to ``spec.max_restarts``
 times; every attempt stays in the manifest and in the job's events, and users
 keep one job id (the first attempt's DLC id). A claim object written with
@@ -25,7 +29,7 @@ from typing import Any
 
 from ...config import PaiConfig
 from ...errors import NotFoundError, PaiError, ValidationError
-from ...records import FAILED, JobRecord, MetricPoint, WorkerRecord
+from ...records import FAILED, RESTARTING, JobRecord, MetricPoint, WorkerRecord
 from ...specs.job import JobSpec
 from ...storage.uri import OssUri
 from . import dlc_jobs as dj
@@ -40,6 +44,8 @@ MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
 
 
 class DlcTraining(DlcTelemetry):
+    can_preempt = False
+
     def __init__(self, config: PaiConfig, storage: OssStorage) -> None:
         self.config = config
         self.storage = storage
@@ -165,11 +171,22 @@ class DlcTraining(DlcTelemetry):
         return manifest, item
 
     def get(self, job_id: str) -> JobRecord:
+        """Pure read: GetJob of the latest attempt and the manifest; changes nothing."""
+        manifest, item = self._resolve(job_id)
+        if manifest is None:
+            return self._foreign_record(item)
+        return self._record(manifest, item)
+
+    def reconcile_job(self, job_id: str) -> JobRecord:
+        """Resubmit a reclaimed spot job, record attempts and failures, write provenance on success."""
         manifest, item = self._resolve(job_id)
         if manifest is None:
             return self._foreign_record(item)
         item = self._reconcile(manifest, item)
         return self._record(manifest, item)
+
+    def preempt(self, job_id: str) -> JobRecord:
+        raise PaiError("the aliyun backend cannot simulate preemption")
 
     def _reconcile(self, manifest: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
         spec = JobSpec.from_dict(manifest["spec"])
@@ -344,6 +361,15 @@ class DlcTraining(DlcTelemetry):
     def _record(self, manifest: dict[str, Any], item: dict[str, Any]) -> JobRecord:
         attempts = len(manifest["attempts"])
         state = dj.map_state(str(item.get("Status")), attempts)
+        spec = JobSpec.from_dict(manifest["spec"])
+        if (
+            state == FAILED
+            and spec.spot
+            and not manifest["stopped"]
+            and attempts - 1 < spec.max_restarts
+            and dj.was_reclaimed(item)
+        ):
+            state = RESTARTING  # reclaimed with restarts left: the next reconcile_job resubmits it
         first_running = manifest.get("started_at") or dj.parse_time(item.get("GmtRunningTime"))
         reason = manifest.get("final_reason") if state == FAILED else None
         reason = reason or item.get("ReasonMessage") or None
@@ -352,7 +378,7 @@ class DlcTraining(DlcTelemetry):
             id=manifest["root"],
             name=manifest["spec"]["name"],
             state=state,
-            spec=JobSpec.from_dict(manifest["spec"]),
+            spec=spec,
             backend="aliyun",
             created_at=float(manifest["created_at"]),
             started_at=first_running,

@@ -12,22 +12,22 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from ...config import in_dsw
-from ...decisions.rollout import ADVANCE, COMPLETE, REVERT, decide_rollout
-from ...errors import ConflictError, NotFoundError, ValidationError
-from ...records import (
-    ROLLOUT_ABORTED,
-    ROLLOUT_ACTIONS,
-    ROLLOUT_FAILED,
-    ROLLOUT_PAUSED,
-    ROLLOUT_RUNNING,
-    ROLLOUT_SUCCEEDED,
-    RolloutRecord,
-    RolloutStep,
-    ServiceRecord,
+from ...decisions.rollout import (
+    HOLD,
+    RolloutDecision,
+    apply,
+    check_rollout_action,
+    decide_rollout,
+    require_active,
+    rollback_decision,
+    user_decision,
 )
+from ...errors import ConflictError, NotFoundError
+from ...records import ROLLOUT_RUNNING, RolloutRecord, ServiceRecord
 from ...specs.service import RolloutPlan
 from ...storage.uri import OssUri
 from .eas_figures import PROBES_PER_TICK, ClientFigures, example_input
@@ -43,6 +43,12 @@ class EasRollouts:
 
     # Provided by EasServing.
     def get(self, name: str) -> ServiceRecord:  # pragma: no cover
+        raise NotImplementedError
+
+    def reconcile_service(self, name: str) -> ServiceRecord:  # pragma: no cover
+        raise NotImplementedError
+
+    def _latest(self, state: dict[str, Any]) -> RolloutRecord | None:  # pragma: no cover
         raise NotImplementedError
 
     def _load(self, name: str) -> dict[str, Any]:  # pragma: no cover
@@ -104,35 +110,28 @@ class EasRollouts:
         now = time.time()
         decision = decide_rollout(plan, rollout, now, new, old)
         figures = {**decision.figures, "source": "client probes" if body is not None else "instance health"}
-        if decision.action not in (ADVANCE, COMPLETE, REVERT):
+        if decision.action == HOLD:
             return False
+        decision = replace(decision, figures=figures)
         # One client applies each decision: claim it on OSS first.
         claim = OssUri(self._bucket(), f"pai-jupyter/services/{name}/claims/{rollout.id}-{rollout.step}")
         if not self.storage.create_exclusive(claim, json.dumps(figures).encode()):
             return False
         state.update(self._load(name))
-        step = rollout.steps[-1]
-        step.ended_at, step.figures = now, figures
-        if decision.action == REVERT:
-            step.result = "failed"
-            self._set_weights(state, {rollout.from_version: 100, rollout.to_version: 0})
-            rollout.state, rollout.reason = ROLLOUT_FAILED, decision.reason
-            self._event(state, "revert", decision.reason, rollout.to_version, figures=figures)
-        elif decision.action == COMPLETE:
-            step.result = "passed"  # the last step already put 100 % on the new version
-            rollout.state = ROLLOUT_SUCCEEDED
-            self._event(state, "rollout", decision.reason, rollout.to_version, figures=figures)
-        else:
-            step.result = "passed"
-            self._set_weights(
-                state, {rollout.from_version: 100 - decision.weight, rollout.to_version: decision.weight}
-            )
-            rollout.step += 1
-            rollout.steps.append(RolloutStep(decision.weight, now))
-            self._event(state, "gate", decision.reason, rollout.to_version, figures=figures)
+        self._carry_out(state, rollout, decision, now)
+        return True
+
+    def _carry_out(
+        self, state: dict[str, Any], rollout: RolloutRecord, decision: RolloutDecision, now: float
+    ) -> None:
+        """Apply ``decision`` (``decisions.rollout.apply``) and make it so: weights, events, state on OSS."""
+        transition = apply(rollout, decision, now)
+        if transition.weights is not None:
+            self._set_weights(state, transition.weights)
+        for kind, message, version, data in transition.events:
+            self._event(state, kind, message, version, **data)
         self._store_rollout(state, rollout)
         self._save(state)
-        return True
 
     def _watch(self, name: str) -> None:
         """Advance the rollout from this process while it is active."""
@@ -143,7 +142,7 @@ class EasRollouts:
             while True:
                 time.sleep(self.tick)
                 try:
-                    record = self.get(name)
+                    record = self.reconcile_service(name)
                 except Exception:  # a transient failure; the next reader retries
                     continue
                 if record.rollout is None or not record.rollout.active:
@@ -154,42 +153,10 @@ class EasRollouts:
         thread.start()
 
     def rollout_action(self, name: str, action: str) -> ServiceRecord:
-        if action not in ROLLOUT_ACTIONS:
-            raise ValidationError(
-                f"rollout action {action!r} is unknown", f"use one of {', '.join(ROLLOUT_ACTIONS)}"
-            )
+        check_rollout_action(action)
         state = self._load(name)
-        rollout = self._active(state)
-        if rollout is None:
-            raise ConflictError(f"{name} has no active rollout", "deploy a new version to start one")
-        step = rollout.steps[-1] if rollout.steps else None
-        if action == "pause":
-            rollout.state = ROLLOUT_PAUSED
-            self._event(
-                state, "rollout", f"rollout paused at {rollout.plan[rollout.step]:g} %", rollout.to_version
-            )
-        elif action == "resume":
-            rollout.state = ROLLOUT_RUNNING
-            if step is not None:
-                step.ended_at, step.result = time.time(), None
-                rollout.steps.append(RolloutStep(step.weight, time.time()))
-            self._event(state, "rollout", "rollout resumed", rollout.to_version)
-        elif action == "promote":
-            self._set_weights(state, {rollout.to_version: 100, rollout.from_version: 0})
-            rollout.state, rollout.reason = ROLLOUT_SUCCEEDED, "promoted by the user"
-            if step is not None:
-                step.ended_at, step.result = time.time(), "promoted"
-            self._event(state, "rollout", f"v{rollout.to_version} promoted to 100 %", rollout.to_version)
-        else:
-            self._set_weights(state, {rollout.from_version: 100, rollout.to_version: 0})
-            rollout.state, rollout.reason = ROLLOUT_ABORTED, "aborted by the user"
-            if step is not None:
-                step.ended_at, step.result = time.time(), "aborted"
-            self._event(
-                state, "rollout", f"rollout aborted; 100 % back on v{rollout.from_version}", rollout.to_version
-            )
-        self._store_rollout(state, rollout)
-        self._save(state)
+        rollout = require_active(name, self._latest(state))
+        self._carry_out(state, rollout, user_decision(action, rollout), time.time())
         if rollout.state == ROLLOUT_RUNNING:
             self._watch(name)
         return self.get(name)
@@ -206,9 +173,7 @@ class EasRollouts:
             raise ConflictError(f"v{version} of {name} is {members[version].get('Status')}, not Running")
         rollout = self._active(state)
         if rollout is not None:
-            rollout.state, rollout.reason = ROLLOUT_ABORTED, f"rolled back to v{version}"
-            if rollout.steps:
-                rollout.steps[-1].ended_at, rollout.steps[-1].result = time.time(), "aborted"
+            apply(rollout, rollback_decision(version), time.time())
             self._store_rollout(state, rollout)
         self._set_weights(state, {n: (100 if n == version else 0) for n in members})
         self._event(state, "rollout", f"rolled back: 100 % on v{version}", version)

@@ -1,3 +1,4 @@
+# Over 450 lines on purpose: the whole EAS mapping (deploy, traffic, records, autoscaler) reads as one unit.
 """The serving face over PAI-EAS (``alibabacloud-eas20210701``).
 
 Mapping (reference §3):
@@ -22,10 +23,11 @@ Mapping (reference §3):
 
 Rollout state, events and what EAS has no place for (model URI, job id,
 signature, the autoscaler policy) live in
-``oss://<bucket>/pai-jupyter/services/<name>/state.json``. The rollout is
-advanced by whoever reads the service (``get``: widgets, ``wait_rollout``,
-the sidebar, the CLI) and by a daemon thread in the process that started it:
-with nobody watching, it holds its current weights and never advances
+``oss://<bucket>/pai-jupyter/services/<name>/state.json``. Reads (``get``,
+``list``) change nothing; the rollout is advanced by ``reconcile_service``, which the
+widgets, ``wait_rollout``, the sidebar and ``--wait`` call on purpose (every
+``AliyunBackend.reconcile_interval``), and by a daemon thread in the process that
+started it: with nobody watching, it holds its current weights and never advances
 unobserved. Gate figures come from the client side (see ``eas_figures``).
 """
 
@@ -56,6 +58,7 @@ from ...records import (
     VersionRecord,
 )
 from ...specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
+from ...storage.provenance import provenance_beside
 from ...storage.uri import OssUri
 from .credentials import openapi_config, region_endpoint
 from .eas_figures import ClientFigures
@@ -195,8 +198,8 @@ class EasServing(EasRollouts):
             state = self._load(spec.name)
         except NotFoundError:
             state = None
-        provenance = OssUri.parse(model_uri).as_dir().join("provenance.json")
-        provenance_uri = str(provenance) if self.storage.exists(provenance) else None
+        beside = provenance_beside(self.storage, OssUri.parse(model_uri))
+        provenance_uri = str(beside) if beside is not None else None
         now = time.time()
         if state is None:
             token = spec.token or secrets.token_urlsafe(24)
@@ -291,7 +294,16 @@ class EasServing(EasRollouts):
         rollout = RolloutRecord.from_dict(state["rollouts"][-1])
         return rollout if rollout.active else None
 
+    def _latest(self, state: dict[str, Any]) -> RolloutRecord | None:
+        return RolloutRecord.from_dict(state["rollouts"][-1]) if state["rollouts"] else None
+
     def get(self, name: str) -> ServiceRecord:
+        """Pure read: DescribeService/ListServices and the state object; changes nothing."""
+        state = self._load(name)
+        return self._record(state, self._members(state["group"]))
+
+    def reconcile_service(self, name: str) -> ServiceRecord:
+        """Advance an active rollout by one controller tick (probes, an OSS claim, ReleaseService)."""
         state = self._load(name)
         members = self._members(state["group"])
         rollout = self._active(state)
@@ -348,7 +360,7 @@ class EasServing(EasRollouts):
             state=svc_state,
             backend="aliyun",
             endpoint=self._endpoint_of(any_member or {}, state["group"]),
-            spec=state["spec"],
+            spec=ServiceSpec.from_dict(state["spec"]),
             versions=versions,
             created_at=state["created_at"],
             updated_at=state.get("updated_at", state["created_at"]),

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...config import PaiConfig
 from ...errors import NotFoundError, ValidationError
-from ...records import ObjectInfo, ProgressCallback
+from ...storage.objects import ObjectInfo, ProgressCallback
 from ...storage.uri import OssUri
 from .credentials import OssCredentialsProvider, region_endpoint
 from .sdk_errors import oss_call

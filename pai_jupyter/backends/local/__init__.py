@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from typing import Any
 
 from ...config import PaiConfig
@@ -22,6 +21,7 @@ from ...specs.job import JobSpec
 from ...storage.local import LocalStorage
 from ..base import Backend
 from .http import JsonClient
+from .serving import LocalServing
 
 API = "/api/v1"
 START_TIMEOUT = 30.0
@@ -70,6 +70,10 @@ def ensure_server(config: PaiConfig) -> dict[str, Any]:
 
 
 class LocalTraining:
+    """The training face: one HTTP request to the control plane per call."""
+
+    can_preempt = True
+
     def __init__(self, client: JsonClient) -> None:
         self.client = client
 
@@ -92,6 +96,10 @@ class LocalTraining:
 
     def get(self, job_id: str) -> JobRecord:
         return JobRecord.from_dict(self.client.get(f"{API}/jobs/{job_id}")["job"])
+
+    def reconcile_job(self, job_id: str) -> JobRecord:
+        """The control plane's runner already does every job's work itself: nothing to do here."""
+        return self.get(job_id)
 
     def list(self, limit: int = 100, state: str | None = None, name: str | None = None) -> list[JobRecord]:
         data = self.client.get(f"{API}/jobs", limit=limit, state=state, name=name)
@@ -126,13 +134,14 @@ class LocalBackend(Backend):
     id = "local"
     display_name = "Local"
     description = "Embedded control plane on this machine: real processes, HTTP servers and SQLite; no account."
+    reconcile_interval = 1.0  # reconcile_* is a plain read here: the control plane drives itself
 
     def __init__(self, config: PaiConfig) -> None:
         self.config = config
         self.storage = LocalStorage(config.home_path / "storage")
         self._client: JsonClient | None = None
         self._training: LocalTraining | None = None
-        self._serving: Any = None
+        self._serving: LocalServing | None = None
 
     @property
     def client(self) -> JsonClient:
@@ -149,12 +158,8 @@ class LocalBackend(Backend):
         return self._training
 
     @property
-    def serving(self) -> Any:  # type: ignore[override]
+    def serving(self) -> LocalServing:  # type: ignore[override]
         if self._serving is None:
-            try:
-                from .serving import LocalServing
-            except ImportError:
-                raise BackendUnavailable("serving is not available in this version of pai-jupyter") from None
             self._serving = LocalServing(self.client, self.storage)
         return self._serving
 
@@ -165,7 +170,3 @@ class LocalBackend(Backend):
         if self._client is not None:
             self._client.close()
         self._client = self._training = self._serving = None
-
-
-def as_dicts(items: list[Any]) -> list[dict[str, Any]]:
-    return [asdict(i) for i in items]

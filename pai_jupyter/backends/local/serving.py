@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...decisions.rollout import check_rollout_action
 from ...errors import ValidationError
-from ...records import ROLLOUT_ACTIONS, ServiceEvent, ServiceMetricPoint, ServiceRecord
+from ...records import ServiceEvent, ServiceMetricPoint, ServiceRecord
 from ...storage.local import LocalStorage
 from .http import JsonClient
 
@@ -21,6 +22,8 @@ DEPLOY_TIMEOUT = 300.0  # reading the signature and starting the first instances
 
 
 class LocalServing:
+    """The serving face: one HTTP request to the control plane per call."""
+
     def __init__(self, client: JsonClient, storage: LocalStorage) -> None:
         self.client = client
         self.storage = storage
@@ -46,6 +49,14 @@ class LocalServing:
     def get(self, name: str) -> ServiceRecord:
         return ServiceRecord.from_dict(self.client.get(f"{API}/{_name(name)}")["service"])
 
+    def reconcile_service(self, name: str) -> ServiceRecord:
+        """The control plane's rollout loop already advances rollouts: nothing to do here."""
+        return self.get(name)
+
+    def version_endpoint(self, name: str, version: int) -> str:
+        """The gateway routes ``<endpoint>@vN`` to version N only."""
+        return f"{self.get(name).endpoint}@v{int(version)}"
+
     def list(self) -> list[ServiceRecord]:
         return [ServiceRecord.from_dict(s) for s in self.client.get(API)["services"]]
 
@@ -56,10 +67,7 @@ class LocalServing:
         return str(self.client.get(f"{API}/{_name(name)}/token")["token"])
 
     def rollout_action(self, name: str, action: str) -> ServiceRecord:
-        if action not in ROLLOUT_ACTIONS:
-            raise ValidationError(
-                f"rollout action {action!r} is unknown", f"use one of {', '.join(ROLLOUT_ACTIONS)}"
-            )
+        check_rollout_action(action)
         return ServiceRecord.from_dict(self.client.post(f"{API}/{_name(name)}/rollout/{action}")["service"])
 
     def rollback(self, name: str, version: int) -> ServiceRecord:

@@ -1,3 +1,4 @@
+# Over 450 lines on purpose: one job state machine (launch, supervise, restart, finish, reattach) in one place.
 """The local job runner: real worker processes, supervised from the event loop.
 
 A job moves through DLC's states: Creating (job folder prepared) -> Queuing
@@ -29,7 +30,6 @@ from pathlib import Path
 import psutil
 
 from ...checkpoint import CheckpointInfo, latest_valid_entry
-from ...durations import parse_duration
 from ...errors import ConflictError, NotFoundError, ValidationError
 from ...records import FAILED, QUEUING, RESTARTING, RUNNING, STOPPED, STOPPING, SUCCEEDED, JobRecord, MetricPoint
 from ...specs.job import JobSpec
@@ -71,8 +71,8 @@ class JobRunner:
         default_bucket: str = "pai-jupyter",
         stop_grace: float = 10.0,
         tick: float = 0.25,
-        sample_every: float | None = None,
-        advice_window: float | None = None,
+        sample_every: float = 2.0,
+        advice_window: float = WINDOW,
     ) -> None:
         self.store = store
         self.storage = storage
@@ -81,9 +81,9 @@ class JobRunner:
         self.default_bucket = default_bucket
         self.stop_grace = stop_grace
         self.tick = tick
-        # Both tunable per control plane through its environment (tests, demos, slow input pipelines).
-        self.sample_every = sample_every or _env_duration("PAI_JUPYTER_SAMPLE_EVERY", 2.0)
-        self.advice_window = advice_window or _env_duration("PAI_JUPYTER_ADVICE_WINDOW", WINDOW)
+        # Both PaiConfig settings (sample_every, advice_window): tests, demos, slow input pipelines.
+        self.sample_every = sample_every
+        self.advice_window = advice_window
         self._gpu_trace: dict[str, list[tuple[float, float]]] = {}
         self._advised: set[str] = set()
         self._live: dict[str, _Live] = {}
@@ -526,17 +526,6 @@ class JobRunner:
 
     def running_count(self) -> int:
         return len(self.store.ids_in_states(RUNNING, STOPPING, RESTARTING))
-
-
-def _env_duration(name: str, default: float) -> float:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    try:
-        return parse_duration(text, name) or default
-    except ValidationError:
-        log.warning("ignoring %s=%r: not a duration", name, text)
-        return default
 
 
 def _free_ports(n: int) -> list[int]:

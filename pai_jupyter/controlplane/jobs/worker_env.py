@@ -3,8 +3,8 @@
 A script written for PAI-DLC (PyTorchJob / TFJob) or for PAI's Python SDK
 runs unchanged: the rendezvous variables are DLC's (``WORLD_SIZE`` counts
 workers, ``RANK`` is the worker index), the locations are the SDK's
-(``PAI_INPUT_<CHANNEL>``, ``PAI_OUTPUT_MODEL``, ``PAI_OUTPUT_CHECKPOINTS``,
-``PAI_WORKING_DIR``), pointing at local folders instead of OSS mounts.
+(``JobSpec.pai_envs``, the one builder of ``PAI_*``), pointing at local folders
+instead of OSS mounts.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from ...specs.job import JobSpec
+from ...specs.job import JobLocations, JobSpec
 
 # Variables of the control plane's own process that a job must not inherit.
 _PRIVATE = ("PAI_JUPYTER_SERVER_TOKEN",)
@@ -36,13 +36,17 @@ def worker_env(
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _PRIVATE}
     env.update(spec.env)
+    locations = JobLocations(
+        inputs={channel: str(path) for channel, path in inputs.items()},
+        model=str(output_dir),
+        checkpoints=str(checkpoint_dir),
+        working_dir=str(working_dir),
+    )
+    env.update(spec.pai_envs(attempt=attempt, locations=locations))
     env.update(
         {
             "PYTHONUNBUFFERED": "1",
             "PAI_JOB_ID": job_id,
-            "PAI_JOB_NAME": spec.name,
-            "PAI_JOB_ATTEMPT": str(attempt),
-            "PAI_FRAMEWORK": spec.framework,
             "MASTER_ADDR": "127.0.0.1",
             "MASTER_PORT": str(master_port),
             "WORLD_SIZE": str(spec.workers),
@@ -51,17 +55,10 @@ def worker_env(
             "LOCAL_RANK": "0",
             "LOCAL_WORLD_SIZE": "1",
             "NPROC_PER_NODE": str(max(1, spec.gpu_count)),
-            "PAI_OUTPUT_MODEL": str(output_dir),
-            "PAI_OUTPUT_CHECKPOINTS": str(checkpoint_dir),
-            "PAI_WORKING_DIR": str(working_dir),
             "PAI_METRICS_FILE": str(metrics_file),
             "PAI_EXIT_FILE": str(exit_file),
         }
     )
-    if spec.checkpoint_interval is not None:
-        env["PAI_CHECKPOINT_INTERVAL"] = str(spec.checkpoint_interval)
-    for channel, path in inputs.items():
-        env[f"PAI_INPUT_{channel.upper()}"] = str(path)
     if spec.framework == "tensorflow":
         cluster = {"worker": [f"127.0.0.1:{p}" for p in worker_ports]}
         env["TF_CONFIG"] = json.dumps(

@@ -1,6 +1,6 @@
 """Deploying a model: a new service (v1 at 100 %) or a new version of one (a rollout, or a new API version).
 
-A mixin of ``ServingManager`` (kept apart so each file holds one concern):
+``Deployer`` holds the serving core (``core.ServingCore``):
 read the signature in a child process, refuse an incompatible one, start the
 version's instances and wait until they answer, then move traffic.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...decisions.signature import compare
 from ...errors import ConflictError, NotFoundError, ValidationError
@@ -20,40 +20,38 @@ from ...records import (
     SVC_UPDATING,
     VER_CREATING,
     VER_FAILED,
-    VER_RUNNING,
-    VER_STOPPED,
     RolloutRecord,
     ServiceRecord,
 )
 from ...specs.service import RolloutPlan, ServiceSpec
-from ...storage.local import LocalStorage
+from ...storage.provenance import provenance_beside
 from ...storage.uri import OssUri
 from ..db import loads
-from .gateway import ServiceRoute, VersionRoute
+from .core import ServingCore
+from .gateway import ServiceRoute
 from .instances import StartFailed
 
-if TYPE_CHECKING:
-    from .manager import ServingManager
 
-
-class DeployMixin:
-    """Methods annotate ``self`` as the ServingManager they are mixed into."""
+class Deployer:
+    def __init__(self, core: ServingCore) -> None:
+        self.core = core
 
     # -- deploy ---------------------------------------------------------------------
-    async def deploy(self: ServingManager, body: dict[str, Any]) -> ServiceRecord:
+    async def deploy(self, body: dict[str, Any]) -> ServiceRecord:
         try:
             spec = ServiceSpec.from_dict(body["spec"]).validate()
             model_uri = str(body["model_uri"])
         except (KeyError, TypeError):
             raise ValidationError("the deploy request needs 'spec' and 'model_uri'") from None
         plan = RolloutPlan.from_dict(body["plan"]).validate() if body.get("plan") else RolloutPlan().validate()
-        path = self.storage.path_for(OssUri.parse(model_uri))
+        path = self.core.storage.path_for(OssUri.parse(model_uri))
         if not path.exists():
             raise NotFoundError(f"model {model_uri} does not exist", "upload it first, or check the job's outputs")
-        async with self.lock(spec.name):
+        async with self.core.lock(spec.name):
             signature = await read_signature_isolated(path, spec.processor, spec.signature)
-            provenance = provenance_uri(self.storage, path)
-            if not self.store.exists(spec.name):
+            beside = provenance_beside(self.core.storage, OssUri.parse(model_uri))
+            provenance = str(beside) if beside is not None else None
+            if not self.core.store.exists(spec.name):
                 return await self._create(spec, model_uri, path, signature, body.get("job_id"), provenance)
             return await self._add_version(
                 spec,
@@ -67,7 +65,7 @@ class DeployMixin:
             )
 
     async def _create(
-        self: ServingManager,
+        self,
         spec: ServiceSpec,
         model_uri: str,
         path: Path,
@@ -77,35 +75,29 @@ class DeployMixin:
     ) -> ServiceRecord:
         name = spec.name
         token = spec.token or secrets.token_urlsafe(24)
-        self.store.create_service(name, public_spec(spec), token, "Creating")
-        number = self.store.add_version(
+        self.core.store.create_service(name, public_spec(spec), token, "Creating")
+        number = self.core.store.add_version(
             name, model_uri, str(path), spec.processor, spec.command, VER_CREATING, signature, job_id, provenance
         )
         route = ServiceRoute(name, token, spec.max_body_bytes)
-        self.gateway.services[name] = route
-        vr = self._add_route(route, self.store.version_rows(name)[0])
-        self.event(name, number, "deploy", f"deploying v{number} ({spec.processor}) from {model_uri}", {})
+        self.core.gateway.services[name] = route
+        vr = self.core.add_route(route, self.core.store.version_rows(name)[0])
+        self.core.event(name, number, "deploy", f"deploying v{number} ({spec.processor}) from {model_uri}", {})
         try:
-            await self._start_version(name, vr, spec.instances)
+            await self.core.start_version(name, vr, spec.instances)
         except StartFailed as exc:
-            await self._drop_service(name)
+            await self.core.drop_service(name)
             raise ValidationError(
                 f"version 1 of {name} failed to start: {exc}", "check the model or command; nothing was created"
             ) from None
-        self.store.set_weights(name, {number: 100.0})
+        self.core.store.set_weights(name, {number: 100.0})
         route.set_weights({number: 100.0})
-        self.store.update_service(name, state=SVC_RUNNING, reason=None)
-        self.event(name, number, "deploy", f"v{number} is serving 100 % at {self.endpoint(name)}", {})
-        return self.record(name)
-
-    async def _start_version(self: ServingManager, name: str, vr: VersionRoute, count: int) -> None:
-        now = time.time()
-        self.store.update_version(name, vr.version, desired_instances=count, last_scale_out_at=now)
-        await vr.pool.scale_to(count, wait=True)
-        self.store.update_version(name, vr.version, state=VER_RUNNING if count else VER_STOPPED)
+        self.core.store.update_service(name, state=SVC_RUNNING, reason=None)
+        self.core.event(name, number, "deploy", f"v{number} is serving 100 % at {self.core.endpoint(name)}", {})
+        return self.core.record(name)
 
     async def _add_version(
-        self: ServingManager,
+        self,
         spec: ServiceSpec,
         model_uri: str,
         path: Path,
@@ -116,14 +108,14 @@ class DeployMixin:
         new_api: bool,
     ) -> ServiceRecord:
         name = spec.name
-        current = self.store.latest_rollout(name)
+        current = self.core.store.latest_rollout(name)
         if current is not None and current.active:
             raise ConflictError(
                 f"{name} is rolling out v{current.to_version} ({current.state})",
                 f"finish it first: `%pai_rollout {name} promote` or `abort`",
             )
-        route = self.route(name)
-        serving = self._serving_version(name)
+        route = self.core.route(name)
+        serving = self.core.serving_version(name)
         if serving is not None and not new_api:
             diffs = compare(loads(serving["signature"]), signature)
             if diffs:
@@ -131,7 +123,7 @@ class DeployMixin:
                     f"the new model's signature is incompatible with v{serving['version']}: " + "; ".join(diffs),
                     "fix the model, or deploy it with --new-api-version (served beside the current one)",
                 )
-        number = self.store.add_version(
+        number = self.core.store.add_version(
             name,
             model_uri,
             str(path),
@@ -143,43 +135,49 @@ class DeployMixin:
             provenance,
             pinned_only=new_api,
         )
-        self.store.update_service(name, spec=public_spec(spec))
+        self.core.store.update_service(name, spec=public_spec(spec))
         route.max_body_bytes = spec.max_body_bytes
-        row = next(v for v in self.store.version_rows(name) if v["version"] == number)
-        vr = self._add_route(route, row)
+        row = next(v for v in self.core.store.version_rows(name) if v["version"] == number)
+        vr = self.core.add_route(route, row)
         old_count = route.versions[serving["version"]].pool.desired if serving is not None else 0
         count = max(1, spec.policy.min, old_count if not new_api else 0)
         count = min(count, spec.policy.max)
-        self.event(name, number, "deploy", f"deploying v{number} ({spec.processor}) from {model_uri}", {})
+        self.core.event(name, number, "deploy", f"deploying v{number} ({spec.processor}) from {model_uri}", {})
         try:
-            await self._start_version(name, vr, count)
+            await self.core.start_version(name, vr, count)
         except StartFailed as exc:
             await vr.pool.close()
             del route.versions[number]
-            self.store.update_version(name, number, state=VER_FAILED, reason=str(exc), desired_instances=0)
-            self.event(name, number, "deploy", f"v{number} failed to start: {exc}", {})
+            self.core.store.update_version(name, number, state=VER_FAILED, reason=str(exc), desired_instances=0)
+            self.core.event(name, number, "deploy", f"v{number} failed to start: {exc}", {})
             raise ValidationError(
                 f"version {number} of {name} failed to start: {exc}", "the serving version is unchanged"
             ) from None
         if new_api:
-            self.event(
-                name, number, "deploy", f"v{number} is a new API version at {self.endpoint(name)}@v{number}", {}
+            self.core.event(
+                name,
+                number,
+                "deploy",
+                f"v{number} is a new API version at {self.core.endpoint(name)}@v{number}",
+                {},
             )
-            self.store.update_version(name, number, reason=f"new API version: {self.endpoint(name)}@v{number}")
-            return self.record(name)
+            self.core.store.update_version(
+                name, number, reason=f"new API version: {self.core.endpoint(name)}@v{number}"
+            )
+            return self.core.record(name)
         if serving is None:
-            await self.apply_weights(name, {number: 100.0})
-            self.store.update_service(name, state=SVC_RUNNING, reason=None)
-            return self.record(name)
+            await self.core.apply_weights(name, {number: 100.0})
+            self.core.store.update_service(name, state=SVC_RUNNING, reason=None)
+            return self.core.record(name)
         now = time.time()
         first = plan.steps[0]
         rollout = RolloutRecord.begin(
             f"{name}-v{number}-{secrets.token_hex(3)}", name, serving["version"], number, plan, now
         )
-        self.store.save_rollout(rollout)
-        await self.apply_weights(name, {serving["version"]: 100.0 - first, number: first})
-        self.store.update_service(name, state=SVC_UPDATING, reason=None)
-        self.event(
+        self.core.store.save_rollout(rollout)
+        await self.core.apply_weights(name, {serving["version"]: 100.0 - first, number: first})
+        self.core.store.update_service(name, state=SVC_UPDATING, reason=None)
+        self.core.event(
             name,
             number,
             "rollout",
@@ -187,24 +185,9 @@ class DeployMixin:
             f"min {plan.min_requests} requests; {first:g} % on v{number}",
             {"plan": plan.to_dict()},
         )
-        return self.record(name)
-
-    def _serving_version(self: ServingManager, name: str) -> Any:
-        live = [v for v in self.store.version_rows(name) if v["weight"] > 0 and not v["pinned_only"]]
-        return max(live, key=lambda v: (v["weight"], -v["version"])) if live else None
+        return self.core.record(name)
 
 
 def public_spec(spec: ServiceSpec) -> dict[str, Any]:
     """The spec as stored and shown: never the token."""
     return spec.with_changes(token=None).to_dict()
-
-
-def provenance_uri(storage: LocalStorage, path: Path) -> str | None:
-    """``provenance.json`` beside the model (its folder or the folder above), as an oss:// URI."""
-    folder = path if path.is_dir() else path.parent
-    for candidate in (folder / "provenance.json", folder.parent / "provenance.json"):
-        if candidate.is_file() and storage.root in candidate.resolve().parents:
-            rel = candidate.resolve().relative_to(storage.root).parts
-            if len(rel) >= 2:
-                return f"oss://{rel[0]}/{'/'.join(rel[1:])}"
-    return None

@@ -1,4 +1,4 @@
-"""The EAS-compatible gateway: ``/api/predict/<service>[/sub/path]`` inside the control plane.
+"""The EAS-compatible gateway: ``/api/predict/<service>[/sub/path]`` on its own listener.
 
 Per request: find the service (404), authenticate (401 without credentials,
 403 with wrong ones; counted, never served), enforce the body limit (413),
@@ -24,9 +24,8 @@ deployed with ``new_api_version`` serves only there).
 The core works on a framework-free ``GatewayRequest`` and answers a ``Reply``
 ``(status, headers, body)``: ``admit`` (404 / auth / early 413 from
 Content-Length, before any body byte is read), then ``serve`` with the body.
-Two front ends drive it: the raw asyncio listener on the gateway's own port
-(``gateway_listener``, what endpoints point at) and ``handle``, the aiohttp
-adapter on the control plane's port (kept for compatibility).
+The raw asyncio listener on the gateway's own port (``gateway_listener``, what
+endpoints point at) drives it.
 """
 
 from __future__ import annotations
@@ -43,9 +42,6 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
-
-import aiohttp
-from aiohttp import web
 
 from ...records import VERSION_HEADER
 from .envconfig import env_overrides
@@ -164,36 +160,6 @@ class Gateway:
         self.on_cold = on_cold
         self.services: dict[str, ServiceRoute] = {}
         self.unknown_service_requests = 0
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=1024, keepalive_timeout=30, ttl_dns_cache=None)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.config.request_timeout_s),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    # -- the aiohttp adapter (control-plane port) -----------------------------------
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        req = GatewayRequest(request.method, request.raw_path, request.headers)
-        admitted = self.admit(req, request.content_length)
-        if not isinstance(admitted, ServiceRoute):
-            return _web_response(admitted)
-        try:
-            req.body = await _read_body(admitted, request)
-        except _Refused as refused:
-            return _web_response(_json_error(refused.status, refused.message, refused.hint))
-        return _web_response(await self.serve(admitted, req))
 
     # -- the core -------------------------------------------------------------------
     def admit(self, req: GatewayRequest, content_length: int | None) -> ServiceRoute | Reply:
@@ -230,13 +196,6 @@ class Gateway:
         if pin and (pinned is None or pinned not in route.versions):
             return _json_error(404, f"service {name!r} has no version {pin!r}", "use <service>@v<N>")
         return await self._forward(route, req, req.body, sub, pinned)
-
-    async def handle_request(self, req: GatewayRequest) -> Reply:
-        """``admit`` then ``serve`` for a request whose body is already in hand."""
-        admitted = self.admit(req, len(req.body))
-        if not isinstance(admitted, ServiceRoute):
-            return admitted
-        return await self.serve(admitted, req)
 
     def _refuse(self, route: ServiceRoute, refused: _Refused) -> Reply:
         if refused.status in (401, 403):
@@ -439,19 +398,3 @@ def _pinned_version(pin: str) -> int | None:
 
 def _json_error(status: int, message: str, hint: str | None) -> Reply:
     return status, {"Content-Type": JSON_TYPE}, json.dumps({"error": message, "hint": hint}).encode()
-
-
-def _web_response(reply: Reply) -> web.Response:
-    status, headers, body = reply
-    return web.Response(body=body, status=status, headers=headers)
-
-
-async def _read_body(route: ServiceRoute, request: web.Request) -> bytes:
-    limit = route.max_body_bytes
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(413, "too large", f"request body is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -42,6 +42,30 @@ ROOT = str(Path(__file__).resolve().parents[3])  # the folder holding the pai_ju
 EventSink = Callable[[str, int, str, str, dict[str, Any]], None]  # service, version, kind, message, data
 
 
+class ProbeClient:
+    """The health probes' own HTTP client: one pooled aiohttp session for every pool of a control plane."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the control plane's event loop."""
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=30, ttl_dns_cache=None)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+# The InstanceConfig fields a person may set (PAI_SERVING_<FIELD> / c.PaiServing.<field>).
+INSTANCE_SETTINGS = ("start_timeout_s", "health_interval_s", "health_timeout_s", "drain_timeout_s")
+
+
 @dataclass
 class InstanceConfig:
     start_timeout_s: float = 60.0
@@ -54,9 +78,7 @@ class InstanceConfig:
 
     @classmethod
     def from_env(cls) -> InstanceConfig:
-        return env_overrides(
-            cls(), ("start_timeout_s", "health_interval_s", "health_timeout_s", "drain_timeout_s")
-        )
+        return env_overrides(cls(), INSTANCE_SETTINGS)
 
 
 @dataclass

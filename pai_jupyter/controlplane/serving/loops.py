@@ -23,28 +23,14 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...decisions.autoscale import ScaleObservation, decide_scale
-from ...decisions.rollout import ADVANCE, COMPLETE, REVERT, WindowStats, decide_rollout, step_started_at
-from ...records import (
-    ROLLOUT_ABORTED,
-    ROLLOUT_FAILED,
-    ROLLOUT_RUNNING,
-    ROLLOUT_SUCCEEDED,
-    SVC_RUNNING,
-    VER_CREATING,
-    VER_FAILED,
-    RolloutRecord,
-    RolloutStep,
-    ServiceMetricPoint,
-)
-from ...specs.service import RolloutPlan
+from ...records import VER_CREATING, VER_FAILED, ServiceMetricPoint
+from .core import ServingCore
 from .envconfig import env_overrides
-
-if TYPE_CHECKING:
-    from .gateway import ServiceRoute, VersionRoute
-    from .manager import ServingManager
+from .gateway import ServiceRoute, VersionRoute
+from .rollouts import RolloutController
 
 log = logging.getLogger(__name__)
 PINNED_IDLE_S = 60.0  # a version outside the split keeps an instance this long after its last request
@@ -63,20 +49,20 @@ class LoopConfig:
 
 
 class ServingLoops:
-    def __init__(self, manager: ServingManager, config: LoopConfig | None = None) -> None:
-        self.m = manager
+    def __init__(self, core: ServingCore, rollouts: RolloutController, config: LoopConfig | None = None) -> None:
+        self.core = core
+        self.rollouts = rollouts
         self.config = config or LoopConfig.from_env()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._last_persist: dict[str, float] = {}
         self._last_prune = 0.0
 
     def start(self) -> None:
         c = self.config
         self._tasks = [
             asyncio.ensure_future(self._every(self.autoscale_tick, c.autoscale_interval_s, wakeable=True)),
-            asyncio.ensure_future(self._every(self.rollout_tick, c.rollout_interval_s)),
-            asyncio.ensure_future(self._every(self.health_tick, self.m.instance_config.health_interval_s)),
+            asyncio.ensure_future(self._every(self.rollouts.tick, c.rollout_interval_s)),
+            asyncio.ensure_future(self._every(self.health_tick, self.core.instance_config.health_interval_s)),
             asyncio.ensure_future(self._every(self.snapshot_tick, c.snapshot_interval_s)),
         ]
 
@@ -109,12 +95,14 @@ class ServingLoops:
     # -- autoscaler ---------------------------------------------------------------------
     async def autoscale_tick(self) -> None:
         now = time.time()
-        active = {(r.service, v) for r in self.m.store.active_rollouts() for v in (r.from_version, r.to_version)}
-        for name, route in list(self.m.gateway.services.items()):
-            if not self.m.store.exists(name) or self.m.lock(name).locked():
+        active = {
+            (r.service, v) for r in self.core.store.active_rollouts() for v in (r.from_version, r.to_version)
+        }
+        for name, route in list(self.core.gateway.services.items()):
+            if not self.core.store.exists(name) or self.core.lock(name).locked():
                 continue  # a deploy or rollback is changing this service: it sets the counts itself
-            spec = self.m.spec(name)
-            rows = {v["version"]: v for v in self.m.store.version_rows(name)}
+            spec = self.core.spec(name)
+            rows = {v["version"]: v for v in self.core.store.version_rows(name)}
             for number, vr in list(route.versions.items()):
                 row = rows.get(number)
                 if row is None or row["state"] in (VER_CREATING, VER_FAILED):
@@ -144,8 +132,8 @@ class ServingLoops:
             return
         numbers = dict(decision.numbers)
         numbers.update(p50_ms=figures.p50_ms, p95_ms=figures.p95_ms, window_s=self.config.qps_window_s)
-        self.m.apply_scale(name, vr, decision.target, now)
-        self.m.event(name, vr.version, "scale", decision.reason, numbers)
+        self.core.apply_scale(name, vr, decision.target, now)
+        self.core.event(name, vr.version, "scale", decision.reason, numbers)
 
     def _scale_idle(self, name: str, route: ServiceRoute, vr: VersionRoute, now: float) -> None:
         """A version outside the traffic split: no instances unless pinned requests arrive."""
@@ -158,112 +146,20 @@ class ServingLoops:
                 if target
                 else f"stop {vr.pool.desired} -> 0: v{vr.version} takes no traffic"
             )
-            self.m.apply_scale(name, vr, target, now)
-            self.m.event(name, vr.version, "scale", why, {"target": target, "queued": queued, "weight": vr.weight})
-
-    # -- rollouts -----------------------------------------------------------------------
-    def resume_rollouts(self) -> None:
-        """After a restart: restart each running step's bake, or abort a rollout that cannot go on."""
-        now = time.time()
-        for r in self.m.store.active_rollouts():
-            route = self.m.gateway.services.get(r.service)
-            if route is None or r.to_version not in route.versions or r.from_version not in route.versions:
-                self.m.finish_rollout(
-                    r, ROLLOUT_ABORTED, "a version was missing after a control-plane restart", "aborted"
-                )
-                self.m.store.save_rollout(r)
-                if route is not None and r.from_version in route.versions:
-                    self.m.store.set_weights(r.service, {r.from_version: 100.0})
-                    route.set_weights({r.from_version: 100.0})
-                self.m.event(r.service, r.to_version, "rollout", f"rollout aborted on restart: {r.reason}", {})
-                continue
-            if r.state == ROLLOUT_RUNNING and r.steps and r.steps[-1].ended_at is None:
-                r.steps[-1].started_at = now  # the gateway's windows did not survive: bake the step again
-            self.m.store.save_rollout(r)
-            self.m.event(
-                r.service,
-                r.to_version,
-                "rollout",
-                f"rollout resumed after a control-plane restart at step {r.step + 1}/{len(r.plan)} "
-                f"({r.plan[r.step]:g} % on v{r.to_version}, {r.state}); the step bakes again",
-                {"step": r.step},
+            self.core.apply_scale(name, vr, target, now)
+            self.core.event(
+                name, vr.version, "scale", why, {"target": target, "queued": queued, "weight": vr.weight}
             )
-
-    async def rollout_tick(self) -> None:
-        for r in self.m.store.active_rollouts():
-            if r.state != ROLLOUT_RUNNING or self.m.lock(r.service).locked():
-                continue  # a user action on this service is under way; look again next tick
-            async with self.m.lock(r.service):
-                current = self.m.store.latest_rollout(r.service)
-                if current is None or current.id != r.id or current.state != ROLLOUT_RUNNING:
-                    continue
-                await self._rollout_step(current)
-
-    async def _rollout_step(self, r: RolloutRecord) -> None:
-        now = time.time()
-        plan = RolloutPlan.from_dict({"steps": r.plan, **r.gates})
-        since = step_started_at(r)
-        new = self._stats(r.service, r.to_version, since, now)
-        old = self._stats(r.service, r.from_version, since, now)
-        decision = decide_rollout(plan, r, now, new, old)
-        step = r.steps[-1] if r.steps else None
-        if decision.action == REVERT:
-            started = time.perf_counter()
-            await self.m.apply_weights(r.service, {r.from_version: 100.0})
-            restore_ms = (time.perf_counter() - started) * 1000
-            if step:
-                step.figures = decision.figures
-            self.m.finish_rollout(r, ROLLOUT_FAILED, decision.reason, "failed")
-            self.m.store.save_rollout(r)
-            self.m.store.update_version(r.service, r.to_version, reason=f"rollout failed: {decision.reason}")
-            self.m.store.update_service(r.service, state=SVC_RUNNING, reason=f"rollout of v{r.to_version} failed")
-            self.m.event(
-                r.service,
-                r.to_version,
-                "revert",
-                decision.reason,
-                {**decision.figures, "restore_ms": round(restore_ms, 3), "decided_at": now},
-            )
-            return
-        if decision.action in (ADVANCE, COMPLETE):
-            if step:
-                step.ended_at, step.result, step.figures = now, "passed", decision.figures
-            self.m.event(r.service, r.to_version, "gate", decision.reason, decision.figures)
-            if decision.action == COMPLETE:
-                r.state = ROLLOUT_SUCCEEDED
-                r.reason = None
-                await self.m.apply_weights(r.service, {r.to_version: 100.0})
-                self.m.store.update_service(r.service, state=SVC_RUNNING, reason=None)
-                self.m.event(
-                    r.service, r.to_version, "rollout", f"rollout succeeded: 100 % on v{r.to_version}", {}
-                )
-            else:
-                r.step += 1
-                r.steps.append(RolloutStep(weight=decision.weight, started_at=now))
-                await self.m.apply_weights(
-                    r.service, {r.from_version: 100.0 - decision.weight, r.to_version: decision.weight}
-                )
-            self.m.store.save_rollout(r)
-            return
-        if step is not None:
-            step.figures = decision.figures
-            if now - self._last_persist.get(r.id, 0.0) >= 2.0:
-                self._last_persist[r.id] = now
-                self.m.store.save_rollout(r)
-
-    def _stats(self, service: str, version: int, since: float, until: float) -> WindowStats:
-        f = self.m.gateway.figures(service, version, since, until)
-        return WindowStats(requests=f.requests, errors=f.errors, p95_ms=f.p95_ms)
 
     # -- health and snapshots -----------------------------------------------------------
     async def health_tick(self) -> None:
-        pools = [v.pool for r in self.m.gateway.services.values() for v in r.versions.values()]
+        pools = [v.pool for r in self.core.gateway.services.values() for v in r.versions.values()]
         await asyncio.gather(*(p.check() for p in pools), return_exceptions=True)
 
     async def snapshot_tick(self) -> None:
         now = time.time()
         span = self.config.snapshot_interval_s
-        for name, route in list(self.m.gateway.services.items()):
+        for name, route in list(self.core.gateway.services.items()):
             points = []
             for number, vr in route.versions.items():
                 f = vr.window.figures(now - span, now)
@@ -284,8 +180,8 @@ class ServingLoops:
                         weight=vr.weight,
                     )
                 )
-            if points and self.m.store.exists(name):
-                self.m.store.add_metrics(name, points)
+            if points and self.core.store.exists(name):
+                self.core.store.add_metrics(name, points)
         if now - self._last_prune >= 3600:
             self._last_prune = now
-            self.m.store.prune()
+            self.core.store.prune()

@@ -1,11 +1,11 @@
-"""Hooks serving into the control plane: the public gateway route and the token-protected REST API.
+"""Hooks serving into the control plane: the token-protected REST API, and the gateway's own listener.
+
+Endpoints (``/api/predict/<service>[@v<N>][/sub/path]``, the service's token) are served by the gateway
+listener (``gateway_listener``) on the control plane's host and ``PAI_SERVING_GATEWAY_PORT`` (default: a
+free port), never on the control plane's port.
 
 Routes (all JSON; errors are ``{"error", "hint", "type"}`` with the PaiError's status):
 
-- ``*    /api/predict/<service>[@v<N>][/sub/path]``  the gateway (service token, not the control plane's); kept
-                                                    for compatibility: endpoints point at the gateway's own
-                                                    listener (``gateway_listener``), on the control plane's
-                                                    host and ``PAI_SERVING_GATEWAY_PORT`` (default: a free port)
 - ``POST /api/v1/services``                         deploy: ``{"spec", "model_uri", "plan"?, "new_api_version"?, "job_id"?}``
                                                     -> 201 ``{"service"}`` (creates v1, or adds vN + a rollout)
 - ``GET  /api/v1/services``                         ``{"services": [...]}``
@@ -22,18 +22,17 @@ Routes (all JSON; errors are ``{"error", "hint", "type"}`` with the PaiError's s
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 from aiohttp import web
 
-from ...config import current_config
+from ...config import current_config, serving_setting
 from ...errors import ValidationError
 from ...storage.local import LocalStorage
-from ..app import json_body
 from ..db import Database
-from .gateway import PREFIX
+from ..http import json_body
+from .core import ServingCore
 from .gateway_listener import GatewayListener
 from .manager import ServingManager
 
@@ -47,7 +46,6 @@ class ServingApi:
 
     def routes(self, app: web.Application) -> None:
         r = app.router
-        r.add_route("*", PREFIX + "{tail:.*}", self.m.gateway.handle)
         r.add_post(API, self.deploy)
         r.add_get(API, self.list)
         r.add_get(API + "/{name}", self.get)
@@ -63,7 +61,7 @@ class ServingApi:
 
     def _learn(self, request: web.Request) -> None:
         """Endpoints are shown as the caller reaches the control plane (host and port it used)."""
-        self.m.base_url = f"{request.scheme}://{request.host}"
+        self.m.core.base_url = f"{request.scheme}://{request.host}"
 
     def _service(self, name: str, status: int = 200) -> web.Response:
         return web.json_response({"service": self.m.record(name).to_dict()}, status=status)
@@ -119,24 +117,22 @@ class ServingApi:
         return web.json_response({"events": [asdict(e) for e in events]})
 
     async def live(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self.m.store.service_row(name)
         span = _float(request.query.get("span")) or 10.0
-        return web.json_response({"live": self.m.gateway.live(name, span)})
+        return web.json_response({"live": self.m.live(request.match_info["name"], span)})
 
 
 def setup_serving(app: web.Application, db: Database, home: Path, storage: LocalStorage) -> ServingManager:
     """Register the gateway and the services API on ``app``; start and stop with it."""
-    manager = ServingManager(db, home, storage)
+    manager = ServingManager(ServingCore(db, home, storage))
     app[MANAGER] = manager
     ServingApi(manager).routes(app)
 
-    listener = GatewayListener(manager.gateway, _gateway_host(), _gateway_port())
+    listener = GatewayListener(manager.core.gateway, _gateway_host(), _gateway_port())
 
     async def on_startup(app: web.Application) -> None:
         await manager.start()
         await listener.start()
-        manager.gateway_address = (listener.host, listener.port)
+        manager.core.gateway_address = (listener.host, listener.port)
 
     async def on_shutdown(app: web.Application) -> None:
         # on_shutdown runs before the control plane's on_cleanup closes the database.
@@ -149,13 +145,15 @@ def setup_serving(app: web.Application, db: Database, home: Path, storage: Local
 
 
 def _gateway_host() -> str:
-    return os.environ.get("PAI_SERVING_GATEWAY_HOST") or current_config().server_ip or "127.0.0.1"
+    found = serving_setting("gateway_host")
+    return str(found[0]) if found else current_config().server_ip or "127.0.0.1"
 
 
 def _gateway_port() -> int:
-    value = os.environ.get("PAI_SERVING_GATEWAY_PORT", "")
-    if not value:
+    found = serving_setting("gateway_port")
+    if found is None:
         return 0
+    value = str(found[0])
     if not value.isdigit() or int(value) > 65535:
         raise ValidationError(
             f"PAI_SERVING_GATEWAY_PORT={value!r} is not a port", "set a number 0-65535, or unset it"

@@ -23,6 +23,7 @@ from ...records import (
     ServiceRecord,
     VersionRecord,
 )
+from ...specs.service import ServiceSpec
 from ..db import Database, dumps, loads
 
 SCHEMA = [
@@ -357,7 +358,7 @@ class ServingStore:
             state=row["state"],
             backend="local",
             endpoint=endpoint,
-            spec=spec,
+            spec=ServiceSpec.from_dict(spec),
             versions=versions,
             created_at=row["created_at"],
             updated_at=row["updated_at"],

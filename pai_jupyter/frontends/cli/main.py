@@ -25,6 +25,8 @@ from ..options.common import backend_option, emit, json_option
 from ..options.jobs import spec_from_options, train_options
 from ..render.common import table, transfer_progress
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
+from .config import register as register_config
+from .services import register as register_services
 
 log = logging.getLogger("pai_jupyter.frontends.cli.main")
 
@@ -276,16 +278,8 @@ def storage_cp(source: str, dest: str, backend: str | None) -> None:
         raise PaiError("cp copies between a local path and an oss:// URI", "one side must start with oss://")
 
 
-def _register_extra_commands() -> None:
-    """Serving commands live in their own module; add them when present."""
-    try:
-        from .services import register
-    except ImportError:
-        return
-    register(cli)
-
-
-_register_extra_commands()
+register_services(cli)
+register_config(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -148,13 +148,13 @@ def rollout_details(rollout: RolloutRecord | None) -> str:
 
 def service_details(record: ServiceRecord, figures: ServiceFigures | None = None) -> str:
     spec = record.spec
-    scaler = record.autoscaler or spec.get("autoscaler") or {}
+    scaler = record.autoscaler or (spec.autoscaler.to_dict() if spec.autoscaler else {})
     lines = [
         service_line(record),
-        f"  backend {record.backend}, env {record.env}, processor {spec.get('processor')}, "
-        f"cpu {spec.get('cpu')}, memory {spec.get('memory_mb')} MB"
-        + (f", gpu {spec.get('gpu')}" if spec.get("gpu") else "")
-        + (f", resource group {spec['resource_group']}" if spec.get("resource_group") else ""),
+        f"  backend {record.backend}, env {record.env}, processor {spec.processor}, "
+        f"cpu {spec.cpu}, memory {spec.memory_mb} MB"
+        + (f", gpu {spec.gpu}" if spec.gpu else "")
+        + (f", resource group {spec.resource_group}" if spec.resource_group else ""),
     ]
     if scaler:
         lines.append(

@@ -1,6 +1,7 @@
 """ipywidgets views of a job, updated live from a background thread.
 
-The widget polls the job through the client API (one ``get`` and one
+The widget polls the job through the client API (one ``get``, or a ``reconcile`` every
+``backend.reconcile_interval`` seconds, and one
 incremental ``metrics`` call per second) and stops polling when the job ends.
 Its ``text/plain`` form is the same one-line summary the CLI prints, so a
 frontend without widget support still shows something useful.
@@ -13,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from ...api.common import Cadence
 from ...api.jobs import Job
 from ...durations import format_duration
 from ...errors import PaiError
@@ -35,6 +37,7 @@ class JobWidget:
 
         self.job = job
         self.poll = poll
+        self._reconcile = Cadence(job.backend)
         self.summary = MetricSummary()
         self._since: float | None = None
         self._stop = threading.Event()
@@ -68,7 +71,7 @@ class JobWidget:
     def update(self) -> None:
         """Fetch what changed and redraw; errors show in the widget, never raise."""
         try:
-            record = self.job.refresh()
+            record = self.job.reconcile() if self._reconcile.due() else self.job.refresh()
             points = self.job.metrics(since=self._since)
         except PaiError as exc:
             self.stats.value = f'<span style="color:var(--jp-error-color1)">{html.escape(str(exc))}</span>'

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from ...api.common import Cadence
 from ...api.services import Service
 from ...errors import NotFoundError, PaiError
 from ...records import ROLLOUT_PAUSED, ServiceRecord
@@ -117,6 +118,7 @@ class ServiceWidget:
 
         self.service = service
         self.poll = poll
+        self._reconcile = Cadence(service.backend)
         self.max_age_s = max_age_s
         self.figures = ServiceFigures()
         self._since: float | None = None
@@ -152,7 +154,7 @@ class ServiceWidget:
     def update(self) -> bool:
         """Fetch what changed and redraw; errors show in the widget, never raise. False: stop polling."""
         try:
-            record = self.service.refresh()
+            record = self.service.reconcile() if self._reconcile.due() else self.service.refresh()
             points = self.service.metrics(since=self._since)
         except NotFoundError as exc:
             self.message.value = f'<span style="color:var(--jp-error-color1)">{html.escape(str(exc))}</span>'
