@@ -211,19 +211,28 @@ class Backend:
         """Release connections; the backend is not used afterwards."""
 
     def follow_logs(self, job_id: str, worker: int = 0, poll: float = 0.5) -> Iterator[str]:
-        """Yield log text as it is written until the job ends (shared by CLI and widgets)."""
+        """Yield log text as it is written until the job ends (shared by CLI and widgets).
+
+        A watcher: it reconciles the job every ``reconcile_interval`` seconds (a reclaimed spot
+        job is resubmitted while someone follows it)."""
         import time
 
         offset = 0
+        reconciled_at = float("-inf")
         while True:
             chunk = self.training.logs(job_id, worker=worker, offset=offset)
             if chunk.text:
                 yield chunk.text
             offset = chunk.next_offset
-            if not chunk.text and self.training.get(job_id).is_terminal:
+            if chunk.text:
+                continue
+            record = self.training.get(job_id)
+            if record.is_terminal or time.monotonic() - reconciled_at >= self.reconcile_interval:
+                reconciled_at = time.monotonic()
+                record = self.training.reconcile_job(job_id)  # also settles a job that just ended
+            if record.is_terminal:
                 final = self.training.logs(job_id, worker=worker, offset=offset)
                 if final.text:
                     yield final.text
                 return
-            if not chunk.text:
-                time.sleep(poll)
+            time.sleep(poll)

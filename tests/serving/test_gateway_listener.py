@@ -148,9 +148,9 @@ def test_endpoint_is_the_listener_and_pipelined_predictions(backend, onnx_model:
     answers = data.split(b"HTTP/1.1 ")[1:]
     assert [a[:3] for a in answers] == [b"200"] * 4
     assert all(b"X-PAI-Version: 1\r\n" in a and b"Content-Length: " in a for a in answers)
-    # The control plane's port still answers /api/predict/ (compatibility).
+    # The control plane's port answers no predictions: its token check has no exception for them (issue 9).
     import requests
 
     old = f"{backend.client.base_url}{url.path}"
     resp = requests.post(old, data=body, headers={"Authorization": token}, timeout=10)
-    assert resp.status_code == 200 and resp.headers["X-PAI-Version"] == "1"
+    assert resp.status_code == 401 and "X-PAI-Version" not in resp.headers

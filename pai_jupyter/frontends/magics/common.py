@@ -40,11 +40,5 @@ class MagicHelpers:
 
     @property
     def _widgets(self) -> bool:
-        """True in a kernel with ipywidgets; a terminal IPython gets text."""
-        if getattr(self.shell, "kernel", None) is None:
-            return False
-        try:
-            import ipywidgets  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        """True in a kernel (ipywidgets is a dependency); a terminal IPython gets text."""
+        return getattr(self.shell, "kernel", None) is not None

@@ -20,6 +20,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ...api import jobs as client
 from ...config import PaiConfig, set_current_config
+from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...records import JobRecord
 from ...specs.job import JobSpec
 from ..options.common import backend_option, join_continuation
@@ -127,10 +128,6 @@ class PaiMagics(MagicHelpers, Magics):
         return None
 
     def _print_policy(self, spec: JobSpec) -> None:
-        try:
-            from ...decisions.checkpoint_policy import check_checkpoint_policy
-        except ImportError:
-            return
         for note in check_checkpoint_policy(spec):
             print(f"{note.level}: {note.message}", file=sys.stderr if note.level == "warning" else sys.stdout)
 
