@@ -50,7 +50,7 @@ class LoopConfig:
 
 class ServingLoops:
     def __init__(self, core: ServingCore, rollouts: RolloutController, config: LoopConfig | None = None) -> None:
-        self.core = core
+        self.m = core  # the serving core (named m as before the reshape)
         self.rollouts = rollouts
         self.config = config or LoopConfig.from_env()
         self._wake = asyncio.Event()
@@ -62,7 +62,7 @@ class ServingLoops:
         self._tasks = [
             asyncio.ensure_future(self._every(self.autoscale_tick, c.autoscale_interval_s, wakeable=True)),
             asyncio.ensure_future(self._every(self.rollouts.tick, c.rollout_interval_s)),
-            asyncio.ensure_future(self._every(self.health_tick, self.core.instance_config.health_interval_s)),
+            asyncio.ensure_future(self._every(self.health_tick, self.m.instance_config.health_interval_s)),
             asyncio.ensure_future(self._every(self.snapshot_tick, c.snapshot_interval_s)),
         ]
 
@@ -95,14 +95,12 @@ class ServingLoops:
     # -- autoscaler ---------------------------------------------------------------------
     async def autoscale_tick(self) -> None:
         now = time.time()
-        active = {
-            (r.service, v) for r in self.core.store.active_rollouts() for v in (r.from_version, r.to_version)
-        }
-        for name, route in list(self.core.gateway.services.items()):
-            if not self.core.store.exists(name) or self.core.lock(name).locked():
+        active = {(r.service, v) for r in self.m.store.active_rollouts() for v in (r.from_version, r.to_version)}
+        for name, route in list(self.m.gateway.services.items()):
+            if not self.m.store.exists(name) or self.m.lock(name).locked():
                 continue  # a deploy or rollback is changing this service: it sets the counts itself
-            spec = self.core.spec(name)
-            rows = {v["version"]: v for v in self.core.store.version_rows(name)}
+            spec = self.m.spec(name)
+            rows = {v["version"]: v for v in self.m.store.version_rows(name)}
             for number, vr in list(route.versions.items()):
                 row = rows.get(number)
                 if row is None or row["state"] in (VER_CREATING, VER_FAILED):
@@ -132,8 +130,8 @@ class ServingLoops:
             return
         numbers = dict(decision.numbers)
         numbers.update(p50_ms=figures.p50_ms, p95_ms=figures.p95_ms, window_s=self.config.qps_window_s)
-        self.core.apply_scale(name, vr, decision.target, now)
-        self.core.event(name, vr.version, "scale", decision.reason, numbers)
+        self.m.apply_scale(name, vr, decision.target, now)
+        self.m.event(name, vr.version, "scale", decision.reason, numbers)
 
     def _scale_idle(self, name: str, route: ServiceRoute, vr: VersionRoute, now: float) -> None:
         """A version outside the traffic split: no instances unless pinned requests arrive."""
@@ -146,20 +144,18 @@ class ServingLoops:
                 if target
                 else f"stop {vr.pool.desired} -> 0: v{vr.version} takes no traffic"
             )
-            self.core.apply_scale(name, vr, target, now)
-            self.core.event(
-                name, vr.version, "scale", why, {"target": target, "queued": queued, "weight": vr.weight}
-            )
+            self.m.apply_scale(name, vr, target, now)
+            self.m.event(name, vr.version, "scale", why, {"target": target, "queued": queued, "weight": vr.weight})
 
     # -- health and snapshots -----------------------------------------------------------
     async def health_tick(self) -> None:
-        pools = [v.pool for r in self.core.gateway.services.values() for v in r.versions.values()]
+        pools = [v.pool for r in self.m.gateway.services.values() for v in r.versions.values()]
         await asyncio.gather(*(p.check() for p in pools), return_exceptions=True)
 
     async def snapshot_tick(self) -> None:
         now = time.time()
         span = self.config.snapshot_interval_s
-        for name, route in list(self.core.gateway.services.items()):
+        for name, route in list(self.m.gateway.services.items()):
             points = []
             for number, vr in route.versions.items():
                 f = vr.window.figures(now - span, now)
@@ -180,8 +176,8 @@ class ServingLoops:
                         weight=vr.weight,
                     )
                 )
-            if points and self.core.store.exists(name):
-                self.core.store.add_metrics(name, points)
+            if points and self.m.store.exists(name):
+                self.m.store.add_metrics(name, points)
         if now - self._last_prune >= 3600:
             self._last_prune = now
-            self.core.store.prune()
+            self.m.store.prune()
