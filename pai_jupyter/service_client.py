@@ -47,6 +47,7 @@ from .backends.serving_base import (
 from .client import BackendArg, resolve_backend
 from .errors import BackendUnavailable, NotFoundError, RemoteError, ValidationError
 from .model_source import infer_processor, resolve_model
+from .specs.batching import batching_options
 from .specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
 
 
@@ -347,10 +348,16 @@ def build_spec(
     command: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    max_batch_size: int | None = None,
+    max_batch_timeout_ms: int | None = None,
 ) -> ServiceSpec:
-    """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one)."""
+    """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one).
+
+    Either batching option alone turns batching on, the other taking EAS's default.
+    """
     if instances is None:
         instances = 1 if autoscaler is None else min(max(autoscaler.min, 1), autoscaler.max)
+    max_batch_size, max_batch_timeout_ms = batching_options(max_batch_size, max_batch_timeout_ms)
     return ServiceSpec(
         name=name,
         processor=processor,
@@ -365,6 +372,8 @@ def build_spec(
         command=command,
         max_body_bytes=max_body_bytes,
         token=token,
+        max_batch_size=max_batch_size,
+        max_batch_timeout_ms=max_batch_timeout_ms,
     ).validate()
 
 
@@ -384,6 +393,8 @@ def deploy(
     command: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    max_batch_size: int | None = None,
+    max_batch_timeout_ms: int | None = None,
     plan: RolloutPlan | None = None,
     new_api_version: bool = False,
     backend: BackendArg = None,
@@ -393,8 +404,10 @@ def deploy(
 
     ``model``: a training job id (its ``model`` output), an ``oss://`` URI, or a
     local file or folder (uploaded to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``).
-    A new version keeps the service's environment and autoscaler unless
-    ``env`` / ``autoscaler`` are given.
+    A new version keeps the service's environment, autoscaler and batching
+    unless ``env`` / ``autoscaler`` / ``max_batch_size`` or ``max_batch_timeout_ms``
+    are given. Batching (``max_batch_size`` requests, waiting at most
+    ``max_batch_timeout_ms``) is EAS's ``metadata.rpc.batching``.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -415,6 +428,8 @@ def deploy(
         "command": command,
         "max_body_bytes": max_body_bytes,
         "token": token,
+        "max_batch_size": max_batch_size,
+        "max_batch_timeout_ms": max_batch_timeout_ms,
     }
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:
@@ -424,6 +439,9 @@ def deploy(
     options["env"] = env or (existing.env if existing else "dev")
     if autoscaler is None and existing is not None and existing.autoscaler:
         options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
+    if max_batch_size is None and max_batch_timeout_ms is None and existing is not None:
+        options["max_batch_size"] = existing.spec.get("max_batch_size")
+        options["max_batch_timeout_ms"] = existing.spec.get("max_batch_timeout_ms")
     build_spec(name, processor or "onnx", **options)
     model_uri, processor, job_id = resolve_model(name, model, be, processor, progress)
     spec = build_spec(name, processor, **options)

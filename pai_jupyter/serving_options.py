@@ -18,6 +18,7 @@ import click
 
 from .errors import ValidationError
 from .options import DURATION, backend_option, stack
+from .specs.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TIMEOUT_MS, TIMEOUT_HINT
 from .specs.service import DEFAULT_MAX_BODY, ENVIRONMENTS, PROCESSORS, AutoscalePolicy, RolloutPlan
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$", re.IGNORECASE)
@@ -53,7 +54,22 @@ class Rate(click.ParamType):
             self.fail(f"{value!r} is not a rate; write it like 0.05 or 5%", param, ctx)
 
 
-BYTES, RATE = ByteSize(), Rate()
+class Millis(click.ParamType):
+    """Whole milliseconds: ``20`` or ``20ms`` (the range is checked with the spec)."""
+
+    name = "ms"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        text = text[:-2].strip() if text.endswith("ms") else text
+        if not text.isdigit():
+            self.fail(f"{value!r} is not a number of milliseconds; {TIMEOUT_HINT}", param, ctx)
+        return int(text)
+
+
+BYTES, RATE, MILLIS = ByteSize(), Rate(), Millis()
 model_option = click.option(
     "--model",
     required=True,
@@ -109,6 +125,23 @@ service_options = stack(
     click.option("--signature", default=None, metavar="JSON|FILE", help="Declared signature (custom processors)."),
     click.option("--max-body", "max_body_bytes", type=BYTES, default=None, help="Largest request body (8M)."),
     click.option("--token", default=None, help="Service token (default: generated)."),
+    click.option(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"Batch up to N concurrent requests in one model call (2-1024; EAS rpc.max_batch_size; "
+        f"default with --max-batch-timeout: {DEFAULT_MAX_BATCH_SIZE}).",
+    ),
+    click.option(
+        "--max-batch-timeout",
+        "max_batch_timeout_ms",
+        type=MILLIS,
+        default=None,
+        metavar="MS",
+        help=f"Longest a request waits for its batch to fill, in ms (0-10000; EAS rpc.max_batch_timeout; "
+        f"default with --max-batch-size: {DEFAULT_MAX_BATCH_TIMEOUT_MS}).",
+    ),
 )
 
 plan_options = stack(
@@ -271,6 +304,8 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "command": opts.get("command"),
         "max_body_bytes": opts.get("max_body_bytes") or DEFAULT_MAX_BODY,
         "token": opts.get("token"),
+        "max_batch_size": opts.get("max_batch_size"),
+        "max_batch_timeout_ms": opts.get("max_batch_timeout_ms"),
     }
     from .service_client import build_spec
 

@@ -108,6 +108,8 @@ class VersionModel:
     model_path: Path
     command: str | None = None
     threads: int = 1
+    max_batch_size: int | None = None  # batching (built-in processors); None: off
+    max_batch_timeout_ms: int | None = None
 
 
 class StartFailed(Exception):
@@ -320,6 +322,9 @@ class VersionPool:
         else:
             argv = [sys.executable, "-m", "pai_jupyter.serving.model_server", "--model", str(m.model_path)]
             argv += ["--processor", m.processor, "--port", str(port), "--threads", str(m.threads)]
+            if m.max_batch_size is not None:
+                argv += ["--max-batch-size", str(m.max_batch_size)]
+                argv += ["--max-batch-timeout", str(m.max_batch_timeout_ms)]
             cwd = folder
         with open(log_path, "ab") as out:
             try:

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import ValidationError
 from ._checks import _is_int, _is_number, _known, _num
 from .autoscale import ENVIRONMENTS, MAX_INSTANCES, SCALE_TO_ZERO_ENVS, AutoscalePolicy
+from .batching import check_batching, from_eas_metadata, to_eas_rpc
 from .rollout import RolloutPlan
 
 PROCESSORS = ("onnx", "torchscript", "tensorflow", "sklearn", "xgboost", "custom")
@@ -82,6 +83,9 @@ class ServiceSpec:
     max_body_bytes: int = DEFAULT_MAX_BODY
     token: str | None = None  # None: generated at creation
     image: str | None = None  # custom processor on EAS: the container image
+    # Server-side batching (specs/batching.py): both None = off; EAS: metadata.rpc.*
+    max_batch_size: int | None = None  # requests per batch
+    max_batch_timeout_ms: int | None = None  # longest wait of a queued request for others
 
     def __post_init__(self) -> None:
         if isinstance(self.autoscaler, dict):
@@ -136,6 +140,7 @@ class ServiceSpec:
             raise ValidationError("--token must be at least 8 printable characters without spaces")
         if self.signature is not None:
             _check_signature(self.signature)
+        check_batching(self.max_batch_size, self.max_batch_timeout_ms)
         if self.autoscaler is not None:
             self.autoscaler.validate(self.env)
             if not self.autoscaler.min <= self.instances <= self.autoscaler.max:
@@ -200,6 +205,9 @@ class ServiceSpec:
             metadata["gpu"] = self.gpu
         if self.resource_group:
             metadata["resource"] = self.resource_group
+        rpc = to_eas_rpc(self.max_batch_size, self.max_batch_timeout_ms)
+        if rpc is not None:
+            metadata["rpc"] = rpc
         body: dict[str, Any] = {"name": self.eas_name, "model_path": model_path}
         code = self.eas_processor()
         if code is not None:
@@ -286,6 +294,7 @@ class ServiceSpec:
         if body.get("autoscaler"):
             autoscaler = AutoscalePolicy.from_eas_autoscaler(body["autoscaler"], tolerance=tolerance)
         signature = json.loads(labels[LABEL + "signature"]) if LABEL + "signature" in labels else None
+        max_batch_size, max_batch_timeout_ms = from_eas_metadata(metadata)
         return cls(
             name=str(name),
             processor=processor,
@@ -301,6 +310,8 @@ class ServiceSpec:
             max_body_bytes=int(labels.get(LABEL + "max-body-bytes", DEFAULT_MAX_BODY)),
             token=body.get("token") or None,
             image=image,
+            max_batch_size=max_batch_size,
+            max_batch_timeout_ms=max_batch_timeout_ms,
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import Prepared, prepared
 from .base import InputError, Signature, declared_signature, feature_matrix, find_model_file, jsonable
 
 METHODS = ("predict", "predict_proba", "decision_function", "transform")
@@ -53,8 +54,18 @@ class SklearnProcessor:
         }
 
     def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
+        item = self.prepare(inputs, params)
+        return self.to_json(self.run(item.arrays, item.params))
+
+    def prepare(self, inputs: Any, params: dict[str, Any]) -> Prepared:
         method = params.get("method", "predict")
-        if method not in METHODS or not hasattr(self.model, method):
+        if not isinstance(method, str) or method not in METHODS or not hasattr(self.model, method):
             raise InputError(f"method {method!r} is not available; use one of {list(METHODS)}")
         array = feature_matrix(inputs, "float64", "a scikit-learn model", self.n_features)
-        return jsonable(getattr(self.model, method)(array))
+        return prepared({"input": array}, {"method": method})
+
+    def run(self, arrays: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
+        return np.asarray(getattr(self.model, params["method"])(arrays["input"]))
+
+    def to_json(self, outputs: Any) -> Any:
+        return jsonable(outputs)

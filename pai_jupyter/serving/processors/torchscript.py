@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import ValidationError
-from .base import InputError, Signature, declared_signature, find_model_file, jsonable
+from ..batching import Prepared, prepared
+from .base import InputError, Signature, check_shape, declared_signature, find_model_file, jsonable
 
 EXAMPLE_FILE = "example.json"
 
@@ -47,10 +48,23 @@ class TorchScriptProcessor:
         return self._signature
 
     def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
-        return _to_json(self._run(inputs))
+        item = self.prepare(inputs, params)
+        return self.to_json(self.run(item.arrays, item.params))
+
+    def prepare(self, inputs: Any, params: dict[str, Any]) -> Prepared:
+        return prepared(self._arrays(inputs), {})
+
+    def run(self, arrays: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
+        return _to_numpy(self._call(arrays))
+
+    def to_json(self, outputs: Any) -> Any:
+        return jsonable(outputs)
 
     def _run(self, inputs: Any) -> Any:
-        torch = self.torch
+        return self._call(self._arrays(inputs))
+
+    def _arrays(self, inputs: Any) -> dict[str, np.ndarray]:
+        """The request's inputs as numpy arrays by ``forward`` argument name, in argument order."""
         if isinstance(inputs, dict):
             unknown = sorted(set(inputs) - set(self.arg_names))
             if unknown:
@@ -59,12 +73,21 @@ class TorchScriptProcessor:
             values = [inputs[n] for n in names]
         else:
             names, values = self.arg_names[:1], [inputs]
-        tensors = []
+        # Shapes are checked where the user declared them; one measured on example.json is only an example.
+        declared = getattr(self, "_declared", None)
+        shapes = {s["name"]: s.get("shape") for s in declared["inputs"]} if declared else {}
+        arrays = {}
         for name, value in zip(names, values, strict=False):
             try:
-                tensors.append(torch.from_numpy(np.asarray(value, dtype=self._dtypes.get(name, "float32"))))
+                arrays[name] = np.asarray(value, dtype=self._dtypes.get(name, "float32"))
             except (ValueError, TypeError) as exc:
                 raise InputError(f"input {name!r} is not a numeric array: {exc}") from None
+            check_shape(name, arrays[name].shape, shapes.get(name))
+        return arrays
+
+    def _call(self, arrays: dict[str, np.ndarray]) -> Any:
+        torch = self.torch
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays.values()]
         try:
             with torch.inference_mode():
                 result = self.module(*tensors)
@@ -114,13 +137,3 @@ def _to_numpy(result: Any) -> Any:
     if isinstance(result, (list, tuple)):
         return {f"output_{i}": _to_numpy(v) for i, v in enumerate(result)}
     return np.asarray(result)
-
-
-def _to_json(result: Any) -> Any:
-    if hasattr(result, "detach"):
-        return result.detach().cpu().numpy().tolist()
-    if isinstance(result, dict):
-        return {str(k): _to_json(v) for k, v in result.items()}
-    if isinstance(result, (list, tuple)):
-        return {f"output_{i}": _to_json(v) for i, v in enumerate(result)}
-    return jsonable(result)
