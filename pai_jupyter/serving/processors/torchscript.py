@@ -91,8 +91,8 @@ class TorchScriptProcessor:
         try:
             with torch.inference_mode():
                 result = self.module(*tensors)
-        except RuntimeError as exc:
-            raise InputError(str(exc).splitlines()[0][:300]) from None
+        except (RuntimeError, torch.jit.Error) as exc:
+            raise InputError(_last_line(str(exc))) from None
         return result
 
     def _from_example(self) -> Signature | None:
@@ -137,3 +137,12 @@ def _to_numpy(result: Any) -> Any:
     if isinstance(result, (list, tuple)):
         return {f"output_{i}": _to_numpy(v) for i, v in enumerate(result)}
     return np.asarray(result)
+
+
+def _last_line(message: str) -> str:
+    """The error itself, not the TorchScript traceback above it (e.g. "builtins.ValueError: ...")."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return "the module failed"
+    last = lines[-1] if len(lines) > 1 and "Traceback" in message else lines[0]
+    return last.removeprefix("builtins.")[:300]
