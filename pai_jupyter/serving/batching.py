@@ -32,7 +32,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -79,7 +79,7 @@ def prepared(arrays: dict[str, np.ndarray], params: dict[str, Any], fixed_rows: 
     if fixed_rows or rows <= 0:
         return Prepared(arrays, params, max(rows, 0), None)
     try:
-        options = json.dumps(params, sort_keys=True)
+        options = json.dumps(params, sort_keys=True) if params else ""
     except (TypeError, ValueError):
         return Prepared(arrays, params, rows, None)
     shapes = tuple(sorted((name, a.dtype.str, a.shape[1:]) for name, a in arrays.items()))
@@ -165,33 +165,44 @@ def _run_group(processor: BatchingProcessor, members: list[Prepared]) -> list[Ou
 class _Waiting:
     __slots__ = ("future", "item", "queued_at")
 
-    def __init__(self, item: Prepared, future: asyncio.Future[Outcome], queued_at: float) -> None:
+    def __init__(self, item: Prepared, future: asyncio.Future[Any], queued_at: float) -> None:
         self.item, self.future, self.queued_at = item, future, queued_at
 
 
 class Batcher:
     """Queues prepared requests and runs them in batches on one worker thread.
 
-    Use from the event loop thread: ``outcome = await batcher.submit(prepared)``.
+    Use from the event loop thread: ``result = await batcher.submit(prepared)``. The
+    result is the request's ``Outcome``, or ``finish(outcome)`` when ``finish`` is
+    given (run on the worker thread, e.g. to encode the answer off the event loop).
     """
 
-    def __init__(self, processor: BatchingProcessor, max_size: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        processor: BatchingProcessor,
+        max_size: int,
+        timeout_s: float,
+        finish: Callable[[Outcome], Any] | None = None,
+    ) -> None:
         self.processor = processor
+        self.finish = finish
         self.max_size = max(1, int(max_size))
         self.timeout_s = max(0.0, float(timeout_s))
         self.queue: list[_Waiting] = []
+        # One worker thread: the model (which releases the GIL) runs while the event loop reads the
+        # next requests; measured on the benchmark's MLP, ~1.1-1.8x the requests/s of running it inline.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pai-batch")
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0  # model rounds run (for logs and tests)
         self.requests = 0
 
-    def submit(self, item: Prepared) -> asyncio.Future[Outcome]:
+    def submit(self, item: Prepared) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         if self._worker is None or self._worker.done():
             self._wake = asyncio.Event()
             self._worker = loop.create_task(self._work())
-        future: asyncio.Future[Outcome] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self.queue.append(_Waiting(item, future, time.monotonic()))
         assert self._wake is not None
         if len(self.queue) == 1 or len(self.queue) >= self.max_size:
@@ -223,17 +234,20 @@ class Batcher:
             if not batch:
                 continue
             try:
-                outcomes = await loop.run_in_executor(
-                    self._pool, run_batch, self.processor, [w.item for w in batch]
-                )
+                outcomes = await loop.run_in_executor(self._pool, self._run, [w.item for w in batch])
             except Exception as exc:  # run_batch catches per request; this is a bug, answered as one
                 log.exception("batch runner failed")
                 outcomes = [Outcome(error=exc) for _ in batch]
+                outcomes = [self.finish(o) for o in outcomes] if self.finish else outcomes
             self.batches += 1
             self.requests += len(batch)
             for waiting, outcome in zip(batch, outcomes, strict=True):
                 if not waiting.future.done():
                     waiting.future.set_result(outcome)
+
+    def _run(self, items: list[Prepared]) -> list[Any]:
+        outcomes = run_batch(self.processor, items)
+        return [self.finish(o) for o in outcomes] if self.finish else outcomes
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -44,6 +44,17 @@ from .processors import BUILTIN, load_processor
 from .processors.base import InputError, Processor
 
 log = logging.getLogger("pai_jupyter.serving.model_server")
+try:  # parsing the request is most of an instance's own work per request; orjson does it ~7x faster
+    import orjson
+
+    def _loads(body: bytes) -> Any:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:  # NaN, Infinity, huge integers: read as Python's json reads them
+            return json.loads(body)
+
+except ImportError:  # the serving extra brings it; without it, the standard library
+    _loads = json.loads
 JSON = "application/json"
 MAX_BODY = 256 * 2**20  # the gateway enforces the service's own, smaller limit
 _HINT_SHAPE = "GET the service's signature for input names, dtypes and shapes"
@@ -69,7 +80,7 @@ def build_handler(processor: Processor, batcher: Batcher | None = None) -> Handl
 
     def predict(body: bytes) -> Answer | Awaitable[Answer]:
         try:
-            data = json.loads(body)
+            data = _loads(body)
         except ValueError:
             return _error(400, "the request body is not JSON", _HINT_BODY)
         if not isinstance(data, dict) or "inputs" not in data:
@@ -77,7 +88,7 @@ def build_handler(processor: Processor, batcher: Batcher | None = None) -> Handl
         params = {k: v for k, v in data.items() if k != "inputs"}
         try:
             if batcher is not None:  # validated alone, answered after its batch ran
-                return _batched(batcher.submit(batcher.processor.prepare(data["inputs"], params)))
+                return batcher.submit(batcher.processor.prepare(data["inputs"], params))  # -> answer()
             outputs = processor.predict(data["inputs"], params)
         except Exception as exc:
             return _failure(exc)
@@ -86,8 +97,8 @@ def build_handler(processor: Processor, batcher: Batcher | None = None) -> Handl
     return handle
 
 
-async def _batched(future: Awaitable[Outcome]) -> Answer:
-    outcome = await future
+def answer(outcome: Outcome) -> Answer:
+    """A batched request's answer (run by the batcher's worker thread)."""
     if outcome.error is not None:
         return _failure(outcome.error)
     return 200, JSON, json.dumps({"outputs": outcome.value}).encode()
@@ -156,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     batcher = None
     if batch_size is not None and batch_timeout_ms is not None:
         if isinstance(processor, BatchingProcessor):
-            batcher = Batcher(processor, batch_size, batch_timeout_ms / 1000)
+            batcher = Batcher(processor, batch_size, batch_timeout_ms / 1000, finish=answer)
             warm_up(processor, 1, rows=batch_size)
         else:
             log.warning("the %s processor does not batch; serving unbatched", processor.name)
