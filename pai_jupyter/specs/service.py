@@ -141,6 +141,12 @@ class ServiceSpec:
         if self.signature is not None:
             _check_signature(self.signature)
         check_batching(self.max_batch_size, self.max_batch_timeout_ms)
+        if self.processor == "custom" and self.max_batch_size is not None:
+            # EAS batches inside its built-in processors; a container answers requests itself.
+            raise ValidationError(
+                "--max-batch-size/--max-batch-timeout are for built-in processors, not custom commands",
+                "batch inside your server, or serve the model with a built-in processor",
+            )
         if self.autoscaler is not None:
             self.autoscaler.validate(self.env)
             if not self.autoscaler.min <= self.instances <= self.autoscaler.max:

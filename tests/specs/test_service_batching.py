@@ -71,6 +71,13 @@ def test_out_of_range_batching_is_one_clear_error(size: object, timeout: object,
     assert message in info.value.message and info.value.hint
 
 
+def test_a_custom_command_batches_itself() -> None:
+    with pytest.raises(ValidationError, match="for built-in processors, not custom commands"):
+        ServiceSpec(
+            name="own", processor="custom", command="python serve.py", max_batch_size=8, max_batch_timeout_ms=5
+        ).validate()
+
+
 def test_either_option_alone_turns_batching_on_with_eas_defaults() -> None:
     assert batching_options(None, None) == (None, None)
     assert batching_options(8, None) == (8, 50)
