@@ -59,7 +59,7 @@ CONNECTIONS = 64
 BATCH = 32
 TIMEOUT_MS = 10
 SECONDS = float(os.environ.get("BENCH_BATCHING_SECONDS", "6"))
-ROUNDS = int(os.environ.get("BENCH_BATCHING_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_BATCHING_ROUNDS", "3"))
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 
 

@@ -173,3 +173,68 @@ def test_batched_deploy_from_the_terminal_fails_only_the_bad_requests(serving_en
         "deploy", "affine", "--model", str(model), "--plan", "100", "--bake", "0", "--min-requests", "0", "--json"
     )
     assert json.loads(out.stdout)["spec"]["max_batch_size"] == 32
+
+
+def test_pipelined_requests_on_one_connection_are_answered_in_order(onnx_model: Path, tmp_path: Path) -> None:
+    """A batched answer arrives later than it was asked for; the next request on the connection waits for it."""
+    import socket
+    import subprocess
+    import sys
+
+    import models
+
+    from tests.conftest import python_env, wait_until
+
+    w, b = models.onnx_weights(onnx_model)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [sys.executable, "-m", "pai_jupyter.serving.model_server", "--model", str(onnx_model)]
+    argv += ["--processor", "onnx", "--port", str(port), "--max-batch-size", "8", "--max-batch-timeout", "50"]
+    server = subprocess.Popen(argv, env=python_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: port_open(port), 60, "the model server's port")
+        inputs = [np.full((1, 64), float(i), dtype=np.float32) for i in range(4)]
+        wire = b""
+        for i, x in enumerate(inputs):
+            body = json.dumps({"inputs": x.tolist()}).encode() if i != 2 else b"{oops"
+            wire += b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            wire += f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(wire)  # four requests in one write, the third not JSON
+            answers = read_responses(conn, 4)
+        assert [status for status, _ in answers] == [200, 200, 400, 200]
+        for i in (0, 1, 3):
+            got = np.asarray(json.loads(answers[i][1])["outputs"])
+            np.testing.assert_allclose(got, inputs[i] @ w + b, rtol=1e-4, atol=1e-3)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def read_responses(conn: Any, count: int) -> list[tuple[int, bytes]]:
+    """``count`` HTTP/1.1 responses framed by Content-Length, in the order they arrive."""
+    buf, out = b"", []
+    while len(out) < count:
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = buf[:head_end].decode("latin-1").split("\r\n")
+            length = next(int(h.split(":", 1)[1]) for h in head if h.lower().startswith("content-length:"))
+            if len(buf) >= head_end + 4 + length:
+                out.append((int(head[0].split()[1]), buf[head_end + 4 : head_end + 4 + length]))
+                buf = buf[head_end + 4 + length :]
+                continue
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed after {len(out)} answers"
+        buf += chunk
+    return out
+
+
+def port_open(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
