@@ -2,6 +2,7 @@
 
 - ``processors/``: load a model of one format and answer JSON predictions;
 - ``model_server`` (+ ``httpserver``): one instance = one process serving one processor;
+- ``batching``: concurrent requests of an instance run in one model call (``--max-batch-size``);
 - ``instances`` (+ ``procs``): start, health-check, drain and replace instance processes per version;
 - ``gateway`` (+ ``upstream``, ``traffic``): ``/api/predict/<service>`` inside the control plane
   (auth, body limit, weighted routing, retries, cold-start queue, per-version windows);

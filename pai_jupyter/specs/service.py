@@ -4,8 +4,9 @@ Plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``) and
 through EAS's own formats, so a user can take a service to the console and back:
 
 - ``ServiceSpec.to_eas(model_path)`` is the service JSON ``eascmd create`` takes
-  (``name``, ``model_path``, ``processor`` or ``containers[]``, ``metadata``,
-  ``token``, ``autoscaler``); ``ServiceSpec.from_eas`` reads it back.
+  (``name``, ``model_path``, ``processor`` or ``containers[]``, ``metadata``
+  with ``metadata.rpc`` for batching (``specs/batching.py``), ``token``,
+  ``autoscaler``); ``ServiceSpec.from_eas`` reads it back.
 - ``AutoscalePolicy.to_eas_autoscaler()`` is the camelCase body of
   CreateServiceAutoScaler / UpdateServiceAutoScaler.
 
