@@ -67,6 +67,26 @@ def server_stop() -> None:
     raise PaiError(f"the control plane (pid {info['pid']}) did not stop within 10s", f"kill {info['pid']}")
 
 
+@server.command("restore")
+@click.argument("backup", required=False)
+def server_restore(backup: str | None) -> None:
+    """Put a backup of state.sqlite back (default: the newest whole one); the control plane must be stopped."""
+    from .controlplane.backup import restore
+    from .controlplane.server import running_server
+
+    config = current_config()
+    info = running_server(config.home_path)
+    if info:
+        raise PaiError(
+            f"a control plane runs on {config.home_path} (pid {info['pid']})",
+            "stop it first with `jupyter pai server stop`",
+        )
+    used, kept = restore(config.home_path / "state.sqlite", backup)
+    click.echo(f"Restored {config.home_path / 'state.sqlite'} from {used}.")
+    if kept is not None:
+        click.echo(f"The replaced file is kept as {kept}.")
+
+
 @server.command("status")
 @json_option
 def server_status(as_json: bool) -> None:

@@ -29,6 +29,7 @@ SUFFIXES = {
     ".pkl": "sklearn",
     ".pickle": "sklearn",
     ".joblib": "sklearn",
+    ".skops": "sklearn",
     ".json": "xgboost",
     ".ubj": "xgboost",
     ".bst": "xgboost",
@@ -54,7 +55,7 @@ def infer_processor(names: list[str], where: str) -> str:
         return found.pop()
     if not found:
         raise ValidationError(
-            f"cannot tell the processor of {where}: no .onnx, .pt/.ts, .pkl/.joblib, .json/.ubj or saved_model.pb",
+            f"cannot tell the processor of {where}: no .onnx, .pt/.ts, .skops/.pkl/.joblib, .json/.ubj or saved_model.pb",
             f"pass --processor ({', '.join(PROCESSORS)})",
         )
     raise ValidationError(

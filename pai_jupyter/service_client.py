@@ -347,6 +347,7 @@ def build_spec(
     command: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    trust_pickle: bool = False,
 ) -> ServiceSpec:
     """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one)."""
     if instances is None:
@@ -365,6 +366,7 @@ def build_spec(
         command=command,
         max_body_bytes=max_body_bytes,
         token=token,
+        trust_pickle=trust_pickle,
     ).validate()
 
 
@@ -384,6 +386,7 @@ def deploy(
     command: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    trust_pickle: bool = False,
     plan: RolloutPlan | None = None,
     new_api_version: bool = False,
     backend: BackendArg = None,
@@ -394,7 +397,9 @@ def deploy(
     ``model``: a training job id (its ``model`` output), an ``oss://`` URI, or a
     local file or folder (uploaded to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``).
     A new version keeps the service's environment and autoscaler unless
-    ``env`` / ``autoscaler`` are given.
+    ``env`` / ``autoscaler`` are given. ``trust_pickle``: a pickled scikit-learn
+    model is loaded (which runs code from it) only when this is true; a
+    ``.skops`` file needs no trust.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -415,6 +420,7 @@ def deploy(
         "command": command,
         "max_body_bytes": max_body_bytes,
         "token": token,
+        "trust_pickle": trust_pickle,
     }
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:

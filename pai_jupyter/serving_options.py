@@ -16,9 +16,18 @@ from typing import Any
 
 import click
 
+from .config import current_config
 from .errors import ValidationError
 from .options import DURATION, backend_option, stack
-from .specs.service import DEFAULT_MAX_BODY, ENVIRONMENTS, PROCESSORS, AutoscalePolicy, RolloutPlan
+from .specs.service import (
+    BODY_RANGE,
+    DEFAULT_MAX_BODY,
+    ENVIRONMENTS,
+    MAX_BODY_LIMIT,
+    PROCESSORS,
+    AutoscalePolicy,
+    RolloutPlan,
+)
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$", re.IGNORECASE)
 _SIZE_UNIT = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
@@ -31,11 +40,16 @@ class ByteSize(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
-            return value
-        m = _SIZE.match(str(value).strip())
-        if not m:
-            self.fail(f"{value!r} is not a size; write it like 1048576, 512k or 8M", param, ctx)
-        return int(float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()])
+            size = float(value)
+        else:
+            m = _SIZE.match(str(value).strip())
+            if not m:
+                self.fail(f"{value!r} is not a size; write it like 1048576, 512k or 8M", param, ctx)
+            size = float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()]
+        if not 1 <= size <= MAX_BODY_LIMIT:  # float: a 400-digit figure is inf here, not an overflow
+            shown = str(value) if len(str(value)) <= 40 else str(value)[:36] + "..."
+            self.fail(f"{shown} is out of range; the accepted range is {BODY_RANGE}", param, ctx)
+        return int(size)
 
 
 class Rate(click.ParamType):
@@ -66,7 +80,7 @@ service_options = stack(
         "--processor",
         type=click.Choice(PROCESSORS),
         default=None,
-        help="Model format; default: from the model's files (.onnx, .pt/.ts, .pkl/.joblib, .json/.ubj, saved_model.pb).",
+        help="Model format; default: from the model's files (.onnx, .pt/.ts, .skops/.pkl/.joblib, .json/.ubj, saved_model.pb).",
     ),
     click.option(
         "--command",
@@ -109,6 +123,13 @@ service_options = stack(
     click.option("--signature", default=None, metavar="JSON|FILE", help="Declared signature (custom processors)."),
     click.option("--max-body", "max_body_bytes", type=BYTES, default=None, help="Largest request body (8M)."),
     click.option("--token", default=None, help="Service token (default: generated)."),
+    click.option(
+        "--trust-pickle",
+        is_flag=True,
+        default=False,
+        help="Load a pickled scikit-learn model (.pkl/.joblib): unpickling runs code from the file, so only "
+        "for models you made or trust (default: c.PaiConfig.trust_pickle). A .skops file needs no trust.",
+    ),
 )
 
 plan_options = stack(
@@ -269,8 +290,9 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "autoscaler": autoscaler,
         "signature": signature_from_option(opts.get("signature")),
         "command": opts.get("command"),
-        "max_body_bytes": opts.get("max_body_bytes") or DEFAULT_MAX_BODY,
+        "max_body_bytes": DEFAULT_MAX_BODY if opts.get("max_body_bytes") is None else opts["max_body_bytes"],
         "token": opts.get("token"),
+        "trust_pickle": bool(opts.get("trust_pickle")) or current_config().trust_pickle,
     }
     from .service_client import build_spec
 

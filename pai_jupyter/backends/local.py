@@ -16,6 +16,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..config import PaiConfig
+from ..controlplane.private import open_private, private_dir
 from ..errors import BackendUnavailable
 from ..specs.job import JobSpec
 from ..storage.local import LocalStorage
@@ -38,10 +39,10 @@ def ensure_server(config: PaiConfig) -> dict[str, Any]:
         raise BackendUnavailable(
             f"no local control plane is running for {home}", "start one with `jupyter pai server`"
         )
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     log_path = home / "server.log"
     env = {**os.environ, "PAI_JUPYTER_HOME": str(home)}
-    with open(log_path, "ab") as log:
+    with open_private(log_path) as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pai_jupyter.controlplane"],
             stdin=subprocess.DEVNULL,

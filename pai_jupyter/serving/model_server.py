@@ -115,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", required=True, type=int)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("PAI_SERVING_THREADS", "1")))
+    parser.add_argument(
+        "--trust-pickle", action="store_true", help="Load a pickled model (it runs code from the file)."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        processor = load_processor(args.processor, args.model, args.threads)
+        processor = load_processor(args.processor, args.model, args.threads, trust_pickle=args.trust_pickle)
     except PaiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
