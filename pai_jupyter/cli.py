@@ -121,10 +121,13 @@ def train(
     """Submit SCRIPT as a training job (same options as %%pai_train)."""
     if not script.is_file():
         raise PaiError(f"script {script} does not exist")
+    include = tuple(opts.pop("include", ()) or ())
     spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
     for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
         click.echo(str(note), err=as_json or note.level == "warning")
-    job = client.submit_file(script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after)
+    job = client.submit_file(
+        script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after, include=include
+    )
     for warning in job.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
