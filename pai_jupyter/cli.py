@@ -137,7 +137,7 @@ def train(
             raise_on_failure=False,
             on_update=None if as_json else (lambda r: click.echo(f"[{time.strftime('%H:%M:%S')}] {job_line(r)}")),
         )
-    emit(job.record.to_dict(), as_json)
+    emit(job.record.public_dict(), as_json)
     if wait and job.record.state != "Succeeded":
         sys.exit(1)
 
@@ -163,7 +163,7 @@ def jobs() -> None:
 def jobs_list(state: str | None, name: str | None, limit: int, backend: str | None, as_json: bool) -> None:
     """List jobs, newest first."""
     records = [j.record for j in client.jobs(limit=limit, state=state, name=name, backend=backend)]
-    emit([r.to_dict() for r in records], as_json, jobs_table(records))
+    emit([r.public_dict() for r in records], as_json, jobs_table(records))
 
 
 @jobs.command("show")
@@ -177,7 +177,7 @@ def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
     summary.add(job.metrics())
     events = job.events()
     data = {
-        "job": job.record.to_dict(),
+        "job": job.record.public_dict(),
         "events": [asdict(e) for e in events],
         "provenance": job.provenance,
     }
@@ -211,7 +211,7 @@ def jobs_logs(
 def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
     """Stop a job (SIGTERM, then SIGKILL after a grace period)."""
     job = client.get_job(job_id, backend=backend).stop()
-    emit(job.record.to_dict(), as_json, job_line(job.record))
+    emit(job.record.public_dict(), as_json, job_line(job.record))
 
 
 @jobs.command("preempt")
@@ -221,7 +221,7 @@ def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
 def jobs_preempt(job_id: str, backend: str | None, as_json: bool) -> None:
     """Reclaim a job's workers as a spot reclaim would; it resumes from its last checkpoint."""
     job = client.get_job(job_id, backend=backend).preempt()
-    emit(job.record.to_dict(), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
+    emit(job.record.public_dict(), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
 
 
 @jobs.command("metrics")
