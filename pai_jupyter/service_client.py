@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 import requests
 
 from .backends.base import Backend, ProgressCallback
+from .backends.http import never_sent
 from .backends.serving_base import (
     ROLLOUT_ACTIONS,
     RolloutRecord,
@@ -45,7 +46,7 @@ from .backends.serving_base import (
     VersionRecord,
 )
 from .client import BackendArg, resolve_backend
-from .errors import BackendUnavailable, NotFoundError, RemoteError, ValidationError
+from .errors import BackendUnavailable, NotFoundError, PaiError, RemoteError, ValidationError
 from .model_source import infer_processor, resolve_model
 from .specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
 
@@ -212,7 +213,14 @@ class Service:
                 self._session = requests.Session()
             session = self._session
         try:
-            resp = session.post(url, data=body, headers=headers, timeout=timeout)
+            try:
+                resp = session.post(url, data=body, headers=headers, timeout=timeout)
+            except requests.ConnectionError as exc:
+                # Refused: the request reached nobody. After a control-plane restart the gateway
+                # listens elsewhere; ask for the record again and send it there, once.
+                if not never_sent(exc) or self._moved(url, version) is None:
+                    raise
+                return self._post(body, content_type, timeout, signed, version)
         except requests.ConnectionError:
             raise BackendUnavailable(
                 f"cannot reach {self.name}'s endpoint {url}", "is the service (or the control plane) running?"
@@ -222,6 +230,21 @@ class Service:
         if resp.status_code >= 400:
             raise _predict_error(self.name, resp)
         return resp
+
+    def _moved(self, url: str, version: int | None) -> str | None:
+        """The endpoint now, when it differs from ``url`` (the service's record, read again)."""
+        try:
+            self.refresh()
+        except PaiError:
+            return None
+        now = self.endpoint if version is None else self._version_url(_version_number(version))
+        if now == url:
+            return None
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+        return now
 
     # -- control ---------------------------------------------------------------------
     def _apply(self, record: ServiceRecord) -> Service:

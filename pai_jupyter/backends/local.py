@@ -139,8 +139,14 @@ class LocalBackend(Backend):
         """Connects (and starts the control plane) on first use, not on import."""
         if self._client is None:
             info = ensure_server(self.config)
-            self._client = JsonClient(info["url"], info["token"], "local control plane")
+            self._client = JsonClient(info["url"], info["token"], "local control plane", reconnect=self._reconnect)
         return self._client
+
+    def _reconnect(self) -> tuple[str, str]:
+        """The control plane running now (started again when none runs and autostart is on):
+        after a restart it has a new port and token, which only its runtime file knows."""
+        info = ensure_server(self.config)
+        return info["url"], info["token"]
 
     @property
     def training(self) -> LocalTraining:  # type: ignore[override]
