@@ -39,8 +39,9 @@ class ByteSize(click.ParamType):
     name = "size"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        size: float
         if isinstance(value, int):
-            size = float(value)
+            size = value
         else:
             m = _SIZE.match(str(value).strip())
             if not m:

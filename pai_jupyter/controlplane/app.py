@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import os
+import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -54,7 +55,10 @@ class ControlPlane:
         self.started_at = time.time()
         self.db = Database(home / "state.sqlite")  # DamagedState: refuse to start on a damaged file
         self.backup_interval, self.backup_keep = backup_interval, backup_keep
-        take_backup(self.db, backup_keep)  # whole (it passed its check): the one to go back to
+        try:
+            take_backup(self.db, backup_keep)  # whole (it passed its check): the one to go back to
+        except (OSError, sqlite3.Error) as exc:  # a full disk must not keep the records offline
+            log.warning("could not back up %s: %s", self.db.path, exc)
         self._backups: asyncio.Task | None = None
         self.storage = LocalStorage(home / "storage")
         self.jobs = JobStore(self.db)
