@@ -454,7 +454,7 @@ def deploy(
     if autoscaler is None and existing is not None and existing.autoscaler:
         options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
     build_spec(name, processor or "onnx", **options)
-    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress)
+    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress, trust_pickle)
     spec = build_spec(name, processor, **options)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
     return Service(record.name, backend=be, record=record)

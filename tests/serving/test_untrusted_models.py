@@ -9,11 +9,13 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from pai_jupyter.errors import NotFoundError
+from pai_jupyter.backends.local import LocalBackend
+from pai_jupyter.errors import NotFoundError, ValidationError
 from pai_jupyter.service_client import Service
 from pai_jupyter.serving.processors import detect_processor
 from pai_jupyter.specs.service import ServiceSpec
 from tests.conftest import run_cli
+from tests.serving.helpers import deploy
 
 sys.path.insert(0, str(Path(__file__).parent))
 import models
@@ -37,13 +39,16 @@ def digits_rows(model_file: Path) -> tuple[list[list[float]], list[int]]:
     return x.tolist(), model.predict(x).tolist()
 
 
-def test_a_pickle_is_refused_before_any_of_its_code_runs(ip: InteractiveShell, workdir: Path) -> None:
+def test_a_pickle_is_refused_before_any_of_its_code_runs(
+    ip: InteractiveShell, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = workdir / "pwned"
     models.hostile_pickle(workdir / "evil" / "model.pkl", marker)
     with pytest.raises(UsageError) as info:
         ip.run_line_magic("pai_deploy", "evil --model evil")
     message = str(info.value)
     assert "model.pkl is a pickle: loading it runs whatever code it holds" in message
+    assert "Uploading" not in capsys.readouterr().out  # refused before it was copied anywhere
     assert "--trust-pickle" in message and "skops" in message
     assert not marker.exists()
     with pytest.raises(NotFoundError, match=r"no service named .evil."):
@@ -105,3 +110,15 @@ def test_trust_pickle_round_trips_through_the_eas_service_json() -> None:
     assert body["containers"][0]["command"].endswith(" --trust-pickle")
     assert ServiceSpec.from_eas(body).trust_pickle is True
     assert ServiceSpec.from_eas(ServiceSpec("iris", "sklearn").to_eas("oss://b/m/")).trust_pickle is False
+
+
+def test_the_control_plane_refuses_a_pickle_sent_past_the_client(backend: LocalBackend, tmp_path: Path) -> None:
+    """A client that skips the check (or an older one) meets the same refusal in the control plane."""
+    marker = tmp_path / "pwned"
+    evil = models.hostile_pickle(tmp_path / "evil" / "model.pkl", marker)
+    with pytest.raises(ValidationError, match=r"model\.pkl is a pickle"):
+        deploy(backend, evil, name="evil", processor="sklearn")
+    assert not marker.exists()
+    with pytest.raises(ValidationError, match=r"model\.pkl is a pickle"):  # a declared signature skips no check
+        deploy(backend, evil, name="evil", processor="sklearn", signature={"inputs": [], "outputs": []})
+    assert not marker.exists()
