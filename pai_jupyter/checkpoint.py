@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -91,7 +91,9 @@ class Checkpointer:
         every_steps: int | None = None,
         keep: int = 3,
         rank: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: seconds for the interval (``time.monotonic``; tests give their own)."""
         directory = directory if directory is not None else os.environ.get("PAI_OUTPUT_CHECKPOINTS")
         if not directory:
             raise ValidationError(
@@ -113,7 +115,8 @@ class Checkpointer:
         self.every_steps = every_steps
         self.keep = keep
         self.rank = _rank() if rank is None else rank
-        self._last_save = time.monotonic()
+        self._clock = clock
+        self._last_save = clock()
         self._pending: threading.Thread | None = None
         self._error: BaseException | None = None
         self._done: CheckpointInfo | None = None
@@ -135,7 +138,7 @@ class Checkpointer:
         """
         if self.every_steps is not None and step > 0 and step % self.every_steps == 0:
             return True
-        return self.interval is not None and time.monotonic() - self._last_save >= self.interval
+        return self.interval is not None and self._clock() - self._last_save >= self.interval
 
     # -- save ------------------------------------------------------------------
     def save(
@@ -149,7 +152,7 @@ class Checkpointer:
         at a time: the next ``save`` (or ``wait``, or interpreter exit) waits for it
         and re-raises its error, if any.
         """
-        self._last_save = time.monotonic()
+        self._last_save = self._clock()
         if not self.is_writer:
             return None
         self.wait()

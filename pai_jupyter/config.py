@@ -6,7 +6,8 @@ variables, which are read as defaults: ``PAI_JUPYTER_BACKEND``,
 ``PAI_JUPYTER_HOME``, ``PAI_JUPYTER_REGION``, ``PAI_JUPYTER_WORKSPACE_ID``,
 ``PAI_JUPYTER_OSS_BUCKET``, ``PAI_JUPYTER_DLC_ENDPOINT``,
 ``PAI_JUPYTER_EAS_ENDPOINT``, ``PAI_JUPYTER_OSS_ENDPOINT``,
-``PAI_JUPYTER_PROTOCOL``. Inside PAI-DSW the region and workspace default to
+``PAI_JUPYTER_PROTOCOL``, ``PAI_JUPYTER_BACKUP_INTERVAL``, ``PAI_JUPYTER_BACKUP_KEEP``,
+``PAI_JUPYTER_TRUST_PICKLE``. Inside PAI-DSW the region and workspace default to
 what DSW sets (``REGION``, ``PAI_WORKSPACE_ID``).
 """
 
@@ -16,7 +17,7 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default
 from traitlets.config import Configurable
 
 from .errors import ValidationError
@@ -28,6 +29,19 @@ def _env(*names: str, fallback: str = "") -> str:
         if value:
             return value
     return fallback
+
+
+def _float_env(name: str, fallback: float) -> float:
+    text = _env(name)
+    if not text:
+        return fallback
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValidationError(f"{name}={text!r} is not a number") from None
+    if not 0 <= value < 10**9:
+        raise ValidationError(f"{name}={text!r} is out of range", "give a number from 0 to 999999999")
+    return value
 
 
 def in_dsw() -> bool:
@@ -49,6 +63,18 @@ class PaiConfig(Configurable):
         config=True
     )
     autostart = Bool(True, help="Start the local control plane on first use when none runs.").tag(config=True)
+    backup_interval = Float(
+        help="Seconds between backups of the control plane's state.sqlite (one is also taken at start); 0: only at start."
+    ).tag(config=True)
+    backup_keep = Int(help="Backups of state.sqlite kept in <home>/backups (the oldest are removed).").tag(
+        config=True
+    )
+
+    # Serving
+    trust_pickle = Bool(
+        help="Load pickled scikit-learn models (.pkl/.joblib) without --trust-pickle. Unpickling runs code "
+        "from the file: only for models you trust. .skops files need no trust."
+    ).tag(config=True)
 
     # Alibaba Cloud
     region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
@@ -74,6 +100,18 @@ class PaiConfig(Configurable):
     @default("default_bucket")
     def _default_default_bucket(self) -> str:
         return _env("PAI_JUPYTER_OSS_BUCKET", fallback="pai-jupyter")
+
+    @default("backup_interval")
+    def _default_backup_interval(self) -> float:
+        return _float_env("PAI_JUPYTER_BACKUP_INTERVAL", 3600.0)
+
+    @default("backup_keep")
+    def _default_backup_keep(self) -> int:
+        return int(_float_env("PAI_JUPYTER_BACKUP_KEEP", 5))
+
+    @default("trust_pickle")
+    def _default_trust_pickle(self) -> bool:
+        return _env("PAI_JUPYTER_TRUST_PICKLE").lower() in ("1", "true", "yes")
 
     @default("region")
     def _default_region(self) -> str:

@@ -35,6 +35,7 @@ class TrainArgs:
     widget: bool
     backend: str | None
     simulate_preemption_after: float | None
+    include: tuple[str, ...] = ()
 
 
 @click.command("%%pai_train", help="Submit this cell as a training job.")
@@ -54,8 +55,9 @@ def _train_parser(
 ) -> TrainArgs:
     if not as_name.isidentifier():
         raise click.BadParameter(f"{as_name!r} is not a Python variable name", param_hint="--as")
+    include = tuple(opts.pop("include", ()) or ())
     return TrainArgs(
-        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after
+        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after, include
     )
 
 
@@ -102,6 +104,7 @@ class PaiMagics(MagicHelpers, Magics):
             cwd=os.getcwd(),
             backend=args.backend,
             simulate_preemption_after=args.simulate_preemption_after,
+            include=args.include,
         )
         self.shell.user_ns[args.as_name] = job
         for warning in job.warnings:

@@ -36,6 +36,7 @@ from urllib.parse import urlparse
 import requests
 
 from .backends.base import Backend, ProgressCallback
+from .backends.http import never_sent
 from .backends.serving_base import (
     ROLLOUT_ACTIONS,
     RolloutRecord,
@@ -45,7 +46,7 @@ from .backends.serving_base import (
     VersionRecord,
 )
 from .client import BackendArg, resolve_backend
-from .errors import BackendUnavailable, NotFoundError, RemoteError, ValidationError
+from .errors import BackendUnavailable, NotFoundError, PaiError, RemoteError, ValidationError
 from .model_source import infer_processor, resolve_model
 from .specs.batching import batching_options
 from .specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
@@ -213,7 +214,14 @@ class Service:
                 self._session = requests.Session()
             session = self._session
         try:
-            resp = session.post(url, data=body, headers=headers, timeout=timeout)
+            try:
+                resp = session.post(url, data=body, headers=headers, timeout=timeout)
+            except requests.ConnectionError as exc:
+                # Refused: the request reached nobody. After a control-plane restart the gateway
+                # listens elsewhere; ask for the record again and send it there, once.
+                if not never_sent(exc) or self._moved(url, version) is None:
+                    raise
+                return self._post(body, content_type, timeout, signed, version)
         except requests.ConnectionError:
             raise BackendUnavailable(
                 f"cannot reach {self.name}'s endpoint {url}", "is the service (or the control plane) running?"
@@ -223,6 +231,21 @@ class Service:
         if resp.status_code >= 400:
             raise _predict_error(self.name, resp)
         return resp
+
+    def _moved(self, url: str, version: int | None) -> str | None:
+        """The endpoint now, when it differs from ``url`` (the service's record, read again)."""
+        try:
+            self.refresh()
+        except PaiError:
+            return None
+        now = self.endpoint if version is None else self._version_url(_version_number(version))
+        if now == url:
+            return None
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+        return now
 
     # -- control ---------------------------------------------------------------------
     def _apply(self, record: ServiceRecord) -> Service:
@@ -350,6 +373,7 @@ def build_spec(
     token: str | None = None,
     max_batch_size: int | None = None,
     max_batch_timeout_ms: int | None = None,
+    trust_pickle: bool = False,
 ) -> ServiceSpec:
     """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one).
 
@@ -374,6 +398,7 @@ def build_spec(
         token=token,
         max_batch_size=max_batch_size,
         max_batch_timeout_ms=max_batch_timeout_ms,
+        trust_pickle=trust_pickle,
     ).validate()
 
 
@@ -395,6 +420,7 @@ def deploy(
     token: str | None = None,
     max_batch_size: int | None = None,
     max_batch_timeout_ms: int | None = None,
+    trust_pickle: bool = False,
     plan: RolloutPlan | None = None,
     new_api_version: bool = False,
     backend: BackendArg = None,
@@ -408,6 +434,10 @@ def deploy(
     unless ``env`` / ``autoscaler`` / ``max_batch_size`` or ``max_batch_timeout_ms``
     are given. Batching (``max_batch_size`` requests, waiting at most
     ``max_batch_timeout_ms``) is EAS's ``metadata.rpc.batching``.
+    A new version keeps the service's environment and autoscaler unless
+    ``env`` / ``autoscaler`` are given. ``trust_pickle``: a pickled scikit-learn
+    model is loaded (which runs code from it) only when this is true; a
+    ``.skops`` file needs no trust.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -430,6 +460,7 @@ def deploy(
         "token": token,
         "max_batch_size": max_batch_size,
         "max_batch_timeout_ms": max_batch_timeout_ms,
+        "trust_pickle": trust_pickle,
     }
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:
@@ -443,7 +474,7 @@ def deploy(
         options["max_batch_size"] = existing.spec.get("max_batch_size")
         options["max_batch_timeout_ms"] = existing.spec.get("max_batch_timeout_ms")
     build_spec(name, processor or "onnx", **options)
-    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress)
+    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress, trust_pickle)
     spec = build_spec(name, processor, **options)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
     return Service(record.name, backend=be, record=record)

@@ -16,10 +16,19 @@ from typing import Any
 
 import click
 
+from .config import current_config
 from .errors import ValidationError
 from .options import DURATION, backend_option, stack
 from .specs.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TIMEOUT_MS, TIMEOUT_HINT
-from .specs.service import DEFAULT_MAX_BODY, ENVIRONMENTS, PROCESSORS, AutoscalePolicy, RolloutPlan
+from .specs.service import (
+    BODY_RANGE,
+    DEFAULT_MAX_BODY,
+    ENVIRONMENTS,
+    MAX_BODY_LIMIT,
+    PROCESSORS,
+    AutoscalePolicy,
+    RolloutPlan,
+)
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$", re.IGNORECASE)
 _SIZE_UNIT = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
@@ -31,12 +40,18 @@ class ByteSize(click.ParamType):
     name = "size"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        size: float
         if isinstance(value, int):
-            return value
-        m = _SIZE.match(str(value).strip())
-        if not m:
-            self.fail(f"{value!r} is not a size; write it like 1048576, 512k or 8M", param, ctx)
-        return int(float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()])
+            size = value
+        else:
+            m = _SIZE.match(str(value).strip())
+            if not m:
+                self.fail(f"{value!r} is not a size; write it like 1048576, 512k or 8M", param, ctx)
+            size = float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()]
+        if not 1 <= size <= MAX_BODY_LIMIT:  # float: a 400-digit figure is inf here, not an overflow
+            shown = str(value) if len(str(value)) <= 40 else str(value)[:36] + "..."
+            self.fail(f"{shown} is out of range; the accepted range is {BODY_RANGE}", param, ctx)
+        return int(size)
 
 
 class Rate(click.ParamType):
@@ -82,7 +97,7 @@ service_options = stack(
         "--processor",
         type=click.Choice(PROCESSORS),
         default=None,
-        help="Model format; default: from the model's files (.onnx, .pt/.ts, .pkl/.joblib, .json/.ubj, saved_model.pb).",
+        help="Model format; default: from the model's files (.onnx, .pt/.ts, .skops/.pkl/.joblib, .json/.ubj, saved_model.pb).",
     ),
     click.option(
         "--command",
@@ -141,6 +156,13 @@ service_options = stack(
         metavar="MS",
         help=f"Longest a request waits for its batch to fill, in ms (0-10000; EAS rpc.max_batch_timeout; "
         f"default with --max-batch-size: {DEFAULT_MAX_BATCH_TIMEOUT_MS}).",
+    ),
+    click.option(
+        "--trust-pickle",
+        is_flag=True,
+        default=False,
+        help="Load a pickled scikit-learn model (.pkl/.joblib): unpickling runs code from the file, so only "
+        "for models you made or trust (default: c.PaiConfig.trust_pickle). A .skops file needs no trust.",
     ),
 )
 
@@ -302,10 +324,11 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "autoscaler": autoscaler,
         "signature": signature_from_option(opts.get("signature")),
         "command": opts.get("command"),
-        "max_body_bytes": opts.get("max_body_bytes") or DEFAULT_MAX_BODY,
+        "max_body_bytes": DEFAULT_MAX_BODY if opts.get("max_body_bytes") is None else opts["max_body_bytes"],
         "token": opts.get("token"),
         "max_batch_size": opts.get("max_batch_size"),
         "max_batch_timeout_ms": opts.get("max_batch_timeout_ms"),
+        "trust_pickle": bool(opts.get("trust_pickle")) or current_config().trust_pickle,
     }
     from .service_client import build_spec
 

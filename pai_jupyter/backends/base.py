@@ -60,6 +60,15 @@ class JobRecord:
         data["spec"] = self.spec.to_dict()
         return data
 
+    def public_dict(self) -> dict[str, Any]:
+        """``to_dict`` for people (``--json``, the REST API, the sidebar): ``--env`` values whose
+        name says secret (``MY_PASSWORD``) or that look like one are redacted, as in provenance."""
+        from ..provenance.redact import redact
+
+        data = self.to_dict()
+        data["spec"]["env"] = redact(data["spec"].get("env") or {})
+        return data
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRecord:
         data = dict(data)

@@ -48,6 +48,7 @@ from ..storage.uri import OssUri
 from ..telemetry.advice import WARMUP, WINDOW, input_bound_advice
 from .job_store import JobStore
 from .metrics_ingest import MetricsTail
+from .private import child_umask
 from .sampling import JobSampler
 from .worker_env import worker_env
 
@@ -292,6 +293,7 @@ class JobRunner:
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    umask=child_umask(),
                 )
             live.procs[rank] = proc
             self.store.set_worker(

@@ -14,7 +14,7 @@ from ..client import Job
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return job.record.to_dict()
+    return job.record.public_dict()  # --env secrets redacted
 
 
 def metric_json(point: MetricPoint) -> dict[str, Any]:

@@ -49,8 +49,19 @@ class DeployMixin:
         path = self.storage.path_for(OssUri.parse(model_uri))
         if not path.exists():
             raise NotFoundError(f"model {model_uri} does not exist", "upload it first, or check the job's outputs")
+        pickled = check_pickle_trust(spec, path)  # before anything loads it
         async with self.lock(spec.name):
-            signature = await read_signature_isolated(path, spec.processor, spec.signature)
+            signature = await read_signature_isolated(
+                path, spec.processor, spec.signature, trust_pickle=spec.trust_pickle
+            )
+            if pickled is not None and self.store.exists(spec.name):
+                self.event(
+                    spec.name,
+                    None,
+                    "deploy",
+                    f"{pickled} is a pickle, loaded because --trust-pickle was given",
+                    {},
+                )
             provenance = provenance_uri(self.storage, path)
             if not self.store.exists(spec.name):
                 return await self._create(spec, model_uri, path, signature, body.get("job_id"), provenance)
@@ -191,6 +202,20 @@ class DeployMixin:
     def _serving_version(self: ServingManager, name: str) -> Any:
         live = [v for v in self.store.version_rows(name) if v["weight"] > 0 and not v["pinned_only"]]
         return max(live, key=lambda v: (v["weight"], -v["version"])) if live else None
+
+
+def check_pickle_trust(spec: ServiceSpec, path: Path) -> str | None:
+    """Refuse a pickled scikit-learn model unless the spec trusts pickles; the file's name when it is one."""
+    if spec.processor != "sklearn":
+        return None
+    from .processors.sklearn import is_pickle, model_file, pickle_refusal
+
+    file = model_file(path)
+    if not is_pickle(file):
+        return None
+    if not spec.trust_pickle:
+        raise pickle_refusal(file)
+    return file.name
 
 
 def public_spec(spec: ServiceSpec) -> dict[str, Any]:

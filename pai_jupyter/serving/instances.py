@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 
+from ..controlplane.private import child_environ, child_umask
 from .envconfig import env_overrides
 from .procs import free_port, signal_group, tail_lines
 from .upstream import Upstream
@@ -307,15 +308,17 @@ class VersionPool:
         folder.mkdir(parents=True, exist_ok=True)
         log_path = folder / f"instance-{index}.log"
         port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p),
-            "LISTENING_PORT": str(port),
-            "MODEL_PATH": str(m.model_path),
-            "PAI_SERVICE_NAME": m.service,
-            "PAI_SERVICE_VERSION": str(m.version),
-            "PAI_SERVING_THREADS": str(m.threads),
-        }
+        # User code (custom commands included) never sees the control plane's own token.
+        env = child_environ(
+            {
+                "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p),
+                "LISTENING_PORT": str(port),
+                "MODEL_PATH": str(m.model_path),
+                "PAI_SERVICE_NAME": m.service,
+                "PAI_SERVICE_VERSION": str(m.version),
+                "PAI_SERVING_THREADS": str(m.threads),
+            }
+        )
         if m.processor == "custom":
             argv = ["/bin/sh", "-c", m.command or ""]
             cwd = m.model_path if m.model_path.is_dir() else m.model_path.parent
@@ -325,6 +328,9 @@ class VersionPool:
             if m.max_batch_size is not None:
                 argv += ["--max-batch-size", str(m.max_batch_size)]
                 argv += ["--max-batch-timeout", str(m.max_batch_timeout_ms)]
+            if m.processor == "sklearn":
+                # the deploy refused a pickle unless it was trusted (deploy.check_pickle_trust)
+                argv.append("--trust-pickle")
             cwd = folder
         with open(log_path, "ab") as out:
             try:
@@ -336,6 +342,7 @@ class VersionPool:
                     stdout=out,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,
+                    umask=child_umask(),
                 )
             except OSError as exc:
                 self.last_error = f"cannot start the instance: {exc.strerror}"

@@ -155,11 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("PAI_SERVING_THREADS", "1")))
     parser.add_argument("--max-batch-size", type=int, default=None, help="requests per batch (off when absent)")
     parser.add_argument("--max-batch-timeout", type=int, default=None, help="ms a queued request waits for others")
+    parser.add_argument(
+        "--trust-pickle", action="store_true", help="Load a pickled model (it runs code from the file)."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         batch_size, batch_timeout_ms = batching_options(args.max_batch_size, args.max_batch_timeout)
-        processor = load_processor(args.processor, args.model, args.threads)
+        processor = load_processor(args.processor, args.model, args.threads, trust_pickle=args.trust_pickle)
     except PaiError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

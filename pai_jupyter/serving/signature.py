@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..controlplane.private import child_environ, child_umask
 from ..errors import PaiError, ValidationError
 from .processors import load_processor
 from .processors.base import Signature, normalise_signature
@@ -25,17 +26,23 @@ from .processors.base import Signature, normalise_signature
 READ_TIMEOUT = 120.0
 
 
-def read_signature(model_path: Path, processor: str, declared: dict[str, Any] | None = None) -> Signature:
+def read_signature(
+    model_path: Path, processor: str, declared: dict[str, Any] | None = None, trust_pickle: bool = False
+) -> Signature:
     """The declared signature when given, else the one read from the model."""
     if declared:
         return normalise_signature(declared)
     if processor == "custom":
         return {"inputs": [], "outputs": []}  # a command declares its signature or has none
-    return load_processor(processor, model_path).signature()
+    return load_processor(processor, model_path, trust_pickle=trust_pickle).signature()
 
 
 async def read_signature_isolated(
-    model_path: Path, processor: str, declared: dict[str, Any] | None = None, python: str | None = None
+    model_path: Path,
+    processor: str,
+    declared: dict[str, Any] | None = None,
+    python: str | None = None,
+    trust_pickle: bool = False,
 ) -> Signature:
     """``read_signature`` in a child process; its one-line error comes back as a PaiError."""
     if declared or processor == "custom":
@@ -48,8 +55,11 @@ async def read_signature_isolated(
         str(model_path),
         "--processor",
         processor,
+        *(["--trust-pickle"] if trust_pickle else []),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=child_environ(),  # loading a model may run its code: no control plane token
+        umask=child_umask(),
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), READ_TIMEOUT)
@@ -122,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print a model's signature as JSON.")
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--processor", required=True)
+    parser.add_argument("--trust-pickle", action="store_true", help="Allow unpickling (runs code from the file).")
     args = parser.parse_args(argv)
     try:
-        signature = read_signature(args.model, args.processor)
+        signature = read_signature(args.model, args.processor, trust_pickle=args.trust_pickle)
     except PaiError as exc:
         print(json.dumps(exc.to_json()))
         return 2

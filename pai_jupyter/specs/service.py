@@ -32,6 +32,9 @@ from .rollout import RolloutPlan
 
 PROCESSORS = ("onnx", "torchscript", "tensorflow", "sklearn", "xgboost", "custom")
 DEFAULT_MAX_BODY = 8 * 2**20
+# The gateway holds a whole request body in memory: past 1 GiB a limit is a typo, not a setting.
+MAX_BODY_LIMIT = 2**30
+BODY_RANGE = "1 byte to 1G (1073741824 bytes)"
 
 # Built-in EAS processor codes for ours (reference §3.3); ``None``: EAS has no
 # built-in one, the model is served by our own server in a container.
@@ -59,6 +62,7 @@ OWN_SERVER_IMAGE = "eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/python-inf
 OWN_SERVER_COMMAND = (
     "python -m pai_jupyter.serving.model_server --processor {processor} --model " + CONTAINER_MODEL_DIR
 )
+TRUST_PICKLE_FLAG = "--trust-pickle"  # the model server loads a pickle only when told to
 
 LABEL = "pai-jupyter."
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -87,6 +91,8 @@ class ServiceSpec:
     # Server-side batching (specs/batching.py): both None = off; EAS: metadata.rpc.*
     max_batch_size: int | None = None  # requests per batch
     max_batch_timeout_ms: int | None = None  # longest wait of a queued request for others
+    # sklearn: allow loading a pickle/joblib file, which runs code from it (a .skops file needs no trust)
+    trust_pickle: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.autoscaler, dict):
@@ -135,8 +141,12 @@ class ServiceSpec:
                 f"resource group {self.resource_group!r} is not valid",
                 "write it like eas-r-xxxx; omit for the public pool",
             )
-        if not _is_int(self.max_body_bytes) or self.max_body_bytes < 1:
-            raise ValidationError(f"--max-body must be a positive number of bytes, got {self.max_body_bytes!r}")
+        if not _is_int(self.max_body_bytes) or not 1 <= self.max_body_bytes <= MAX_BODY_LIMIT:
+            raise ValidationError(
+                f"--max-body {self.max_body_bytes!r} is out of range", f"the accepted range is {BODY_RANGE}"
+            )
+        if not isinstance(self.trust_pickle, bool):
+            raise ValidationError(f"trust_pickle must be true or false, got {self.trust_pickle!r}")
         if self.token is not None and (len(self.token) < 8 or not self.token.isprintable() or " " in self.token):
             raise ValidationError("--token must be at least 8 printable characters without spaces")
         if self.signature is not None:
@@ -223,6 +233,8 @@ class ServiceSpec:
             command = (
                 self.command if self.processor == "custom" else OWN_SERVER_COMMAND.format(processor=self.processor)
             )
+            if self.trust_pickle and self.processor != "custom":
+                command += " " + TRUST_PICKLE_FLAG
             container: dict[str, Any] = {
                 "image": self.image or OWN_SERVER_IMAGE.format(region=region),
                 "command": command,
@@ -278,6 +290,7 @@ class ServiceSpec:
             raise ValidationError("the EAS service JSON has no name", "set name or metadata.name")
         containers = body.get("containers") or []
         command = image = None
+        trust_pickle = False
         processor = labels.get(LABEL + "processor")
         if body.get("processor"):
             processor = processor or _processor_from_code(str(body["processor"]))
@@ -288,7 +301,9 @@ class ServiceSpec:
                 processor = "custom"
             if processor == "custom":
                 command = first.get("command") or first.get("script")
-            elif image == OWN_SERVER_IMAGE.format(region=_region_of(image)):
+            else:
+                trust_pickle = TRUST_PICKLE_FLAG in str(first.get("command") or "").split()
+            if processor != "custom" and image == OWN_SERVER_IMAGE.format(region=_region_of(image)):
                 image = None
         if processor is None:
             raise ValidationError(
@@ -319,6 +334,7 @@ class ServiceSpec:
             image=image,
             max_batch_size=max_batch_size,
             max_batch_timeout_ms=max_batch_timeout_ms,
+            trust_pickle=trust_pickle,
         )
 
 
