@@ -49,7 +49,7 @@ def test_batched_answers_equal_the_answers_alone(kind: str, model_dir: Path) -> 
         "sklearn": (lambda: models.sklearn_digits(model_dir / "b-sk" / "model.pkl"), 64),
         "xgboost": (lambda: models.xgboost_model(model_dir / "b-xgb" / "model.json"), 64),
     }[kind]
-    processor = Counting(load_processor(kind, path()))
+    processor = Counting(load_processor(kind, path(), trust_pickle=True))
     requests = [rows(width, i, 1 + i % 3) for i in range(7)]
     alone = [processor.inner.predict(r, {}) for r in requests]  # type: ignore[attr-defined]
     processor.calls.clear()
@@ -62,7 +62,9 @@ def test_batched_answers_equal_the_answers_alone(kind: str, model_dir: Path) -> 
 
 
 def test_incompatible_requests_run_in_their_own_calls(model_dir: Path) -> None:
-    processor = Counting(load_processor("sklearn", models.sklearn_digits(model_dir / "b-sk2" / "model.pkl")))
+    processor = Counting(
+        load_processor("sklearn", models.sklearn_digits(model_dir / "b-sk2" / "model.pkl"), trust_pickle=True)
+    )
     items = [
         processor.prepare(rows(64, 1, 2), {}),
         processor.prepare(rows(64, 2, 1), {"method": "predict_proba"}),  # other options: other call
@@ -78,7 +80,9 @@ def test_incompatible_requests_run_in_their_own_calls(model_dir: Path) -> None:
 
 def test_a_request_that_breaks_the_batch_fails_alone(model_dir: Path) -> None:
     """sklearn refuses NaN inside predict: the batch fails, each request runs alone, only that one fails."""
-    processor = Counting(load_processor("sklearn", models.sklearn_digits(model_dir / "b-sk3" / "model.pkl")))
+    processor = Counting(
+        load_processor("sklearn", models.sklearn_digits(model_dir / "b-sk3" / "model.pkl"), trust_pickle=True)
+    )
     bad = rows(64, 5, 1)
     bad[0][3] = float("nan")
     requests = [rows(64, 1, 1), bad, rows(64, 2, 2)]
