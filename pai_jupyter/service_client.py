@@ -202,7 +202,14 @@ class Service:
         self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
     ) -> requests.Response:
         url = self.endpoint if version is None else self._version_url(_version_number(version))
-        token = self.token()
+        # On EAS a version's own endpoint is its own service, with its own token; the group
+        # endpoint takes the group's (DescribeGroup AccessToken).
+        own_token = getattr(self.serving, "version_token", None)
+        token = (
+            self.token()
+            if version is None or own_token is None
+            else own_token(self.name, _version_number(version))
+        )
         if signed:
             headers = eas_signature_headers(token, body, urlparse(url).path, content_type)
         else:
