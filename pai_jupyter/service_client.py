@@ -354,6 +354,9 @@ def build_spec(
     command: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    image: str | None = None,
+    instance_type: str | None = None,
+    elastic_inference: str | None = None,
 ) -> ServiceSpec:
     """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one)."""
     if instances is None:
@@ -372,6 +375,9 @@ def build_spec(
         command=command,
         max_body_bytes=max_body_bytes,
         token=token,
+        image=image,
+        instance_type=instance_type,
+        elastic_inference=elastic_inference,
     ).validate()
 
 
@@ -395,13 +401,19 @@ def deploy(
     new_api_version: bool = False,
     backend: BackendArg = None,
     progress: ProgressCallback | None = None,
+    image: str | None = None,
+    instance_type: str | None = None,
+    elastic_inference: str | None = None,
 ) -> Service:
     """Create ``name`` with ``model`` as version 1, or roll ``model`` out as its next version.
 
     ``model``: a training job id (its ``model`` output), an ``oss://`` URI, or a
     local file or folder (uploaded to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``).
     A new version keeps the service's environment and autoscaler unless
-    ``env`` / ``autoscaler`` are given.
+    ``env`` / ``autoscaler`` are given. On EAS: ``image`` is the container image our model
+    server runs in (its Python decides the framework versions it can load),
+    ``instance_type`` the public pool's ECS type (GPU services need one), and
+    ``elastic_inference`` an EAIS accelerator type attached to a CPU instance.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -422,6 +434,9 @@ def deploy(
         "command": command,
         "max_body_bytes": max_body_bytes,
         "token": token,
+        "image": image,
+        "instance_type": instance_type,
+        "elastic_inference": elastic_inference,
     }
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:

@@ -88,6 +88,21 @@ service_options = stack(
         "--resource-group", default=None, help="EAS resource group (eas-r-...); default: the public pool."
     ),
     click.option(
+        "--instance-type",
+        default=None,
+        help="EAS public pool: the ECS instance type (GPU services need one, e.g. ecs.gn6i-c4g1.xlarge).",
+    ),
+    click.option(
+        "--elastic-inference",
+        default=None,
+        help="EAS: an Elastic Inference accelerator (eais.ei-a6.2xlarge) attached to a CPU --instance-type.",
+    ),
+    click.option(
+        "--image",
+        default=None,
+        help="EAS: the image our model server (or --command) runs in; its Python decides the framework versions.",
+    ),
+    click.option(
         "--env",
         type=click.Choice(ENVIRONMENTS),
         default=None,
@@ -271,6 +286,9 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "command": opts.get("command"),
         "max_body_bytes": opts.get("max_body_bytes") or DEFAULT_MAX_BODY,
         "token": opts.get("token"),
+        "image": opts.get("image"),
+        "instance_type": opts.get("instance_type"),
+        "elastic_inference": opts.get("elastic_inference"),
     }
     from .service_client import build_spec
 

@@ -146,6 +146,7 @@ class Service:
     autoscaler: dict[str, Any] | None = None
     behavior: dict[str, float] = field(default_factory=dict)  # latency_ms, error_rate
     served: int = 0
+    routed: int = 0  # of those, how many came through the group endpoint
     proc: subprocess.Popen | None = None  # the running container, for custom-container services
     port: int = 0
     log: Path | None = None
@@ -650,6 +651,8 @@ class FakeEas(FakeServer):
         if group is not None:
             with self.lock:
                 svc = self._pick(group)
+                if svc is not None:
+                    svc.routed += 1
             if svc is None:
                 return Response(503, b"no member of the group takes traffic")
         assert svc is not None
