@@ -47,6 +47,8 @@ class EasRollouts:
 
     figures: ClientFigures
     storage: Any
+    client: Any
+    cluster: str
     tick: float
     lease_s: float
     origin: str
@@ -214,6 +216,9 @@ class EasRollouts:
         figures = {**decision.figures, "source": "client probes" if body is not None else "instance health"}
         if decision.action not in (ADVANCE, COMPLETE, REVERT):
             return False
+        eas_qps = self._eas_qps(state, (rollout.from_version, rollout.to_version))
+        if eas_qps:
+            figures["eas_qps"] = eas_qps  # EAS's own figure, recorded beside the gates' inputs
         # One client applies each decision: claim it on OSS first.
         claim = OssUri(self._bucket(), f"pai-jupyter/services/{name}/claims/{rollout.id}-{rollout.step}")
         if not self.storage.create_exclusive(claim, json.dumps(figures).encode()):
@@ -241,6 +246,22 @@ class EasRollouts:
         self._store_rollout(state, rollout)
         self._save(state)
         return True
+
+    def _eas_qps(self, state: dict[str, Any], versions: tuple[int, ...]) -> dict[str, float]:
+        """QPS per version from EAS's own monitoring: DescribeServiceAutoScaler ``CurrentMetrics``
+        (the only traffic figure the 2021-07-01 API exposes; there when an autoscaler is set)."""
+        if not state.get("autoscaler"):
+            return {}
+        out = {}
+        for number in versions:
+            try:
+                body = self.client.describe_service_auto_scaler(self.cluster, f"{state['group']}_v{number}").body
+            except Exception:  # informative only: the gates never wait for it
+                continue
+            for metric in body.current_metrics or []:
+                if str(metric.metric_name).upper() == "QPS" and metric.value is not None:
+                    out[str(number)] = float(metric.value)
+        return out
 
     def _watch(self, name: str) -> None:
         """Drive the rollout from this process too while it lives (the server extension drives it

@@ -22,7 +22,7 @@ from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ValidationError
 from pai_jupyter.service_client import get_service
 from pai_jupyter.serving.processors import load_processor
-from pai_jupyter.specs.service import RolloutPlan, ServiceSpec
+from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 from tests.serving.models import onnx_linear, sklearn_digits, torchscript_mlp, xgboost_model
 
@@ -184,7 +184,9 @@ def test_the_server_extension_driver_finishes_rollouts_nobody_watches(
     from pai_jupyter.server.rollouts import RolloutDriver
 
     monkeypatch.setattr(serving, "_watch", lambda name: None)  # the notebook closed right after deploying
-    spec = ServiceSpec(name="digits-svc", processor="onnx", signature=SIG4)
+    spec = ServiceSpec(
+        name="digits-svc", processor="onnx", signature=SIG4, autoscaler=AutoscalePolicy(min=1, max=2)
+    )
     serving.deploy(spec, _onnx(fakes, "m1", 1))
     serving.deploy(spec, _onnx(fakes, "m2", 2), plan=RolloutPlan(steps=(20.0, 100.0), bake_s=0.2, min_requests=5))
     context = PaiContext(PaiConfig())
@@ -200,6 +202,9 @@ def test_the_server_extension_driver_finishes_rollouts_nobody_watches(
     record = serving.get("digits-svc")
     assert record.rollout.state == "succeeded" and record.weights == {2: 100.0}
     assert driver.tick() == []  # the rollout left the active index
+    # EAS's own QPS figure (DescribeServiceAutoScaler CurrentMetrics) beside the probes' figures.
+    first = record.rollout.steps[0].figures
+    assert first["source"] == "client probes" and first["eas_qps"]["2"] > 0 and first["eas_qps"]["1"] > 0
     assert serving.lease("digits-svc") is None
 
 

@@ -118,6 +118,7 @@ BUILTIN_CODES = {
 # What the documented general Python image (python-inference:py39-ubuntu2004) lacks and a
 # container must install through prepare.pythonRequirements before it imports them.
 IMAGE_LACKS = {"numpy", "onnxruntime", "torch", "tensorflow", "scikit-learn", "xgboost"}
+QPS_WINDOW = 10.0
 LABEL_MAX = 128  # label keys and values: at most 128 bytes, no ',' or '=' (UpdateServiceLabel doc)
 SCALE_METRICS = {"qps", "cpu", "gpu", "gpu[util]"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -147,6 +148,7 @@ class Service:
     behavior: dict[str, float] = field(default_factory=dict)  # latency_ms, error_rate
     served: int = 0
     routed: int = 0  # of those, how many came through the group endpoint
+    hits: list[float] = field(default_factory=list)  # request times, for CurrentMetrics QPS
     proc: subprocess.Popen | None = None  # the running container, for custom-container services
     port: int = 0
     log: Path | None = None
@@ -506,6 +508,16 @@ class FakeEas(FakeServer):
             if name in self.services:
                 return acs_error(400, "ServiceAlreadyExists", f"service {name} already exists")
             svc = Service(name, config, config.get("token") or secrets.token_urlsafe(24), time.time())
+            scaler = config.get("autoscaler")
+            if scaler:  # the service JSON's autoscaler {min, max, strategies} (reference section 3.2)
+                svc.autoscaler = {
+                    "min": scaler.get("min"),
+                    "max": scaler.get("max"),
+                    "scaleStrategies": [
+                        {"metricName": k, "threshold": v} for k, v in (scaler.get("strategies") or {}).items()
+                    ],
+                    "behavior": scaler.get("behavior") or {},
+                }
             self.services[name] = svc
             # A group is created when the first service names it, with its own token (group doc).
             if svc.group and svc.group not in self.groups:
@@ -588,7 +600,15 @@ class FakeEas(FakeServer):
                     "MaxReplica": a["max"],
                     "Behavior": a.get("behavior", {}),
                     "ScaleStrategies": a.get("scaleStrategies", []),
-                    "CurrentMetrics": [{"metricName": "QPS", "value": 0}] if svc.autoscaler else [],
+                    # The fake's own QPS estimate: requests over the last QPS_WINDOW seconds.
+                    "CurrentMetrics": [
+                        {
+                            "metricName": "QPS",
+                            "value": len([t for t in svc.hits if t > time.time() - QPS_WINDOW]) / QPS_WINDOW,
+                        }
+                    ]
+                    if svc.autoscaler
+                    else [],
                     "RequestId": request_id(),
                 }
             )
@@ -661,6 +681,7 @@ class FakeEas(FakeServer):
         time.sleep(svc.behavior.get("latency_ms", 0) / 1000)
         with self.lock:
             svc.served += 1
+            svc.hits = [t for t in svc.hits if t > time.time() - QPS_WINDOW] + [time.time()]
         if self.rng.random() < svc.behavior.get("error_rate", 0.0):
             return Response(500, b"model error")
         if svc.proc is None:
