@@ -31,8 +31,20 @@ pytestmark = pytest.mark.slow
 # An image whose tag names Python 3.11: it can install the frameworks this venv saved models with.
 PY311_IMAGE = "registry.cn-hangzhou.aliyuncs.com/team/serving:py311-ubuntu2204"
 SIG4 = {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}], "outputs": []}
-EAS_PREDICTION_VENV = Path(
-    os.environ.get("EAS_PREDICTION_VENV", Path(__file__).resolve().parents[3] / "eas-pred-venv")
+_ROOT = Path(__file__).resolve().parents[2]
+# scripts/eas-prediction-venv.sh makes it (make test runs it); a venv of its own because
+# eas-prediction pins protobuf<=3.20.3, which onnx/onnxruntime here cannot use.
+EAS_PREDICTION_VENV = next(
+    (
+        Path(p)
+        for p in (
+            os.environ.get("EAS_PREDICTION_VENV"),
+            _ROOT / ".eas-prediction-venv",
+            _ROOT.parent / "eas-pred-venv",
+        )
+        if p and (Path(p) / "bin" / "python").exists()
+    ),
+    _ROOT / ".eas-prediction-venv",
 )
 
 
