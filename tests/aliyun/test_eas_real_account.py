@@ -200,7 +200,11 @@ def test_the_server_extension_driver_finishes_rollouts_nobody_watches(
         name="digits-svc", processor="onnx", signature=SIG4, autoscaler=AutoscalePolicy(min=1, max=2)
     )
     serving.deploy(spec, _onnx(fakes, "m1", 1))
-    serving.deploy(spec, _onnx(fakes, "m2", 2), plan=RolloutPlan(steps=(20.0, 100.0), bake_s=0.2, min_requests=5))
+    serving.deploy(
+        spec,
+        _onnx(fakes, "m2", 2),
+        plan=RolloutPlan(steps=(20.0, 100.0), bake_s=0.2, min_requests=5, max_p95_ratio=1000),
+    )
     context = PaiContext(PaiConfig())
     try:
         driver = RolloutDriver(context)

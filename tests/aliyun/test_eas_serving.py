@@ -19,7 +19,9 @@ from tests.serving.models import onnx_linear
 pytestmark = pytest.mark.slow
 
 SIG = {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}], "outputs": []}
-PLAN = RolloutPlan(steps=(20.0, 60.0, 100.0), bake_s=0.2, min_requests=5)
+# The relative latency gate off: these tests are about weights and driving, and on a loaded
+# machine the probes of two real containers differ by more than 1.5x.
+PLAN = RolloutPlan(steps=(20.0, 60.0, 100.0), bake_s=0.2, min_requests=5, max_p95_ratio=1000)
 
 
 @pytest.fixture

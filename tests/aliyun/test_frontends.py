@@ -112,7 +112,7 @@ def test_notebook_to_endpoint_on_aliyun(
     assert svc.predict([[1, 2, 3, 4]])["outputs"] == [[1.0, 2.0]]
     ip.run_line_magic(
         "pai_deploy",
-        f"digits --model {job.id} --no-widget --plan 50,100 --bake 0s --min-requests 3 --wait --as svc",
+        f"digits --model {job.id} --no-widget --plan 50,100 --bake 0s --min-requests 3 --max-p95-ratio 1000 --wait --as svc",
     )
     assert ip.user_ns["svc"].refresh().weights == {2: 100.0}
     ip.run_line_magic("pai_rollback", "digits --to 1")

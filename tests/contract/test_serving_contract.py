@@ -49,7 +49,7 @@ def test_service_lifecycle(fast_loops: Backend, tmp_path: Path) -> None:
     # The model's own answer on both backends (EAS: our model server in the container the fake runs).
     np.testing.assert_allclose(svc.predict(X)["outputs"], X @ w + b, rtol=1e-5)
 
-    plan = RolloutPlan(steps=(50.0, 100.0), bake_s=0.2, min_requests=0)
+    plan = RolloutPlan(steps=(50.0, 100.0), bake_s=0.2, min_requests=0, max_p95_ratio=1000)
     svc = deploy("contract-svc", second, plan=plan, backend=be)
     assert svc.record.rollout is not None and svc.record.rollout.to_version == 2
     rollout = svc.wait_rollout(timeout=60, poll=0.2)
