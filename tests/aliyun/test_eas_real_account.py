@@ -262,3 +262,53 @@ def test_alibabas_eas_prediction_client_gets_the_same_answers(
     assert json.loads(out.stdout)["outputs"] == svc.predict(inputs)["outputs"]
     predict = [r for r in fakes.eas.requests if r.path == "/api/predict/digits_svc"]  # type: ignore[union-attr]
     assert predict[0].headers["authorization"].startswith("EAS ")  # signed with the group's token
+
+
+def test_gpu_and_elastic_inference_reach_the_service_json(serving, fakes: AliyunFakes, monkeypatch) -> None:
+    url = _onnx(fakes, "m1", 1)
+    gpu = ServiceSpec(name="gpu-svc", processor="onnx", gpu=1, instance_type="ecs.gn6i-c4g1.xlarge")
+    serving.deploy(gpu, url)
+    body = fakes.eas.calls("CreateService")[-1].json  # type: ignore[union-attr]
+    assert (
+        body["cloud"] == {"computing": {"instance_type": "ecs.gn6i-c4g1.xlarge"}} and "gpu" not in body["metadata"]
+    )
+    assert body["containers"][0]["prepare"]["pythonRequirements"][1].startswith("onnxruntime-gpu==")
+    ei = ServiceSpec(
+        name="ei-svc", processor="onnx", instance_type="ecs.c6.xlarge", elastic_inference="eais.ei-a6.2xlarge"
+    )
+    serving.deploy(ei, url)
+    body = fakes.eas.calls("CreateService")[-1].json  # type: ignore[union-attr]
+    assert body["cloud"]["eais"] == {"type": "eais.ei-a6.2xlarge"}
+    monkeypatch.setattr(serving, "cluster", "ap-southeast-1")
+    with pytest.raises(ValidationError, match="Elastic Inference is not offered in ap-southeast-1"):
+        serving.deploy(ei.with_changes(name="ei-sg"), url)
+
+
+def test_pai_deploy_refuses_elastic_inference_it_cannot_map(fakes: AliyunFakes) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.extension_manager.load_extension("pai_jupyter")
+    try:
+        onnx_linear(fakes.oss.path(BUCKET, "models/m1/model.onnx"), n_in=4, n_out=2)
+        line = (
+            f"ei --model oss://{BUCKET}/models/m1/ --no-widget --gpu 1 "
+            "--instance-type ecs.gn6i-c4g1.xlarge --elastic-inference eais.ei-a6.2xlarge"
+        )
+        with pytest.raises(UsageError, match="Elastic Inference attaches GPU capacity to CPU instances"):
+            shell.run_line_magic("pai_deploy", line)
+    finally:
+        shell.extension_manager.unload_extension("pai_jupyter")
+        InteractiveShell.clear_instance()
+    assert not fakes.eas.calls("CreateService")  # type: ignore[union-attr]
+
+
+def test_the_fake_refuses_labels_eas_refuses(fakes: AliyunFakes) -> None:
+    from tests.aliyun.fakes.eas import validate_service
+
+    base = {"name": "x", "containers": [{"image": "i", "command": "c", "port": 8000}], "metadata": {"instance": 1}}
+    assert validate_service({**base, "labels": {"k": "a=b"}}) is not None
+    assert validate_service({**base, "labels": {"k": "a,b"}}) is not None
+    assert validate_service({**base, "labels": {"k": "v" * 129}}) is not None
+    assert validate_service({**base, "labels": {"k": "v" * 128}}) is None
