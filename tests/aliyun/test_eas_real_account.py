@@ -19,6 +19,7 @@ import requests
 from click.testing import CliRunner
 
 from pai_jupyter.backends.base import Backend
+from pai_jupyter.cli import cli
 from pai_jupyter.errors import ValidationError
 from pai_jupyter.service_client import get_service
 from pai_jupyter.serving.processors import load_processor
@@ -167,10 +168,7 @@ def test_a_rollout_whose_driver_stops_is_reverted_after_the_lease(
     serving.deploy(spec, _onnx(fakes, "m1", 1))
     serving.deploy(spec, _onnx(fakes, "m2", 2), plan=RolloutPlan(steps=(10.0, 50.0, 100.0), bake_s=600))
     # Before the deadline: `rollout status` says who drives it and when the lease ends; nothing moves.
-    result = CliRunner().invoke(
-        __import__("pai_jupyter.cli", fromlist=["cli"]).cli,
-        ["services", "rollout", "digits-svc", "status", "--backend", "aliyun"],
-    )
+    result = CliRunner().invoke(cli, ["services", "rollout", "digits-svc", "status", "--backend", "aliyun"])
     assert result.exit_code == 0, result.output
     assert "driver: python process pid" in result.output and "lease ends" in result.output
     assert serving.get("digits-svc").weights == {1: 90.0, 2: 10.0}
