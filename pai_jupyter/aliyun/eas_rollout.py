@@ -117,9 +117,9 @@ class EasRollouts:
             self._index_uri(state["name"]), json.dumps({"origin": self.origin, "rollout": rollout.id}).encode()
         )
 
-    def driven_here(self) -> list[str]:
-        """Services whose active rollout was started from this workspace (what this origin drives)."""
-        out = []
+    def active_rollouts(self) -> dict[str, str]:
+        """Every active rollout in the index: service name -> the origin that started it."""
+        out = {}
         for info in self.storage.list(OssUri(self._bucket(), "pai-jupyter/rollouts/active/")):
             if info.is_dir or not info.uri.endswith(".json"):
                 continue
@@ -127,9 +127,12 @@ class EasRollouts:
                 entry = json.loads(self.storage.read_bytes(OssUri.parse(info.uri)))
             except (NotFoundError, ValueError):
                 continue
-            if entry.get("origin") == self.origin:
-                out.append(info.uri.rsplit("/", 1)[-1][: -len(".json")])
-        return sorted(out)
+            out[info.uri.rsplit("/", 1)[-1][: -len(".json")]] = str(entry.get("origin") or "")
+        return dict(sorted(out.items()))
+
+    def driven_here(self) -> list[str]:
+        """Services whose active rollout was started from this workspace (what this origin drives)."""
+        return [name for name, origin in self.active_rollouts().items() if origin == self.origin]
 
     def reconcile_service(self, name: str, drive: bool = True) -> ServiceRecord:
         """Advance (or revert) ``name``'s active rollout; the only operation that moves one.

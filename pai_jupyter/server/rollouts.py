@@ -2,11 +2,14 @@
 
 Inside DSW the Jupyter server lives as long as the instance, so it, not a
 widget or a kernel, drives every rollout started from this workspace: every
-``reconcile_interval`` seconds of the serving face it asks for the services
-whose active rollout this workspace started (``driven_here``) and reconciles
-each (``reconcile_service``: renew the step's lease, gather figures, apply the
-same pure gate decision as the local control plane). Backends that drive
-themselves (the local control plane) have no ``driven_here`` and are skipped.
+``reconcile_interval`` seconds of the serving face it reads the index of active
+rollouts (``active_rollouts``) and reconciles each one this workspace started
+(``reconcile_service``: renew the step's lease, gather figures, apply the same
+pure gate decision as the local control plane). It also *sees* the others
+(``reconcile_service(name, drive=False)``): that writes nothing unless their
+lease has run out, in which case it reverts them, as any client that sees the
+service does. Backends that drive themselves (the local control plane) have
+no ``active_rollouts`` and are skipped.
 A failure is logged and retried on the next tick; the lease makes sure a
 rollout nobody drives is reverted, not left half-way.
 """
@@ -31,7 +34,7 @@ class RolloutDriver:
 
     def _serving(self) -> Any:
         serving = self.context.backend(self.backend_name).serving
-        return serving if hasattr(serving, "driven_here") and hasattr(serving, "reconcile_service") else None
+        return serving if hasattr(serving, "active_rollouts") and hasattr(serving, "reconcile_service") else None
 
     def interval(self) -> float:
         try:
@@ -41,16 +44,18 @@ class RolloutDriver:
         return float(getattr(serving, "reconcile_interval", DEFAULT_INTERVAL) or DEFAULT_INTERVAL)
 
     def tick(self) -> list[str]:
-        """Reconcile every rollout this workspace drives once; the names reconciled."""
+        """Reconcile every active rollout once (driving this workspace's); the names driven."""
         serving = self._serving()
         if serving is None:
             return []
         serving.driver_kind = "jupyter server"
         done = []
-        for name in serving.driven_here():
+        for name, origin in serving.active_rollouts().items():
+            drive = origin == serving.origin
             try:
-                serving.reconcile_service(name)
-                done.append(name)
+                serving.reconcile_service(name, drive=drive)
+                if drive:
+                    done.append(name)
             except Exception as exc:  # one service's trouble must not stop the others
                 log.warning("pai_jupyter: reconciling %s failed: %s", name, str(exc).splitlines()[0][:300])
         return done

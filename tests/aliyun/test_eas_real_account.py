@@ -310,3 +310,31 @@ def test_the_fake_refuses_labels_eas_refuses(fakes: AliyunFakes) -> None:
     assert validate_service({**base, "labels": {"k": "a,b"}}) is not None
     assert validate_service({**base, "labels": {"k": "v" * 129}}) is not None
     assert validate_service({**base, "labels": {"k": "v" * 128}}) is None
+
+
+def test_another_workspaces_server_reverts_an_expired_rollout_but_never_drives_it(
+    serving, fakes: AliyunFakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pai_jupyter.config import PaiConfig
+    from pai_jupyter.server.context import PaiContext
+    from pai_jupyter.server.rollouts import RolloutDriver
+
+    serving.lease_s = 1.5
+    monkeypatch.setattr(serving, "_watch", lambda name: None)
+    spec = ServiceSpec(name="digits-svc", processor="onnx", signature=SIG4)
+    serving.deploy(spec, _onnx(fakes, "m1", 1))
+    serving.deploy(spec, _onnx(fakes, "m2", 2), plan=RolloutPlan(steps=(10.0, 100.0), bake_s=0.2, min_requests=5))
+    context = PaiContext(PaiConfig())
+    try:
+        driver = RolloutDriver(context)
+        monkeypatch.setattr(serving, "origin", "dsw-elsewhere")  # this server is another workspace's
+        releases = len(fakes.eas.calls("ReleaseService"))  # type: ignore[union-attr]
+        assert driver.tick() == [] and serving.get("digits-svc").rollout.active
+        assert len(fakes.eas.calls("ReleaseService")) == releases  # type: ignore[union-attr]
+        time.sleep(1.7)
+        assert driver.tick() == []
+    finally:
+        context.close()
+    record = serving.get("digits-svc")
+    assert record.rollout.state == "failed" and record.weights == {1: 100.0}
+    assert "no driver renewed the rollout's lease" in record.rollout.reason
