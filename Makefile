@@ -78,6 +78,7 @@ tsc: $(LABEXT_DEPS)
 	cd labextension && $(NODE_ENV) $(JLPM) tsc
 
 pytest: install
+	scripts/eas-prediction-venv.sh || echo "eas-prediction venv not made: the test that needs it skips"
 	$(BIN)/python -m pytest -q -ra
 
 # JupyterLab (started by Playwright) with the extension, real jobs and a real service.
@@ -94,4 +95,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist pai_jupyter/labextension labextension/lib labextension/node_modules ui-tests/node_modules
+	rm -rf $(VENV) .eas-prediction-venv build dist pai_jupyter/labextension labextension/lib labextension/node_modules ui-tests/node_modules

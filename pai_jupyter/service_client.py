@@ -204,7 +204,14 @@ class Service:
         self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
     ) -> requests.Response:
         url = self.endpoint if version is None else self._version_url(_version_number(version))
-        token = self.token()
+        # On EAS a version's own endpoint is its own service, with its own token; the group
+        # endpoint takes the group's (DescribeGroup AccessToken).
+        own_token = getattr(self.serving, "version_token", None)
+        token = (
+            self.token()
+            if version is None or own_token is None
+            else own_token(self.name, _version_number(version))
+        )
         if signed:
             headers = eas_signature_headers(token, body, urlparse(url).path, content_type)
         else:
@@ -374,6 +381,9 @@ def build_spec(
     max_batch_size: int | None = None,
     max_batch_timeout_ms: int | None = None,
     trust_pickle: bool = False,
+    image: str | None = None,
+    instance_type: str | None = None,
+    elastic_inference: str | None = None,
 ) -> ServiceSpec:
     """A validated ServiceSpec; ``instances`` defaults to the autoscaler's start (at least one).
 
@@ -399,6 +409,9 @@ def build_spec(
         max_batch_size=max_batch_size,
         max_batch_timeout_ms=max_batch_timeout_ms,
         trust_pickle=trust_pickle,
+        image=image,
+        instance_type=instance_type,
+        elastic_inference=elastic_inference,
     ).validate()
 
 
@@ -425,6 +438,9 @@ def deploy(
     new_api_version: bool = False,
     backend: BackendArg = None,
     progress: ProgressCallback | None = None,
+    image: str | None = None,
+    instance_type: str | None = None,
+    elastic_inference: str | None = None,
 ) -> Service:
     """Create ``name`` with ``model`` as version 1, or roll ``model`` out as its next version.
 
@@ -438,6 +454,10 @@ def deploy(
     ``env`` / ``autoscaler`` are given. ``trust_pickle``: a pickled scikit-learn
     model is loaded (which runs code from it) only when this is true; a
     ``.skops`` file needs no trust.
+    ``env`` / ``autoscaler`` are given. On EAS: ``image`` is the container image our model
+    server runs in (its Python decides the framework versions it can load),
+    ``instance_type`` the public pool's ECS type (GPU services need one), and
+    ``elastic_inference`` an EAIS accelerator type attached to a CPU instance.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -461,6 +481,9 @@ def deploy(
         "max_batch_size": max_batch_size,
         "max_batch_timeout_ms": max_batch_timeout_ms,
         "trust_pickle": trust_pickle,
+        "image": image,
+        "instance_type": instance_type,
+        "elastic_inference": elastic_inference,
     }
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:

@@ -119,6 +119,21 @@ service_options = stack(
         "--resource-group", default=None, help="EAS resource group (eas-r-...); default: the public pool."
     ),
     click.option(
+        "--instance-type",
+        default=None,
+        help="EAS public pool: the ECS instance type (GPU services need one, e.g. ecs.gn6i-c4g1.xlarge).",
+    ),
+    click.option(
+        "--elastic-inference",
+        default=None,
+        help="EAS: an Elastic Inference accelerator (eais.ei-a6.2xlarge) attached to a CPU --instance-type.",
+    ),
+    click.option(
+        "--image",
+        default=None,
+        help="EAS: the image our model server (or --command) runs in; its Python decides the framework versions.",
+    ),
+    click.option(
         "--env",
         type=click.Choice(ENVIRONMENTS),
         default=None,
@@ -329,6 +344,9 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "max_batch_size": opts.get("max_batch_size"),
         "max_batch_timeout_ms": opts.get("max_batch_timeout_ms"),
         "trust_pickle": bool(opts.get("trust_pickle")) or current_config().trust_pickle,
+        "image": opts.get("image"),
+        "instance_type": opts.get("instance_type"),
+        "elastic_inference": opts.get("elastic_inference"),
     }
     from .service_client import build_spec
 

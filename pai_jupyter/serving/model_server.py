@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PaiError
-from ..specs.batching import batching_options
 from .batching import Batcher, BatchingProcessor, Outcome
 from .httpserver import Answer, Handler, serve_forever
 from .processors import BUILTIN, load_processor
@@ -142,6 +141,18 @@ def warm_up(processor: Processor, rounds: int = 3, rows: int = 1) -> bool:
     return True
 
 
+def make_batcher(processor: Processor, size: int | None, timeout_ms: int | None) -> Batcher | None:
+    """A started batcher for ``processor`` (warmed up at full batch size), or None when batching is off."""
+    if size is None or timeout_ms is None:
+        return None
+    if not isinstance(processor, BatchingProcessor):
+        log.warning("the %s processor does not batch; serving unbatched", processor.name)
+        return None
+    batcher = Batcher(processor, size, timeout_ms / 1000, finish=answer)
+    warm_up(processor, 1, rows=size)
+    return batcher
+
+
 def _error(status: int, message: str, hint: str | None) -> Answer:
     return status, JSON, json.dumps({"error": message, "hint": hint}).encode()
 
@@ -159,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         "--trust-pickle", action="store_true", help="Load a pickled model (it runs code from the file)."
     )
     args = parser.parse_args(argv)
+    # imported here: the EAS container imports this module without pai_jupyter.specs (eas_runtime.RUNTIME_FILES)
+    from ..specs.batching import batching_options
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         batch_size, batch_timeout_ms = batching_options(args.max_batch_size, args.max_batch_timeout)
@@ -167,13 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     warm_up(processor)
-    batcher = None
-    if batch_size is not None and batch_timeout_ms is not None:
-        if isinstance(processor, BatchingProcessor):
-            batcher = Batcher(processor, batch_size, batch_timeout_ms / 1000, finish=answer)
-            warm_up(processor, 1, rows=batch_size)
-        else:
-            log.warning("the %s processor does not batch; serving unbatched", processor.name)
+    batcher = make_batcher(processor, batch_size, batch_timeout_ms)
     try:
         log.info(
             "serving %s on %s:%d (pid %d)%s",
