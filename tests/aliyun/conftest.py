@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.aliyun.fakes.dlc import FakeDlc
-from tests.aliyun.fakes.oss import ACCESS_KEY, FakeOss
+from tests.aliyun.fakes.oss import FakeOss
+from tests.aliyun.fakes.signing import ACCESS_KEY, ACCESS_SECRET
 
 BUCKET = "pai-test"
 
@@ -48,7 +49,7 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
         "PAI_JUPYTER_DLC_ENDPOINT": dlc.endpoint,
         "PAI_JUPYTER_PROTOCOL": "http",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": ACCESS_KEY,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "test-secret-never-logged",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ACCESS_SECRET,
         "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
         "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
         "ALIBABA_CLOUD_CREDENTIALS_FILE": str(tmp_path / "no-credentials.ini"),

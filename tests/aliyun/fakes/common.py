@@ -136,14 +136,17 @@ def acs_error(status: int, code: str, message: str) -> Response:
     return json_response({"Code": code, "Message": message, "RequestId": request_id()}, status)
 
 
-def check_acs_signature(req: Request, version: str) -> Response | None:
-    """Every ROA request is ACS3-HMAC-SHA256 signed with the action and version headers."""
-    auth = req.headers.get("authorization", "")
-    if not auth.startswith("ACS3-HMAC-SHA256 Credential=") or "Signature=" not in auth:
-        return acs_error(401, "InvalidAuthorization", "missing ACS3 signature")
+def check_acs_signature(req: Request, version: str, keys: dict[str, str] | None = None) -> Response | None:
+    """Every ROA request is ACS3-HMAC-SHA256 signed with the action and version headers;
+    the signature is recomputed with the configured secret (``signing.verify_acs3``)."""
+    from .signing import KEYS, verify_acs3
+
     for name in ("x-acs-action", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"):
         if not req.headers.get(name):
             return acs_error(400, "MissingHeader", f"missing {name}")
     if req.headers.get("x-acs-version") != version:
         return acs_error(400, "InvalidVersion", f"expected version {version}")
+    problem = verify_acs3(req, KEYS if keys is None else keys)
+    if problem is not None:
+        return acs_error(problem.status, problem.code, problem.message)
     return None

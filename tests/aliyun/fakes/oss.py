@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import hashlib
+import re
 import secrets
 import shutil
 import xml.etree.ElementTree as ET
@@ -24,8 +25,22 @@ from xml.sax.saxutils import escape
 from oss2.utils import Crc64
 
 from .common import FakeServer, Request, Response, request_id
+from .signing import ACCESS_KEY, KEYS, verify_oss4
 
-ACCESS_KEY = "test-ak"
+__all__ = ["ACCESS_KEY", "FakeOss"]
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` as (start, end) with end clipped; None if malformed
+    (OSS ignores a Range it cannot parse and answers the whole object)."""
+    m = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):
+        return max(0, size - int(m.group(2))), size - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else size - 1
+    return (start, min(end, size - 1)) if end >= start else None
 
 
 def _crc(data: bytes) -> str:
@@ -44,6 +59,7 @@ class FakeOss(FakeServer):
         self.uploads = root.parent / f"{root.name}-uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.deny_buckets: set[str] = set()
+        self.deny_writes: set[str] = set()
         self.fail_parts: set[int] = set()  # UploadPart numbers that fail once with a 500
 
     def create_bucket(self, name: str) -> None:
@@ -74,17 +90,18 @@ class FakeOss(FakeServer):
 
     # -- dispatch -------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
-        auth = req.headers.get("authorization", "")
-        if not (
-            auth.startswith("OSS4-HMAC-SHA256 Credential=" + ACCESS_KEY + "/")
-            or auth.startswith(f"OSS {ACCESS_KEY}:")
-        ):
-            return self.error(req, 403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist.")
         parts = req.path.lstrip("/").split("/", 1)
         bucket, key = parts[0], parts[1] if len(parts) > 1 else ""
+        # Every request is OSS V4 signed and recomputed with the secret (signing.verify_oss4).
+        problem = verify_oss4(req, bucket, key, KEYS)
+        if problem is not None:
+            return self.error(req, problem.status, problem.code, problem.message)
         if not bucket:
             return self.error(req, 400, "InvalidBucketName", "bucket missing")
-        if bucket in self.deny_buckets:
+        # A RAM policy without oss:PutObject / oss:GetObject: OSS answers 403 AccessDenied
+        # (OSS error codes page, "AccessDenied"); deny_writes models a read-only policy.
+        writes = req.method in ("PUT", "POST", "DELETE")
+        if bucket in self.deny_buckets or (writes and bucket in self.deny_writes):
             return self.error(req, 403, "AccessDenied", "You have no right to access this object.")
         if not (self.root / bucket).is_dir():
             return self.error(req, 404, "NoSuchBucket", "The specified bucket does not exist.", BucketName=bucket)
@@ -142,13 +159,18 @@ class FakeOss(FakeServer):
         }
         status, body = 200, data
         rng = req.headers.get("range")
-        if rng and rng.startswith("bytes="):
-            first, _, last = rng[6:].partition("-")
-            start = int(first) if first else max(0, len(data) - int(last))
-            end = int(last) if (first and last) else len(data) - 1
-            if start >= len(data):
+        span = _parse_range(rng, len(data)) if rng else None
+        standard = req.headers.get("x-oss-range-behavior") == "standard"
+        # OSS's Range rules (https://help.aliyun.com/knowledge_detail/39571.html, pai-api.md section 9):
+        # a start past the end is ignored (200, the whole object) unless the request carries
+        # x-oss-range-behavior: standard, which answers 416 InvalidRange; an end past the size
+        # gives 206 with what exists.
+        if span is not None and span[0] >= len(data):
+            if standard:
                 return self.error(req, 416, "InvalidRange", "The requested range cannot be satisfied.")
-            end = min(end, len(data) - 1)
+            span = None
+        if span is not None:
+            start, end = span
             body, status = data[start : end + 1], 206
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         else:
