@@ -75,8 +75,11 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    body = self._read_chunked()  # oss2 streams some bodies (RFC 9112 section 7.1)
+                else:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 req = Request(
                     self.command,
@@ -101,6 +104,17 @@ class FakeServer:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(resp.body)
+
+            def _read_chunked(self) -> bytes:
+                out = bytearray()
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailer fields
+                        return bytes(out)
+                    out += self.rfile.read(size)
+                    self.rfile.readline()  # the CRLF after each chunk
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

@@ -39,8 +39,10 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     if not m.group(1):
         return max(0, size - int(m.group(2))), size - 1
     start = int(m.group(1))
+    if m.group(2) and int(m.group(2)) < start:
+        return None  # a-b with b < a is not a valid range: ignored
     end = int(m.group(2)) if m.group(2) else size - 1
-    return (start, min(end, size - 1)) if end >= start else None
+    return start, max(start, min(end, size - 1))  # the caller handles a start past the end
 
 
 def _crc(data: bytes) -> str:
