@@ -30,7 +30,13 @@ def _one_line(text: object) -> str:
     return line if len(line) <= _MAX else line[: _MAX - 3] + "..."
 
 
+# Codes that mean "these credentials are wrong", whatever the status (POP answers 400/404 for them).
+AUTH_CODES = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "IncompleteSignature", "InvalidSecurityToken")
+
+
 def _status_error(status: int, code: str, message: str, hint: str) -> PaiError:
+    if code.startswith(AUTH_CODES):
+        return AuthError(message, "check the access key and its secret (see `jupyter pai doctor`)")
     if status == 404:
         return NotFoundError(message, hint)
     if status in (401, 403):
