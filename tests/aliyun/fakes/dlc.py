@@ -259,6 +259,7 @@ class FakeDlc(FakeServer):
         super().__init__()
         self.oss = oss
         self.region = region
+        self.denied: set[str] = set()  # actions the caller's RAM policy does not allow
         self.metrics_failing = False  # GetJobMetrics "is not maintained for all job kinds" (section 9)
         self.workdir = workdir
         self.python = python
@@ -308,6 +309,8 @@ class FakeDlc(FakeServer):
         if route != action:
             self.errors.append(f"{req.method} {req.path} sent x-acs-action {action}, expected {route}")
             return acs_error(400, "InvalidAction", f"action {action} does not match the path")
+        if route in self.denied:  # a RAM policy without this action: 403 Forbidden.RAM (POP RAM errors)
+            return acs_error(403, "Forbidden.RAM", "User not authorized to operate on the specified resource.")
         unknown = set(req.query) - QUERY_KEYS[route]
         if unknown:
             self.errors.append(f"{route}: undocumented query key(s) {sorted(unknown)}")
