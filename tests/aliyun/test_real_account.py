@@ -174,6 +174,18 @@ def test_report_and_checkpointer_work_on_a_jindofuse_mount(
     assert fakes.oss.path(BUCKET, "fresh/model/.keep").exists()
 
 
+def test_the_fake_mount_refuses_fsync_like_jindofuse(aliyun: Backend, tmp_path: Path) -> None:
+    """What the Checkpointer test above would hit without PAI_JUPYTER_OSS_MOUNTS: the emulation bites."""
+    src = (
+        "import os\n"
+        "fh = open(os.path.join(os.environ['PAI_OUTPUT_MODEL'], 'w.bin'), 'wb')\n"
+        "fh.write(b'x'); fh.flush(); os.fsync(fh.fileno())\n"
+    )
+    job = submit(src, JobSpec(name="fsync"), cwd=tmp_path, backend=aliyun)
+    job.wait(timeout=30, poll=0.1, raise_on_failure=False)
+    assert job.record.state == "Failed" and "fsync on an OSS mount needs a file opened for append" in job.logs()
+
+
 def test_mount_of_a_missing_prefix_fails_the_job_in_the_fake(fakes: AliyunFakes) -> None:
     """The fake models the failure the prefix markers prevent."""
     from alibabacloud_pai_dlc20201203 import models
