@@ -8,6 +8,7 @@ reading of the API is not enough.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -311,7 +312,15 @@ def test_wait_polls_at_the_backend_cadence(
     job = submit("print(1)\n", JobSpec(name="cadence"), cwd=tmp_path, backend=aliyun)
     slept: list[float] = []
     real_sleep = time.sleep
-    monkeypatch.setattr("pai_jupyter.client.time.sleep", lambda s: (slept.append(s), real_sleep(0.05)))
+    main = threading.main_thread()
+
+    def sleep(seconds: float) -> None:  # time.sleep is process-wide: record only this thread's waits
+        if threading.current_thread() is main:
+            slept.append(seconds)
+            seconds = 0.05
+        real_sleep(seconds)
+
+    monkeypatch.setattr("pai_jupyter.client.time.sleep", sleep)
     job.wait(timeout=30)
     assert slept and set(slept) == {aliyun.training.reconcile_interval}
 
