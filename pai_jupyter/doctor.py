@@ -112,8 +112,14 @@ def check_bucket(config: PaiConfig) -> Check:
     from .storage.uri import OssUri
 
     def round_trip() -> str:
+        from .aliyun.workspace import PaiWorkspace
+
+        bucket = config.oss_bucket
+        if not bucket and in_dsw():  # the workspace's default OSS storage, as the backend adopts it
+            bucket = PaiWorkspace(config).default_bucket()
+        bucket = bucket or config.bucket
         storage = OssStorage(config)
-        uri = OssUri(config.bucket, f"{DOCTOR_PREFIX}{secrets.token_hex(6)}")
+        uri = OssUri(bucket, f"{DOCTOR_PREFIX}{secrets.token_hex(6)}")
         payload = f"pai-jupyter doctor {time.time()}".encode()
         storage.write_bytes(uri, payload)
         try:
@@ -121,7 +127,7 @@ def check_bucket(config: PaiConfig) -> Check:
                 raise PaiError(f"{uri} read back different bytes")
         finally:
             storage.delete(uri)
-        return f"oss://{config.bucket}/{DOCTOR_PREFIX}: write, read and delete work"
+        return f"oss://{bucket}/{DOCTOR_PREFIX}: write, read and delete work"
 
     def fix(exc: PaiError) -> str:
         if isinstance(exc, AuthError):

@@ -5,6 +5,9 @@
   as the PAI SDK's default session does (``Session._get_workspace_id_by_dsw_instance_id`` in
   pai/session.py). The region is the one the instance exports (``REGION`` / ``dsw_region``,
   ``_get_current_region_id`` there), read by ``PaiConfig.region``.
+- Bucket: in DSW with no ``PAI_JUPYTER_OSS_BUCKET``, the workspace's default OSS storage
+  (AIWorkspace ``ListConfigs``, key ``modelExportPath``), as ``Session.get_default_oss_storage``
+  in pai/session.py finds it.
 - Image: when a job names no ``--image``, the newest official DLC image of its framework
   from AIWorkspace ``ListImages`` (``alibabacloud-aiworkspace20210204``), filtered the way
   the PAI SDK's ``pai.image.retrieve`` filters (labels ``system.official=true``,
@@ -33,6 +36,9 @@ MIN_PYTHON = (3, 10)
 _URI = re.compile(r"([\S]+)/([\S]+)/([\S]+):([\S]+)")
 _TAG = re.compile(r"([\w._-]+)-(gpu|cpu|mkl-cpu)-(py\d+)(?:-(cu\d+))?-([\S]+)")
 _GPU_FAMILY = re.compile(r"^ecs\.(gn|ebmgn|sgn|vgn|gi|ebmgi)")
+# (DSW endpoint, instance id) -> workspace id: an instance never changes workspace, so one
+# GetInstance per process is enough however many backends are built.
+_INSTANCE_WORKSPACES: dict[tuple[str, str], str] = {}
 
 
 def _version(text: str | None) -> tuple[int, ...]:
@@ -67,6 +73,9 @@ class PaiWorkspace:
         from alibabacloud_pai_dsw20220101.client import Client
 
         endpoint = region_endpoint(self.config, "dsw")
+        if (endpoint, instance) in _INSTANCE_WORKSPACES:
+            self._workspace = _INSTANCE_WORKSPACES[(endpoint, instance)]
+            return self._workspace
         client = Client(openapi_config(self.config, "dsw"))
         body = read_call(
             f"GetInstance {instance} (the DSW instance's workspace)",
@@ -80,8 +89,29 @@ class PaiWorkspace:
                 f"DSW instance {instance} reports no workspace",
                 "set PaiConfig.workspace_id (PAI_JUPYTER_WORKSPACE_ID)",
             )
-        self._workspace = workspace
+        self._workspace = _INSTANCE_WORKSPACES[(endpoint, instance)] = workspace
         return workspace
+
+    def default_bucket(self) -> str:
+        """The workspace's default OSS storage bucket (``modelExportPath``), '' when none is set."""
+        workspace = self.workspace_id()
+        if not workspace:
+            return ""
+        from alibabacloud_aiworkspace20210204 import models
+        from alibabacloud_aiworkspace20210204.client import Client
+
+        client = Client(openapi_config(self.config, "workspace"))
+        body = read_call(
+            f"ListConfigs {workspace} modelExportPath",
+            region_endpoint(self.config, "workspace"),
+            "set PAI_JUPYTER_OSS_BUCKET",
+            lambda: client.list_configs(workspace, models.ListConfigsRequest(config_keys="modelExportPath")).body,
+        )
+        for item in body.configs or []:
+            value = str(item.config_value or "")
+            if item.config_key == "modelExportPath" and value.startswith("oss://"):
+                return value[len("oss://") :].split("/", 1)[0].split(".", 1)[0]
+        return ""
 
     # -- images ---------------------------------------------------------------------------
     def image_for(self, spec: JobSpec) -> str:

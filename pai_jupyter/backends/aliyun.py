@@ -53,6 +53,7 @@ class AliyunBackend(Backend):
         self.config = config
         self.storage = OssStorage(config)
         self.training = DlcTraining(config, self.storage)
+        self._adopt_workspace_bucket()
         self._serving: Any = None
 
     @property
@@ -66,6 +67,23 @@ class AliyunBackend(Backend):
                 ) from None
             self._serving = EasServing(self.config, self.storage)
         return self._serving
+
+    def _adopt_workspace_bucket(self) -> None:
+        """Inside DSW with no bucket configured, use the workspace's default OSS storage
+        (as the PAI SDK's default session does); outside DSW nothing connects here."""
+        import os
+
+        from ..config import in_dsw
+        from ..errors import PaiError
+
+        if self.config.oss_bucket or os.environ.get("PAI_JUPYTER_OSS_BUCKET") or not in_dsw():
+            return
+        try:
+            bucket = self.training.workspace.default_bucket()
+        except PaiError:
+            return  # `jupyter pai doctor` shows why; the configured default bucket stays
+        if bucket:
+            self.config.oss_bucket = bucket
 
     @property
     def reconcile_interval(self) -> float:

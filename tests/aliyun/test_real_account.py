@@ -330,17 +330,23 @@ def test_dsw_kernel_finds_its_workspace_from_the_instance(
     fakes: AliyunFakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pai_jupyter.backends.registry import get_backend, reset_backends
+    from pai_jupyter.config import current_config, set_current_config
 
     assert fakes.workspace is not None
     fakes.workspace.add_instance("dsw-7f3a", "ws-of-dsw")
+    fakes.workspace.configs["ws-of-dsw"] = {"modelExportPath": f"oss://{BUCKET}.oss-cn-hangzhou.aliyuncs.com/ws/"}
+    fakes.oss.create_bucket(BUCKET)
+    monkeypatch.delenv("PAI_JUPYTER_OSS_BUCKET")  # the workspace's default OSS storage is used
     monkeypatch.delenv("PAI_JUPYTER_WORKSPACE_ID")
     monkeypatch.setenv("DSW_INSTANCE_ID", "dsw-7f3a")
     monkeypatch.setenv("REGION", "cn-hangzhou")
     monkeypatch.delenv("PAI_JUPYTER_REGION")
     reset_backends()
-    backend = get_backend("aliyun", PaiConfig())
-    job = submit("print(1)\n", JobSpec(name="in-dsw"), cwd=tmp_path, backend=backend)
+    set_current_config(None)
+    backend = get_backend("aliyun", current_config())  # what %%pai_train --backend aliyun builds
+    job = submit("print(1)\n", JobSpec(name="in-dsw"), cwd=tmp_path, backend="aliyun")
     assert _body(fakes)["WorkspaceId"] == "ws-of-dsw"
+    assert backend.config.oss_bucket == BUCKET and job.record.code_uri.startswith(f"oss://{BUCKET}/")
     (lookup,) = fakes.workspace.calls("GetInstance")
     assert lookup.path == "/api/v2/instances/dsw-7f3a" and lookup.headers["x-acs-version"] == "2022-01-01"
     backend.training.list()

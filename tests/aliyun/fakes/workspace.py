@@ -10,6 +10,9 @@ signature is verified with the configured secret (``signing.verify_acs3``).
   ``ImageUri``, ``Name`` and ``Labels[{Key, Value}]`` (``ListImagesResponseBodyImages``). The
   catalogue below holds official images of the shape PAI publishes, including an old
   Python 3.6 XGBoost build that pai-jupyter must not pick.
+- ListConfigs: ``GET /api/v1/workspaces/{WorkspaceId}/configs`` (``list_configs_with_options``),
+  ``ConfigKeys`` comma-separated; answers ``Configs[{ConfigKey, ConfigValue}]``. The PAI SDK reads
+  the default OSS storage from ``modelExportPath`` (pai/api/workspace.py, WorkspaceConfigKeys).
 - GetInstance: ``GET /api/v2/instances/{InstanceId}`` (``get_instance_with_options`` in
   alibabacloud_pai_dsw20220101/client.py), answering ``InstanceId``, ``WorkspaceId``,
   ``WorkspaceName``, ``Status`` (``GetInstanceResponseBody``); an unknown id is 404
@@ -82,6 +85,7 @@ class FakeWorkspace(FakeServer):
         super().__init__()
         self.images = catalogue(region)
         self.instances: dict[str, dict[str, Any]] = {}
+        self.configs: dict[str, dict[str, str]] = {}  # workspace id -> ConfigKey -> ConfigValue
         self.errors: list[str] = []
 
     def add_instance(self, instance_id: str, workspace_id: str) -> None:
@@ -109,6 +113,12 @@ class FakeWorkspace(FakeServer):
                 self.errors.append(f"ListImages: undocumented query key(s) {sorted(unknown)}")
                 return acs_error(400, "InvalidParameter", f"unknown parameter(s) {sorted(unknown)}")
             return self.list_images(req)
+        m = re.fullmatch(r"/api/v1/workspaces/([^/]+)/configs", req.path)
+        if version == WORKSPACE_VERSION and req.method == "GET" and m and action == "ListConfigs":
+            keys = [k for k in (req.query.get("ConfigKeys") or "").split(",") if k]
+            values = self.configs.get(m.group(1), {})
+            configs = [{"ConfigKey": k, "ConfigValue": v} for k, v in values.items() if not keys or k in keys]
+            return json_response({"Configs": configs, "TotalCount": len(configs), "RequestId": request_id()})
         m = re.fullmatch(r"/api/v2/instances/([^/]+)", req.path)
         if version == DSW_VERSION and req.method == "GET" and m and action == "GetInstance":
             instance = self.instances.get(m.group(1))
