@@ -85,6 +85,7 @@ SPOT_STRATEGIES = {"SpotWithPriceLimit"}
 SPOT_JOB_TYPES = {"PyTorchJob"}
 SPOT_REGIONS = {"cn-beijing", "cn-shanghai", "cn-hangzhou", "cn-shenzhen", "cn-wulanchabu", "cn-guangzhou"}
 _OSS_MOUNT_URI = re.compile(r"^oss://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\.(oss-[a-z0-9-]+\.aliyuncs\.com)/(.*)$")
+# GetJobMetrics MetricType values (the SDK model _get_job_metrics_request.py; pai-api.md section 2.3).
 METRIC_TYPES = {
     "GpuCoreUsage",
     "GpuMemoryUsage",
@@ -96,7 +97,8 @@ METRIC_TYPES = {
     "DiskWriteRate",
 }
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
-# Query keys each read action documents (reference §2.3); anything else is a contract break.
+# Query keys each action sends (the *_with_options methods in alibabacloud_pai_dlc20201203/client.py;
+# pai-api.md section 2.3); anything else is a contract break.
 QUERY_KEYS = {
     "ListJobs": {
         "WorkspaceId",

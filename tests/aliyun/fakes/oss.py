@@ -139,6 +139,8 @@ class FakeOss(FakeServer):
         tmp.replace(path)
         return self.ok(ETag=f'"{hashlib.md5(data).hexdigest().upper()}"', **{"x-oss-hash-crc64ecma": _crc(data)})
 
+    # PutObject; x-oss-forbid-overwrite: true refuses an existing key with 409 FileAlreadyExists
+    # (OSS API reference, PutObject request headers; oss2 api.py put_object).
     def put(self, req: Request, bucket: str, key: str) -> Response:
         if req.headers.get("x-oss-forbid-overwrite") == "true":
             with self.lock:  # check and write as one step, as OSS does
@@ -147,6 +149,8 @@ class FakeOss(FakeServer):
                 return self._write(bucket, key, req.body)
         return self._write(bucket, key, req.body)
 
+    # GetObject / HeadObject: ETag, Last-Modified, x-oss-hash-crc64ecma on whole objects, 404 NoSuchKey
+    # (OSS API reference, GetObject; oss2 checks the CRC64 it reads against that header).
     def get(self, req: Request, bucket: str, key: str) -> Response:
         path = self.path(bucket, key)
         if not path.is_file():
@@ -188,6 +192,8 @@ class FakeOss(FakeServer):
             p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")
         )
 
+    # ListObjectsV2 (GetBucketV2): list-type=2, prefix, delimiter -> CommonPrefixes, max-keys,
+    # continuation-token / NextContinuationToken, encoding-type=url (OSS API reference; oss2 list_objects_v2).
     def list_v2(self, req: Request, bucket: str) -> Response:
         prefix = req.query.get("prefix", "")
         delimiter = req.query.get("delimiter", "")
@@ -245,6 +251,8 @@ class FakeOss(FakeServer):
         xml.append("</ListBucketResult>")
         return self.ok("".join(xml).encode())
 
+    # DeleteMultipleObjects: POST /?delete with <Delete><Object><Key>, keys URL-encoded with
+    # encoding-type=url; missing keys count as deleted (OSS API reference).
     def batch_delete(self, req: Request, bucket: str) -> Response:
         from urllib.parse import unquote
 
@@ -262,6 +270,8 @@ class FakeOss(FakeServer):
         return self.ok(f'<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult>{body}</DeleteResult>'.encode())
 
     # -- multipart -------------------------------------------------------------------------
+    # InitiateMultipartUpload / UploadPart / ListParts / CompleteMultipartUpload (parts in ascending
+    # order, else InvalidPartOrder) / AbortMultipartUpload (OSS API reference, multipart upload).
     def initiate(self, bucket: str, key: str) -> Response:
         upload_id = secrets.token_hex(16).upper()
         folder = self.uploads / upload_id
