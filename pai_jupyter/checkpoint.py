@@ -404,18 +404,23 @@ def _durable_file(path: Path, prefix: str) -> Iterator[BinaryIO]:
 
     The temporary file (``<prefix>*.tmp``) is removed if writing fails.
     """
+    from .jobenv import on_oss_mount
+
+    oss = on_oss_mount(path.parent)  # a DLC OSS mount: close() commits, fsync would fail
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if not oss:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    if not oss:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -433,12 +438,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _rank() -> int:
-    text = os.environ.get("RANK", "0") or "0"
+    from .jobenv import worker_rank
+
     try:
-        return int(text)
+        return worker_rank()  # RANK, or TF_CONFIG on TensorFlow jobs
     except ValueError:
         raise ValidationError(
-            f"RANK={text!r} is not an integer", "the launcher sets RANK to the worker index"
+            f"RANK={os.environ.get('RANK')!r} is not an integer", "the launcher sets RANK to the worker index"
         ) from None
 
 

@@ -304,6 +304,9 @@ def _register_extra_commands() -> None:
     except ImportError:
         return
     register(cli)
+    from .doctor import register as register_doctor
+
+    register_doctor(cli)
 
 
 _register_extra_commands()

@@ -54,7 +54,9 @@ class Job:
         return self.record.spec
 
     def refresh(self) -> JobRecord:
-        self.record = self.backend.training.get(self.id)
+        """The job now; a backend with ``reconcile_job`` (aliyun) also brings its records up to date."""
+        reconcile = getattr(self.backend.training, "reconcile_job", None)
+        self.record = reconcile(self.id) if reconcile is not None else self.backend.training.get(self.id)
         return self.record
 
     def status(self) -> str:
@@ -108,11 +110,16 @@ class Job:
     def wait(
         self,
         timeout: float | None = None,
-        poll: float = 1.0,
+        poll: float | None = None,
         raise_on_failure: bool = True,
         on_update: Callable[[JobRecord], None] | None = None,
     ) -> Job:
-        """Block until the job ends; raise ``JobFailed`` if it did not succeed."""
+        """Block until the job ends; raise ``JobFailed`` if it did not succeed.
+
+        ``poll`` defaults to the backend's cadence (``reconcile_interval``: seconds on DLC).
+        """
+        if poll is None:
+            poll = float(getattr(self.backend.training, "reconcile_interval", 1.0))
         deadline = None if timeout is None else time.monotonic() + timeout
         last_state = None
         while True:

@@ -84,6 +84,9 @@ class PaiConfig(Configurable):
     eas_endpoint = Unicode(help="PAI-EAS endpoint override (VPC endpoints, tests).").tag(config=True)
     oss_endpoint = Unicode(help="OSS endpoint override; internal endpoint by default inside DSW.").tag(config=True)
     protocol = Unicode(help="'https' (default) or 'http' for endpoints on local servers.").tag(config=True)
+    # Used by the DLC training face: AIWorkspace (ListImages) and PAI-DSW (GetInstance).
+    workspace_endpoint = Unicode(help="AIWorkspace endpoint override (image list).").tag(config=True)
+    dsw_endpoint = Unicode(help="PAI-DSW endpoint override (workspace lookup inside DSW).").tag(config=True)
 
     @default("backend")
     def _default_backend(self) -> str:
@@ -136,6 +139,14 @@ class PaiConfig(Configurable):
     @default("oss_endpoint")
     def _default_oss_endpoint(self) -> str:
         return _env("PAI_JUPYTER_OSS_ENDPOINT")
+
+    @default("workspace_endpoint")
+    def _default_workspace_endpoint(self) -> str:
+        return _env("PAI_JUPYTER_WORKSPACE_ENDPOINT")
+
+    @default("dsw_endpoint")
+    def _default_dsw_endpoint(self) -> str:
+        return _env("PAI_JUPYTER_DSW_ENDPOINT")
 
     @default("protocol")
     def _default_protocol(self) -> str:

@@ -156,7 +156,7 @@ class PaiMagics(MagicHelpers, Magics):
                 last_state, last_print = record.state, now
             if record.is_terminal:
                 break
-            time.sleep(1.0)
+            time.sleep(float(getattr(job.backend.training, "reconcile_interval", 1.0)))  # per-backend cadence
         job.wait(poll=0.2)
 
     @line_magic
@@ -193,6 +193,9 @@ class PaiMagics(MagicHelpers, Magics):
 def load_magics(ipython: Any) -> None:
     ipython.register_magics(PaiMagics)
     _load_extra_magics(ipython)
+    from .doctor import load_magics as load_doctor_magics
+
+    load_doctor_magics(ipython)
 
 
 def _load_extra_magics(ipython: Any) -> None:
