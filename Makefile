@@ -81,6 +81,7 @@ tsc: $(NODE_DEPS)
 	$(NODE_ENV) $(JLPM) tsc
 
 pytest: install
+	scripts/eas-prediction-venv.sh || echo "eas-prediction venv not made: the test that needs it skips"
 	$(BIN)/python -m pytest -q -ra
 
 # JupyterLab (started by Playwright) with the extension, real jobs and a real service.
@@ -97,4 +98,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist pai_jupyter/labextension labextension/lib node_modules labextension/node_modules ui-tests/node_modules
+	rm -rf $(VENV) .eas-prediction-venv build dist pai_jupyter/labextension labextension/lib node_modules labextension/node_modules ui-tests/node_modules

@@ -46,7 +46,14 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "eas_endpoint": ("PAI_JUPYTER_EAS_ENDPOINT",),
     "oss_endpoint": ("PAI_JUPYTER_OSS_ENDPOINT",),
     "protocol": ("PAI_JUPYTER_PROTOCOL",),
+    "workspace_endpoint": ("PAI_JUPYTER_WORKSPACE_ENDPOINT",),
+    "dsw_endpoint": ("PAI_JUPYTER_DSW_ENDPOINT",),
+    "backup_interval": ("PAI_JUPYTER_BACKUP_INTERVAL",),
+    "backup_keep": ("PAI_JUPYTER_BACKUP_KEEP",),
+    "trust_pickle": ("PAI_JUPYTER_TRUST_PICKLE",),
 }
+# Settings that must lie in [0, 10**9) (a typo such as a negative interval is one clear line).
+_RANGED = ("backup_interval", "backup_keep")
 
 
 def serving_env_var(field: str) -> str:
@@ -119,11 +126,6 @@ def serving_setting(field: str) -> tuple[Any, str] | None:
     return None if value is None else (value, source)
 
 
-def _env(*names: str, fallback: str = "") -> str:
-    found = _env_source(names)
-    return found[0] if found else fallback
-
-
 def in_dsw() -> bool:
     """True inside a PAI-DSW notebook instance."""
     return bool(os.environ.get("DSW_INSTANCE_ID"))
@@ -147,6 +149,18 @@ class PaiConfig(Configurable):
     autostart = Bool(help="Start the local control plane on first use when none runs.").tag(config=True)
     sample_every = Float(help="Seconds between CPU/GPU samples of a local job's workers.").tag(config=True)
     advice_window = Float(help="Seconds of GPU samples behind the input-pipeline advice.").tag(config=True)
+    backup_interval = Float(
+        help="Seconds between backups of the control plane's state.sqlite (one is also taken at start); 0: only at start."
+    ).tag(config=True)
+    backup_keep = Int(help="Backups of state.sqlite kept in <home>/backups (the oldest are removed).").tag(
+        config=True
+    )
+
+    # Serving
+    trust_pickle = Bool(
+        help="Load pickled scikit-learn models (.pkl/.joblib) without --trust-pickle. Unpickling runs code "
+        "from the file: only for models you trust. .skops files need no trust."
+    ).tag(config=True)
 
     # Alibaba Cloud
     region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
@@ -156,6 +170,9 @@ class PaiConfig(Configurable):
     eas_endpoint = Unicode(help="PAI-EAS endpoint override (VPC endpoints, tests).").tag(config=True)
     oss_endpoint = Unicode(help="OSS endpoint override; internal endpoint by default inside DSW.").tag(config=True)
     protocol = Unicode(help="'https' (default) or 'http' for endpoints on local servers.").tag(config=True)
+    # Used by the DLC training face: AIWorkspace (ListImages) and PAI-DSW (GetInstance).
+    workspace_endpoint = Unicode(help="AIWorkspace endpoint override (image list).").tag(config=True)
+    dsw_endpoint = Unicode(help="PAI-DSW endpoint override (workspace lookup inside DSW).").tag(config=True)
 
     # Built-in defaults, for the settings whose default is not the trait's own.
     _FALLBACKS: ClassVar[dict[str, Any]] = {
@@ -169,6 +186,9 @@ class PaiConfig(Configurable):
         "server_port": 0,
         "autostart": True,
         "protocol": "https",
+        "backup_interval": 3600.0,
+        "backup_keep": 5,
+        "trust_pickle": False,
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -194,6 +214,11 @@ class PaiConfig(Configurable):
             except ValueError:
                 var = source[4:]
                 raise ValidationError(f"{var}={value!r} is not a number", f"fix {var}, or unset it") from None
+        if source.startswith("env ") and isinstance(trait, Bool):
+            value = str(value).strip().lower() in ("1", "true", "yes", "on")
+        if name in _RANGED and not 0 <= float(value) < 10**9:
+            where = source[4:] if source.startswith("env ") else f"c.PaiConfig.{name}"
+            raise ValidationError(f"{where}={value!r} is out of range", "give a number from 0 to 999999999")
         return value, source
 
     def sources(self) -> dict[str, tuple[Any, str]]:
@@ -235,6 +260,18 @@ class PaiConfig(Configurable):
     def _default_advice_window(self) -> float:
         return float(self._resolved("advice_window")[0])
 
+    @default("backup_interval")
+    def _default_backup_interval(self) -> float:
+        return float(self._resolved("backup_interval")[0])
+
+    @default("backup_keep")
+    def _default_backup_keep(self) -> int:
+        return int(self._resolved("backup_keep")[0])
+
+    @default("trust_pickle")
+    def _default_trust_pickle(self) -> bool:
+        return bool(self._resolved("trust_pickle")[0])
+
     @default("region")
     def _default_region(self) -> str:
         return str(self._resolved("region")[0])
@@ -258,6 +295,14 @@ class PaiConfig(Configurable):
     @default("oss_endpoint")
     def _default_oss_endpoint(self) -> str:
         return str(self._resolved("oss_endpoint")[0])
+
+    @default("workspace_endpoint")
+    def _default_workspace_endpoint(self) -> str:
+        return str(self._resolved("workspace_endpoint")[0])
+
+    @default("dsw_endpoint")
+    def _default_dsw_endpoint(self) -> str:
+        return str(self._resolved("dsw_endpoint")[0])
 
     @default("protocol")
     def _default_protocol(self) -> str:

@@ -47,6 +47,10 @@ def report(step: int | None = None, **metrics: float) -> None:
     if not path:
         _local.append(record)
         return
+    if "{rank}" in path:  # DLC: the rank is known only in the pod (RANK, or TF_CONFIG on TFJob)
+        from .jobenv import worker_rank
+
+        path = path.replace("{rank}", str(worker_rank()))
     line = json.dumps(record, separators=(",", ":"))
     with _lock:
         _buffer.append(line)

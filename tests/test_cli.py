@@ -101,3 +101,27 @@ def test_jupyter_pai_subcommand_is_installed() -> None:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     proc = subprocess.run([BIN / "jupyter", "pai", "--help"], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0 and "jobs" in proc.stdout and "server" in proc.stdout
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_storage_cp_of_a_folder_refuses_a_link_out_of_storage(pai_home: Path, tmp_path: Path, link: str) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("host secret")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("abc")
+    pai("storage", "cp", str(data), "oss://demo/data/")
+    stored = pai_home / "storage" / "demo" / "data"
+    if link == "file":
+        (stored / "passwd").symlink_to(outside / "secret.txt")
+    else:
+        (stored / "etc").symlink_to(outside, target_is_directory=True)
+    proc = pai("storage", "cp", "oss://demo/data/", str(tmp_path / "back"), check=False)
+    assert proc.returncode == 2
+    assert "outside the storage root; nothing was copied" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "back").exists()
+    # the single-file copy refused it already
+    name = "passwd" if link == "file" else "etc/secret.txt"
+    single = pai("storage", "cp", f"oss://demo/data/{name}", str(tmp_path / "one.txt"), check=False)
+    assert single.returncode == 2 and "outside the storage root" in single.stderr

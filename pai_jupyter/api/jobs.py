@@ -11,13 +11,13 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..backends.base import Backend
 from ..config import current_config
-from ..errors import JobFailed, PaiError
+from ..errors import JobFailed, PaiError, ValidationError
 from ..records import TERMINAL_STATES, JobEvent, JobRecord, MetricPoint
 from ..specs.job import JobSpec
 from ..storage.uri import OssUri
@@ -109,7 +109,7 @@ class Job:
     def wait(
         self,
         timeout: float | None = None,
-        poll: float = 1.0,
+        poll: float | None = None,
         raise_on_failure: bool = True,
         on_update: Callable[[JobRecord], None] | None = None,
     ) -> Job:
@@ -117,6 +117,8 @@ class Job:
 
         A watcher: every poll reconciles the job (see ``reconcile``).
         """
+        if poll is None:
+            poll = float(getattr(self.backend.training, "reconcile_interval", 1.0))
         deadline = None if timeout is None else time.monotonic() + timeout
         last_state = None
         while True:
@@ -149,11 +151,21 @@ def submit(
     backend: BackendArg = None,
     python: str | None = None,
     simulate_preemption_after: float | None = None,
+    include: Sequence[str] = (),
+    source_name: str = "the cell",
 ) -> Job:
-    """Package ``source`` as the job's entry script with its code and provenance, and submit it."""
+    """Package ``source`` as the job's entry script with its code and provenance, and submit it.
+
+    ``include``: glob patterns of credential files (``.env``, ``.netrc``, ...) to copy into
+    the code snapshot anyway; by default they are left out. A Python entry script that does
+    not compile is not submitted (``source_name`` names it in the error).
+    """
+    from jupyter_core.paths import jupyter_runtime_dir
+
     from ..provenance import capture, make_snapshot
 
     spec.validate()
+    check_syntax(source, spec.entry, source_name)
     be = resolve_backend(backend)
     cwd = Path(cwd or Path.cwd())
     provenance = capture(
@@ -168,7 +180,14 @@ def submit(
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     base = OssUri(bucket, f"pai-jupyter/submissions/{spec.name}-{stamp}-{secrets.token_hex(3)}/")
     with tempfile.TemporaryDirectory(prefix="pai-snapshot-") as tmp:
-        snapshot = make_snapshot(cwd, source, spec.entry, Path(tmp) / "code")
+        snapshot = make_snapshot(
+            cwd,
+            source,
+            spec.entry,
+            Path(tmp) / "code",
+            include=include,
+            private_dirs=(config.home_path, Path(jupyter_runtime_dir())),  # the control plane's token and state
+        )
         spec = spec.with_changes(workdir=snapshot.workdir)
         code_uri = be.storage.upload(Path(tmp) / "code", base.join("code").as_dir())
     provenance["snapshot"] = {"uri": str(code_uri), "files": snapshot.files, "bytes": snapshot.bytes}
@@ -184,7 +203,28 @@ def submit(
             "left out of the code snapshot (over 10 MB each; upload data and pass --data oss://...): "
             + ", ".join(snapshot.skipped)
         )
+    if snapshot.credentials:
+        shown = ", ".join(snapshot.credentials[:8]) + (" ..." if len(snapshot.credentials) > 8 else "")
+        job.warnings.append(
+            f"left out of the code snapshot as credential files: {shown} (--include PATTERN copies one anyway)"
+        )
     return job
+
+
+def check_syntax(source: str, entry: str, source_name: str) -> None:
+    """Refuse a Python entry script that does not compile: one line with the line number and the error."""
+    if not entry.endswith(".py"):
+        return
+    try:
+        compile(source, entry, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" if exc.lineno else "somewhere"
+        raise ValidationError(
+            f"{source_name} has a syntax error at {where}: {exc.msg}; nothing was submitted",
+            "fix it and run again",
+        ) from None
+    except ValueError as exc:  # null bytes
+        raise ValidationError(f"{source_name} cannot be compiled: {exc}; nothing was submitted") from None
 
 
 def submit_file(path: Path | str, spec: JobSpec, **kwargs: Any) -> Job:
@@ -194,6 +234,7 @@ def submit_file(path: Path | str, spec: JobSpec, **kwargs: Any) -> Job:
         raise PaiError(f"script {path} does not exist")
     spec = spec.with_changes(entry=path.name) if spec.entry == "main.py" else spec
     kwargs.setdefault("cwd", path.resolve().parent)
+    kwargs.setdefault("source_name", path.name)
     return submit(path.read_text(), spec, **kwargs)
 
 
@@ -222,3 +263,13 @@ def _json_bytes(data: Any) -> bytes:
     import json
 
     return json.dumps(data, indent=2, default=str).encode()
+
+
+def public_record(record: JobRecord) -> dict[str, Any]:
+    """``record.to_dict()`` for people (``--json``, the REST API, the sidebar): ``--env`` values whose
+    name says secret (``MY_PASSWORD``) or that look like one are redacted, as in provenance."""
+    from ..provenance.redact import redact
+
+    data = record.to_dict()
+    data["spec"]["env"] = redact(data["spec"].get("env") or {})
+    return data

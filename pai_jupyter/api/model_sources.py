@@ -30,6 +30,7 @@ SUFFIXES = {
     ".pkl": "sklearn",
     ".pickle": "sklearn",
     ".joblib": "sklearn",
+    ".skops": "sklearn",
     ".json": "xgboost",
     ".ubj": "xgboost",
     ".bst": "xgboost",
@@ -55,7 +56,7 @@ def infer_processor(names: list[str], where: str) -> str:
         return found.pop()
     if not found:
         raise ValidationError(
-            f"cannot tell the processor of {where}: no .onnx, .pt/.ts, .pkl/.joblib, .json/.ubj or saved_model.pb",
+            f"cannot tell the processor of {where}: no .onnx, .pt/.ts, .skops/.pkl/.joblib, .json/.ubj or saved_model.pb",
             f"pass --processor ({', '.join(PROCESSORS)})",
         )
     raise ValidationError(
@@ -64,20 +65,50 @@ def infer_processor(names: list[str], where: str) -> str:
     )
 
 
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+def check_pickle(processor: str, names: list[str], trust_pickle: bool) -> None:
+    """Refuse a pickled scikit-learn model before it is uploaded or loaded, unless trusted.
+
+    Both backends serve sklearn with pai-jupyter's model server, which refuses it too; this says
+    so before anything is copied (the reason and the two ways out).
+    """
+    if processor != "sklearn" or trust_pickle:
+        return
+    models = [n for n in names if Path(n).name.lower() not in SIDE_FILES]
+    if any(n.lower().endswith(".skops") for n in models):
+        return
+    pickled = [n for n in models if n.lower().endswith(PICKLE_SUFFIXES)] or models[:1]
+    if pickled:
+        from ..model_server.processors.sklearn import pickle_refusal
+
+        raise pickle_refusal(Path(pickled[0]))
+
+
 def _is_oss(text: str) -> bool:
     return text.startswith("oss://")
 
 
 def resolve_model(
-    name: str, model: str | Path, be: Backend, processor: str | None, progress: ProgressCallback | None
+    name: str,
+    model: str | Path,
+    be: Backend,
+    processor: str | None,
+    progress: ProgressCallback | None,
+    trust_pickle: bool = False,
 ) -> tuple[str, str, str | None]:
-    """(model URI, processor, job id); a local model is checked before it is uploaded."""
+    """(model URI, processor, job id); a local model is checked (a pickle refused unless
+    ``trust_pickle``) before it is uploaded."""
     text = str(model)
     if not text.strip():
         raise ValidationError("--model is empty", "give a job id, an oss:// URI or a local file or folder")
     if _is_oss(text):
         uri = OssUri.parse(text, "--model")
-        return str(uri), processor or infer_processor(_storage_names(be, uri, text), text), None
+        names = _storage_names(be, uri, text)
+        processor = processor or infer_processor(names, text)
+        check_pickle(processor, names, trust_pickle)
+        return str(uri), processor, None
     path = Path(text).expanduser()
     if path.exists():
         if path.is_dir():
@@ -87,6 +118,7 @@ def resolve_model(
         else:
             names = [path.name]
         processor = processor or infer_processor(names, text)
+        check_pickle(processor, names, trust_pickle)
         return _upload_model(name, path, be, progress), processor, None
     # Not a path: maybe a job id.
     looks_like_path = "/" in text or text.startswith(".") or Path(text).suffix.lower() in SUFFIXES
@@ -103,7 +135,10 @@ def resolve_model(
                 raise ValidationError(f"job {text} has no model output", "deploy a path or URI instead")
             uri = OssUri.parse(model_uri, f"job {text}'s model")
             where = f"job {text}'s model ({model_uri})"
-            return str(uri), processor or infer_processor(_storage_names(be, uri, where), where), job.id
+            names = _storage_names(be, uri, where)
+            processor = processor or infer_processor(names, where)
+            check_pickle(processor, names, trust_pickle)
+            return str(uri), processor, job.id
     raise NotFoundError(
         f"model {text!r} is not a local file or folder, an oss:// URI or a job id",
         "check the path (relative to the notebook's folder) or the job id (`jupyter pai jobs list`)",

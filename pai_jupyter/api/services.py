@@ -1,3 +1,4 @@
+# Over 450 lines on purpose: Service (predict with reconnect, control, watching) and deploy are the one serving API.
 """The client API for serving: the one Python API the magics, CLI, server extension and sidebar use.
 
 ``deploy()`` turns a job id, an ``oss://`` URI or a local file/folder into a
@@ -32,8 +33,9 @@ from urllib.parse import urlparse
 import requests
 
 from ..backends.base import Backend, ServingBackend
+from ..backends.local.http import never_sent
 from ..decisions.rollout import check_rollout_action
-from ..errors import BackendUnavailable, NotFoundError, ValidationError
+from ..errors import BackendUnavailable, NotFoundError, PaiError, ValidationError
 from ..records import (
     RolloutRecord,
     ServiceEvent,
@@ -41,6 +43,7 @@ from ..records import (
     ServiceRecord,
     VersionRecord,
 )
+from ..specs.batching import batching_options
 from ..specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
 from ..storage.objects import ProgressCallback
 from .common import BackendArg, resolve_backend
@@ -174,7 +177,14 @@ class Service:
         self, body: bytes, content_type: str, timeout: float, signed: bool, version: int | None = None
     ) -> requests.Response:
         url = self.endpoint if version is None else self._version_url(_version_number(version))
-        token = self.token()
+        # On EAS a version's own endpoint is its own service, with its own token; the group
+        # endpoint takes the group's (DescribeGroup AccessToken).
+        own_token = getattr(self.serving, "version_token", None)
+        token = (
+            self.token()
+            if version is None or own_token is None
+            else own_token(self.name, _version_number(version))
+        )
         if signed:
             headers = eas_signature_headers(token, body, urlparse(url).path, content_type)
         else:
@@ -184,7 +194,14 @@ class Service:
                 self._session = requests.Session()
             session = self._session
         try:
-            resp = session.post(url, data=body, headers=headers, timeout=timeout)
+            try:
+                resp = session.post(url, data=body, headers=headers, timeout=timeout)
+            except requests.ConnectionError as exc:
+                # Refused: the request reached nobody. After a control-plane restart the gateway
+                # listens elsewhere; ask for the record again and send it there, once.
+                if not never_sent(exc) or self._moved(url, version) is None:
+                    raise
+                return self._post(body, content_type, timeout, signed, version)
         except requests.ConnectionError:
             raise BackendUnavailable(
                 f"cannot reach {self.name}'s endpoint {url}", "is the service (or the control plane) running?"
@@ -194,6 +211,21 @@ class Service:
         if resp.status_code >= 400:
             raise predict_error(self.name, resp)
         return resp
+
+    def _moved(self, url: str, version: int | None) -> str | None:
+        """The endpoint now, when it differs from ``url`` (the service's record, read again)."""
+        try:
+            self.refresh()
+        except PaiError:
+            return None
+        now = self.endpoint if version is None else self._version_url(_version_number(version))
+        if now == url:
+            return None
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+        return now
 
     # -- control ---------------------------------------------------------------------
     def _apply(self, record: ServiceRecord) -> Service:
@@ -295,9 +327,13 @@ def build_spec(
     **fields: Any,
 ) -> ServiceSpec:
     """The one place a deploy's ServiceSpec is built and validated (``fields``: ServiceSpec's own, with
-    its defaults); ``instances`` defaults to the autoscaler's start (at least one)."""
+    its defaults); ``instances`` defaults to the autoscaler's start (at least one). Either batching
+    option alone turns batching on, the other taking EAS's default."""
     if instances is None:
         instances = 1 if autoscaler is None else min(max(autoscaler.min, 1), autoscaler.max)
+    fields["max_batch_size"], fields["max_batch_timeout_ms"] = batching_options(
+        fields.get("max_batch_size"), fields.get("max_batch_timeout_ms")
+    )
     return ServiceSpec(
         name=name, processor=processor, instances=instances, autoscaler=autoscaler, **fields
     ).validate()
@@ -319,17 +355,33 @@ def deploy(
     command: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     token: str | None = None,
+    max_batch_size: int | None = None,
+    max_batch_timeout_ms: int | None = None,
+    trust_pickle: bool = False,
     plan: RolloutPlan | None = None,
     new_api_version: bool = False,
     backend: BackendArg = None,
     progress: ProgressCallback | None = None,
+    image: str | None = None,
+    instance_type: str | None = None,
+    elastic_inference: str | None = None,
 ) -> Service:
     """Create ``name`` with ``model`` as version 1, or roll ``model`` out as its next version.
 
     ``model``: a training job id (its ``model`` output), an ``oss://`` URI, or a
     local file or folder (uploaded to ``oss://<bucket>/pai-jupyter/models/<name>/<stamp>/``).
+    A new version keeps the service's environment, autoscaler and batching
+    unless ``env`` / ``autoscaler`` / ``max_batch_size`` or ``max_batch_timeout_ms``
+    are given. Batching (``max_batch_size`` requests, waiting at most
+    ``max_batch_timeout_ms``) is EAS's ``metadata.rpc.batching``.
     A new version keeps the service's environment and autoscaler unless
-    ``env`` / ``autoscaler`` are given.
+    ``env`` / ``autoscaler`` are given. ``trust_pickle``: a pickled scikit-learn
+    model is loaded (which runs code from it) only when this is true; a
+    ``.skops`` file needs no trust.
+    ``env`` / ``autoscaler`` are given. On EAS: ``image`` is the container image our model
+    server runs in (its Python decides the framework versions it can load),
+    ``instance_type`` the public pool's ECS type (GPU services need one), and
+    ``elastic_inference`` an EAIS accelerator type attached to a CPU instance.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -350,6 +402,12 @@ def deploy(
         "command": command,
         "max_body_bytes": max_body_bytes,
         "token": token,
+        "max_batch_size": max_batch_size,
+        "max_batch_timeout_ms": max_batch_timeout_ms,
+        "trust_pickle": trust_pickle,
+        "image": image,
+        "instance_type": instance_type,
+        "elastic_inference": elastic_inference,
     }
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:
@@ -359,8 +417,11 @@ def deploy(
     options["env"] = env or (existing.env if existing else "dev")
     if autoscaler is None and existing is not None and existing.autoscaler:
         options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
+    if max_batch_size is None and max_batch_timeout_ms is None and existing is not None:
+        options["max_batch_size"] = existing.spec.get("max_batch_size")
+        options["max_batch_timeout_ms"] = existing.spec.get("max_batch_timeout_ms")
     build_spec(name, processor or "onnx", **options)
-    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress)
+    model_uri, processor, job_id = resolve_model(name, model, be, processor, progress, trust_pickle)
     spec = build_spec(name, processor, **options)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
     return Service(record.name, backend=be, record=record)

@@ -127,6 +127,10 @@ class TrainingBackend(Protocol):
         """Read: the provenance recorded when the job was submitted (and completed)."""
         ...
 
+    def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Writes: merge ``fields`` known only after submit (the job's code commit) into its provenance."""
+        ...
+
 
 @runtime_checkable
 class ServingBackend(Protocol):
@@ -147,9 +151,10 @@ class ServingBackend(Protocol):
         """Read: the service, its versions, weights and latest rollout; changes nothing."""
         ...
 
-    def reconcile_service(self, name: str) -> ServiceRecord:
+    def reconcile_service(self, name: str, drive: bool = True) -> ServiceRecord:
         """May write: advance an active rollout by one controller step (judge its gates, move
-        traffic), then return the service as ``get`` would."""
+        traffic), then return the service as ``get`` would. ``drive=False``: an observer, which
+        only does what is overdue (aliyun: revert a rollout whose driver's lease ran out)."""
         ...
 
     def list(self) -> list[ServiceRecord]:

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import os
+import sqlite3
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,6 +25,7 @@ from ..errors import AuthError, PaiError, ValidationError
 from ..specs.job import JobSpec
 from ..storage.local import LocalStorage
 from ..telemetry.advice import WINDOW
+from .backup import backup_loop, take_backup
 from .db import Database
 from .http import json_body
 from .jobs.runner import JobRunner
@@ -48,11 +50,19 @@ class ControlPlane:
         default_bucket: str = "pai-jupyter",
         sample_every: float = 2.0,
         advice_window: float = WINDOW,
+        backup_interval: float = 3600.0,
+        backup_keep: int = 5,
     ) -> None:
         self.home = home
         self.token = token
         self.started_at = time.time()
-        self.db = Database(home / "state.sqlite")
+        self.db = Database(home / "state.sqlite")  # DamagedState: refuse to start on a damaged file
+        self.backup_interval, self.backup_keep = backup_interval, backup_keep
+        try:
+            take_backup(self.db, backup_keep)  # whole (it passed its check): the one to go back to
+        except (OSError, sqlite3.Error) as exc:  # a full disk must not keep the records offline
+            log.warning("could not back up %s: %s", self.db.path, exc)
+        self._backups: asyncio.Task | None = None
         self.storage = LocalStorage(home / "storage")
         self.jobs = JobStore(self.db)
         self.runner = JobRunner(
@@ -77,8 +87,12 @@ class ControlPlane:
 
     async def _on_startup(self, app: web.Application) -> None:
         await self.runner.start()
+        if self.backup_interval > 0:
+            self._backups = asyncio.create_task(backup_loop(self.db, self.backup_interval, self.backup_keep))
 
     async def _on_cleanup(self, app: web.Application) -> None:
+        if self._backups is not None:
+            self._backups.cancel()
         await self.runner.close()
         self.db.close()
 

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import PaiError
+from .private import private_dir, private_file
+
 JOB_SCHEMA = [
     """CREATE TABLE IF NOT EXISTS jobs (
         id TEXT PRIMARY KEY,
@@ -75,16 +78,22 @@ JOB_SCHEMA = [
 
 class Database:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        check_database(path)  # a damaged file stops the start, before anything writes to it
+        private_dir(path.parent)
         self.path = path
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA busy_timeout=5000")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
-        self.migrate("jobs-1", JOB_SCHEMA)
+        try:
+            self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA busy_timeout=5000")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
+            self.migrate("jobs-1", JOB_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise damaged(path, str(exc)) from None
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+            private_file(path.parent / name)  # files from before this version were 0644
 
     def migrate(self, name: str, statements: Sequence[str]) -> None:
         """Apply ``statements`` once, atomically, under ``name``."""
@@ -132,3 +141,46 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text) if text else default
+
+
+class DamagedState(PaiError):
+    """The state database cannot be read: the control plane refuses to start on it."""
+
+    http_status = 500
+
+
+def backup_folder(path: Path) -> Path:
+    return path.parent / "backups"
+
+
+def damaged(path: Path, why: str) -> DamagedState:
+    return DamagedState(
+        f"the state database {path} is damaged ({why}); the control plane will not start on it",
+        f"restore the last backup with `jupyter pai server restore` (backups in {backup_folder(path)}), "
+        f"or move {path.name} aside to start with no records",
+    )
+
+
+def check_database(path: Path) -> None:
+    """Raise DamagedState when ``path`` is not a whole SQLite database.
+
+    A missing file is a first start. An empty one is a first start too, unless
+    backups exist: then a database was there and has been truncated, and
+    starting empty would silently drop every record.
+    """
+    if not path.exists():
+        return
+    if path.stat().st_size == 0:
+        if any(backup_folder(path).glob("state-*.sqlite")):
+            raise damaged(path, "the file is empty but backups of it exist")
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("PRAGMA quick_check(1)").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, str(exc)) from None
+    if [tuple(r) for r in rows] != [("ok",)]:
+        raise damaged(path, str(rows[0][0]) if rows else "the integrity check returned nothing")

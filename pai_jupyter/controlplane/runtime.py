@@ -23,7 +23,7 @@ def runtime_file(home: Path) -> Path:
 
 def write_runtime(home: Path, info: dict[str, Any]) -> Path:
     path = runtime_file(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:

@@ -16,6 +16,7 @@ from aiohttp import web
 from ..config import PaiConfig
 from ..errors import ConflictError
 from .app import STOP_EVENT, ControlPlane
+from .private import open_private, private_dir, private_umask
 from .runtime import read_runtime, remove_runtime, runtime_file, write_runtime
 
 log = logging.getLogger("pai_jupyter.controlplane")
@@ -41,17 +42,25 @@ def running_server(home: Path) -> dict | None:
 
 async def _serve(config: PaiConfig, ip: str, port: int, ready: asyncio.Event | None = None) -> None:
     home = config.home_path
-    home.mkdir(parents=True, exist_ok=True)
+    private_umask()  # the database, its -wal/-shm, logs and backups are created 0600
+    private_dir(home)
     lock = _lock(home)
-    token = os.environ.get("PAI_JUPYTER_SERVER_TOKEN") or secrets.token_urlsafe(32)
-    plane = ControlPlane(
-        home,
-        token,
-        max_concurrent=config.max_concurrent_jobs,
-        default_bucket=config.default_bucket,
-        sample_every=config.sample_every,
-        advice_window=config.advice_window,
-    )
+    # Taken out of this process's environment so that no child (job, model instance) inherits it.
+    token = os.environ.pop("PAI_JUPYTER_SERVER_TOKEN", None) or secrets.token_urlsafe(32)
+    try:
+        plane = ControlPlane(
+            home,
+            token,
+            max_concurrent=config.max_concurrent_jobs,
+            default_bucket=config.default_bucket,
+            sample_every=config.sample_every,
+            advice_window=config.advice_window,
+            backup_interval=config.backup_interval,
+            backup_keep=config.backup_keep,
+        )
+    except BaseException:
+        lock.close()
+        raise
     runner = web.AppRunner(plane.app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, ip, port, reuse_address=True)
@@ -79,7 +88,7 @@ async def _serve(config: PaiConfig, ip: str, port: int, ready: asyncio.Event | N
 
 def _lock(home: Path) -> Any:
     """One control plane per state folder, even when two clients race to start one."""
-    handle = open(home / "server.lock", "w")  # noqa: SIM115 - held for the server's lifetime
+    handle = open_private(home / "server.lock", "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -8,7 +8,10 @@ what the gateway and plain HTTP clients send: requests framed by
 (HTTP/1.1 default, ``Connection: close`` honoured), pipelining, and answers
 with ``Content-Length``. Handlers are synchronous functions
 ``(method, path, query, headers, body) -> (status, content_type, body)``
-run on the event loop thread.
+run on the event loop thread; a handler may instead return an awaitable of
+that tuple (a batched prediction, ``model_server.batching``): the answer is written
+when it resolves, and later requests on the same connection wait for it, so
+answers keep their order.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import asyncio
 import json
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, str, str, dict[str, str], bytes], tuple[int, str, bytes]]
+Answer = tuple[int, str, bytes]
+Handler = Callable[[str, str, str, dict[str, str], bytes], Answer | Awaitable[Answer]]
 MAX_HEAD = 64 * 1024
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -43,6 +47,7 @@ class _Protocol(asyncio.Protocol):
         self.max_body = max_body
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.pending: asyncio.Future[Answer] | None = None  # an answer still being computed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -59,6 +64,28 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if self.pending is None:
+            self._process()
+
+    def _answered(self, future: asyncio.Future[Answer], close: bool) -> None:
+        self.pending = None
+        if self.transport is None:
+            return
+        if future.cancelled():  # the server is stopping
+            self.transport.close()
+            return
+        try:
+            status, ctype, payload = future.result()
+        except Exception:
+            log.exception("handler failed")
+            status, ctype, payload = 500, "application/json", b'{"error": "internal error", "hint": null}'
+        self.transport.write(_response(status, ctype, payload, close))
+        if close:
+            self.transport.close()
+            return
+        self._process()
+
+    def _process(self) -> None:
         while self.transport is not None:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
@@ -94,7 +121,12 @@ class _Protocol(asyncio.Protocol):
             close = "close" in conn or (version == "HTTP/1.0" and "keep-alive" not in conn)
             path, _, query = target.partition("?")
             try:
-                status, ctype, payload = self.handler(method, path, query, headers, body)
+                answer = self.handler(method, path, query, headers, body)
+                if not isinstance(answer, tuple):  # computed later: answer then, keep the order
+                    self.pending = asyncio.ensure_future(answer)
+                    self.pending.add_done_callback(lambda f, close=close: self._answered(f, close))
+                    return
+                status, ctype, payload = answer
             except Exception:
                 log.exception("handler failed on %s %s", method, path)
                 status, ctype, payload = 500, "application/json", b'{"error": "internal error", "hint": null}'

@@ -26,19 +26,30 @@ from .processors.base import normalise_signature
 READ_TIMEOUT = 120.0
 
 
-def read_signature(model_path: Path, processor: str, declared: dict[str, Any] | None = None) -> Signature:
+def read_signature(
+    model_path: Path, processor: str, declared: dict[str, Any] | None = None, trust_pickle: bool = False
+) -> Signature:
     """The declared signature when given, else the one read from the model."""
     if declared:
         return normalise_signature(declared)
     if processor == "custom":
         return {"inputs": [], "outputs": []}  # a command declares its signature or has none
-    return load_processor(processor, model_path).signature()
+    return load_processor(processor, model_path, trust_pickle=trust_pickle).signature()
 
 
 async def read_signature_isolated(
-    model_path: Path, processor: str, declared: dict[str, Any] | None = None, python: str | None = None
+    model_path: Path,
+    processor: str,
+    declared: dict[str, Any] | None = None,
+    python: str | None = None,
+    trust_pickle: bool = False,
+    env: dict[str, str] | None = None,
+    umask: int = -1,
 ) -> Signature:
-    """``read_signature`` in a child process; its one-line error comes back as a PaiError."""
+    """``read_signature`` in a child process; its one-line error comes back as a PaiError.
+
+    ``env`` / ``umask``: the child's environment and umask (the control plane passes its private
+    ones: loading a model may run its code, so the child gets no control plane token)."""
     if declared or processor == "custom":
         return read_signature(model_path, processor, declared)
     proc = await asyncio.create_subprocess_exec(
@@ -49,8 +60,11 @@ async def read_signature_isolated(
         str(model_path),
         "--processor",
         processor,
+        *(["--trust-pickle"] if trust_pickle else []),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env=env,
+        umask=umask,
     )
     try:
         out, err = await asyncio.wait_for(proc.communicate(), READ_TIMEOUT)
@@ -75,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print a model's signature as JSON.")
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--processor", required=True)
+    parser.add_argument("--trust-pickle", action="store_true", help="Allow unpickling (runs code from the file).")
     args = parser.parse_args(argv)
     try:
-        signature = read_signature(args.model, args.processor)
+        signature = read_signature(args.model, args.processor, trust_pickle=args.trust_pickle)
     except PaiError as exc:
         print(json.dumps(exc.to_json()))
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Int
+from traitlets import Bool, Float, Int
 
 from ..config import PaiConfig
 from .context import PaiContext
@@ -25,6 +25,7 @@ from .jobs_handlers import (
 )
 from .meta_handlers import InfoHandler
 from .push import PushHandler
+from .rollouts import RolloutDriver
 from .services_handlers import (
     RollbackHandler,
     RolloutActionHandler,
@@ -63,7 +64,12 @@ class PaiExtension(ExtensionApp):
         (rf"/pai/api/services/{_NAME}/rollback", RollbackHandler),
     ]
 
+    drive_rollouts = Bool(
+        True, help="Drive the aliyun rollouts started from this workspace in the background (leases)."
+    ).tag(config=True)
+
     context: PaiContext | None = None
+    rollout_driver: RolloutDriver | None = None
 
     def initialize_settings(self) -> None:
         # PaiConfig takes this server's config files (c.PaiConfig...) and the PAI_JUPYTER_* environment.
@@ -71,8 +77,14 @@ class PaiExtension(ExtensionApp):
         self.context = PaiContext(config, push_interval=self.push_interval, workers=self.api_threads)
         self.settings.update({"pai_context": self.context})
         self.log.info("pai_jupyter: serving /pai/api with the %s backend", config.backend)
+        if self.drive_rollouts and config.backend == "aliyun":
+            # The local control plane drives its own rollouts; EAS has no controller of ours.
+            self.rollout_driver = RolloutDriver(self.context)
+            self.rollout_driver.start()
 
     async def stop_extension(self) -> None:
+        if self.rollout_driver is not None:
+            self.rollout_driver.stop()
         if self.context is not None:
             self.context.close()
 

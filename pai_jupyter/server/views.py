@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from ..api.jobs import Job
+from ..api.jobs import Job, public_record
 from ..records import JobEvent, MetricPoint
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return job.record.to_dict()
+    return public_record(job.record)  # --env secrets redacted
 
 
 def metric_json(point: MetricPoint) -> dict[str, Any]:

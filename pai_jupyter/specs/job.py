@@ -1,3 +1,4 @@
+# Over 450 lines on purpose: JobSpec and its validation, DLC CreateJob form (EcsSpec, spot rules) and PAI_* env are one unit.
 """``JobSpec``: what a training job is, validated, and its DLC CreateJob form.
 
 The spec is a plain dataclass that round-trips through JSON (``to_dict`` /
@@ -34,8 +35,21 @@ DEFAULT_IMAGES = {
     "mxnet": "dsw-registry-vpc.{region}.cr.aliyuncs.com/pai/mxnet-training:1.9-gpu-py38-cu112-ubuntu20.04",
     "python": "dsw-registry-vpc.{region}.cr.aliyuncs.com/pai/pytorch-training:2.3-cpu-py310-ubuntu22.04",
 }
-SPOT_STRATEGIES = ("SpotWithPriceLimit", "SpotAsPriceGo")
+# The one documented strategy (DLC SpotSpec struct page and the SDK model _spot_spec.py); each
+# SpotSpec carries one of SpotDiscountLimit / SpotPriceLimit.
+SPOT_STRATEGIES = ("SpotWithPriceLimit",)
+DEFAULT_SPOT_DISCOUNT = 0.9  # used when --spot names no limit: bid up to 90% of the pay-as-you-go price
+# General-purpose spot jobs: PyTorch only, in these regions ("Use preemptible jobs",
+# https://www.alibabacloud.com/help/en/pai/user-guide/use-preemptible-job, doc 2785448, Limits table).
+SPOT_FRAMEWORKS = ("pytorch", "python")  # both run as PyTorchJob
+SPOT_REGIONS = ("cn-beijing", "cn-shanghai", "cn-hangzhou", "cn-shenzhen", "cn-wulanchabu", "cn-guangzhou")
 SHARED_POOL = "public"
+# The public pool takes an ECS instance type per role (EcsSpec); ResourceConfig sizes a dedicated
+# quota and goes only with a ResourceId (CreateJob ResourceId doc in the SDK model
+# _create_job_request.py; the PAI SDK always sets an instance type on the public pool,
+# pai/estimator.py). Defaults when none is given, from the DLC billing page's general list:
+DEFAULT_CPU_INSTANCE = "ecs.g6.xlarge"  # 4 vCPU, 16 GiB
+DEFAULT_GPU_INSTANCE = "ecs.gn6i-c4g1.xlarge"  # 4 vCPU, 15 GiB, 1 x NVIDIA T4
 
 # Where things are mounted inside a DLC pod; the same names PAI's SDK uses.
 CODE_MOUNT = "/ml/usercode"
@@ -175,6 +189,10 @@ class JobSpec:
                 )
             if p.discount_limit is not None and not 0 < p.discount_limit < 1:
                 raise ValidationError(f"spot discount limit must be between 0 and 1, got {p.discount_limit}")
+            if p.discount_limit is not None and p.price_limit is not None:
+                raise ValidationError(
+                    "a spot policy takes one limit", "give the discount limit or the price limit, not both"
+                )
             if p.price_limit is not None and p.price_limit <= 0:
                 raise ValidationError(f"spot price limit must be positive, got {p.price_limit}")
         channels: set[str] = set()
@@ -206,6 +224,44 @@ class JobSpec:
         if "/" in self.entry or not self.entry.endswith(".py"):
             raise ValidationError(f"entry script {self.entry!r} must be a .py file name without folders")
         return self
+
+    def validate_for_dlc(self, region: str | None = None) -> JobSpec:
+        """What a real DLC account refuses, checked before any request: resources and spot."""
+        self.validate()
+        public = self.resource_group == SHARED_POOL
+        if public and (self.cpu or self.memory):
+            raise ValidationError(
+                "--cpu/--memory size a dedicated quota; the public pool runs whole ECS instances",
+                "choose --instance-type (e.g. ecs.g6.xlarge), or pass --resource-group <quota id>",
+            )
+        if public and not self.instance_type and self.gpu_count > 1:
+            raise ValidationError(
+                f"--gpu-count {self.gpu_count} on the public pool needs an instance type with that many GPUs",
+                "choose --instance-type (see ListEcsSpecs, e.g. ecs.gn6i-c24g1.12xlarge)",
+            )
+        if not public and not (self.instance_type or self.cpu or self.memory or self.gpu_count):
+            raise ValidationError(
+                f"the quota {self.resource_group} needs the job's size",
+                "pass --cpu and --memory (and --gpu-count), or --instance-type",
+            )
+        if self.spot:
+            if self.framework not in SPOT_FRAMEWORKS:
+                raise ValidationError(
+                    f"--spot is not available for {self.framework} jobs: DLC's general-purpose spot jobs are PyTorch only",
+                    "drop --spot, or run the training as --framework pytorch",
+                )
+            if region and region not in SPOT_REGIONS:
+                raise ValidationError(
+                    f"--spot is not available in {region}",
+                    f"spot jobs run in {', '.join(SPOT_REGIONS)}; drop --spot or change PaiConfig.region",
+                )
+        return self
+
+    def dlc_instance_type(self) -> str | None:
+        """The EcsSpec the job runs on: the given one, else a default on the public pool."""
+        if self.instance_type or self.resource_group != SHARED_POOL:
+            return self.instance_type
+        return DEFAULT_GPU_INSTANCE if self.gpu_count else DEFAULT_CPU_INSTANCE
 
     def with_changes(self, **changes: Any) -> JobSpec:
         return replace(self, **changes)
@@ -272,14 +328,15 @@ class JobSpec:
 
     def to_dlc(self, code_uri: str | None = None, region: str = "cn-hangzhou") -> dict[str, Any]:
         """The CreateJob request body (PascalCase, as the DLC SDK sends it)."""
-        self.validate()
+        self.validate_for_dlc()
         role: dict[str, Any] = {
             "Type": "Worker",
             "Image": self.image or DEFAULT_IMAGES[self.framework].format(region=region),
             "PodCount": self.workers,
         }
-        if self.instance_type:
-            role["EcsSpec"] = self.instance_type
+        ecs = self.dlc_instance_type()
+        if ecs:
+            role["EcsSpec"] = ecs
         resources = {
             k: v
             for k, v in {
@@ -290,8 +347,8 @@ class JobSpec:
             }.items()
             if v
         }
-        if resources:
-            role["ResourceConfig"] = resources
+        if resources and self.resource_group != SHARED_POOL:
+            role["ResourceConfig"] = resources  # a quota's size; never on the public pool
         if self.spot:
             role["UseSpotInstance"] = True
             policy = self.spot_policy or SpotPolicy()
@@ -300,6 +357,8 @@ class JobSpec:
                 spot["SpotDiscountLimit"] = policy.discount_limit
             if policy.price_limit is not None:
                 spot["SpotPriceLimit"] = policy.price_limit
+            if policy.discount_limit is None and policy.price_limit is None:
+                spot["SpotDiscountLimit"] = DEFAULT_SPOT_DISCOUNT  # a SpotSpec needs one limit
             role["SpotSpec"] = spot
         sources: list[dict[str, Any]] = []
         if code_uri:
@@ -311,6 +370,16 @@ class JobSpec:
         if self.checkpoint:
             sources.append({"Uri": self.checkpoint, "MountPath": CHECKPOINT_MOUNT, "MountAccess": "RW"})
         tags = {f"{TAG_PREFIX}framework": self.framework, f"{TAG_PREFIX}max-restarts": str(self.max_restarts)}
+        # What the body itself does not carry back (a defaulted EcsSpec / spot limit, the GPU
+        # count on the public pool), so from_dlc returns the spec that was written.
+        if ecs and not self.instance_type:
+            tags[f"{TAG_PREFIX}default-instance"] = "true"
+        if self.spot and not (
+            self.spot_policy and (self.spot_policy.discount_limit or self.spot_policy.price_limit)
+        ):
+            tags[f"{TAG_PREFIX}default-spot-limit"] = "true"
+        if self.gpu_count and "ResourceConfig" not in role:
+            tags[f"{TAG_PREFIX}gpu-count"] = str(self.gpu_count)
         if self.checkpoint_interval is not None:
             tags[f"{TAG_PREFIX}checkpoint-interval"] = str(self.checkpoint_interval)
         for item in self.inputs:
@@ -396,6 +465,10 @@ class JobSpec:
                 discount_limit=s.get("SpotDiscountLimit"),
                 price_limit=s.get("SpotPriceLimit"),
             )
+            if tags.get(f"{TAG_PREFIX}default-spot-limit") == "true":
+                spot_policy = (
+                    None if spot_policy.strategy == SpotPolicy().strategy else SpotPolicy(spot_policy.strategy)
+                )
         interval = tags.get(f"{TAG_PREFIX}checkpoint-interval")
         max_minutes = body.get("JobMaxRunningTimeMinutes")
         image = role.get("Image")
@@ -405,9 +478,9 @@ class JobSpec:
             name=name,
             framework=framework,
             workers=int(role.get("PodCount", 1)),
-            instance_type=role.get("EcsSpec"),
+            instance_type=None if tags.get(f"{TAG_PREFIX}default-instance") == "true" else role.get("EcsSpec"),
             gpu_type=resources.get("GPUType"),
-            gpu_count=int(resources.get("GPU") or 0),
+            gpu_count=int(resources.get("GPU") or tags.get(f"{TAG_PREFIX}gpu-count") or 0),
             cpu=int(resources["CPU"]) if resources.get("CPU") else None,
             memory=resources.get("Memory"),
             resource_group=body.get("ResourceId") or SHARED_POOL,

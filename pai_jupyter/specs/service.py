@@ -1,11 +1,13 @@
+# Over 450 lines on purpose: ServiceSpec, its policies and its EAS service JSON (containers, batching, runtime mount) are one unit.
 """``ServiceSpec``: what a service is, validated (with ``AutoscalePolicy`` and ``RolloutPlan``).
 
 Plain dataclasses that round-trip through JSON (``to_dict`` / ``from_dict``) and
 through EAS's own formats, so a user can take a service to the console and back:
 
 - ``ServiceSpec.to_eas(model_path)`` is the service JSON ``eascmd create`` takes
-  (``name``, ``model_path``, ``processor`` or ``containers[]``, ``metadata``,
-  ``token``, ``autoscaler``); ``ServiceSpec.from_eas`` reads it back.
+  (``name``, ``model_path``, ``processor`` or ``containers[]``, ``metadata``
+  with ``metadata.rpc`` for batching (``specs/batching.py``), ``token``,
+  ``autoscaler``); ``ServiceSpec.from_eas`` reads it back.
 - ``AutoscalePolicy.to_eas_autoscaler()`` is the camelCase body of
   CreateServiceAutoScaler / UpdateServiceAutoScaler.
 
@@ -26,37 +28,38 @@ from typing import Any
 from ..errors import ValidationError
 from ._checks import _is_int, _is_number, _known, _num
 from .autoscale import ENVIRONMENTS, MAX_INSTANCES, SCALE_TO_ZERO_ENVS, AutoscalePolicy
+from .batching import check_batching, from_eas_metadata, to_eas_rpc
 from .rollout import RolloutPlan
 
 PROCESSORS = ("onnx", "torchscript", "tensorflow", "sklearn", "xgboost", "custom")
 DEFAULT_MAX_BODY = 8 * 2**20
+# The gateway holds a whole request body in memory: past 1 GiB a limit is a typo, not a setting.
+MAX_BODY_LIMIT = 2**30
+BODY_RANGE = "1 byte to 1G (1073741824 bytes)"
 
-# Built-in EAS processor codes for ours (reference §3.3); ``None``: EAS has no
-# built-in one, the model is served by our own server in a container.
-_EAS_PROCESSORS_CPU = {
-    "onnx": "onnx",
-    "torchscript": "pytorch_cpu_1.10",
-    "tensorflow": "tensorflow_cpu_2.3",
-    "xgboost": "xgboost",
-    "sklearn": None,
-}
-_EAS_PROCESSORS_GPU = {
-    "onnx": "onnx_cu100",
-    "torchscript": "pytorch_gpu_1.10",
-    "tensorflow": "tensorflow_gpu_1.15",
-    "xgboost": "xgboost",
-    "sklearn": None,
-}
-# Container contract (EAS custom containers; alipai's defaults): the server
-# listens on LISTENING_PORT; 8080 and 9090 are reserved by EAS.
+# How each format is served on EAS (docs/aliyun.md, "Serving mapping"): by our own
+# model server in a custom container, never by a built-in processor. EAS has no
+# ``onnx``/``xgboost`` code (built-in processor list, reference section 3.3); its
+# PyTorch and TensorFlow processors take protobuf ``TorchRequest``/``TFRequest``,
+# not JSON, and carry torch <= 1.10 / TensorFlow <= 2.7 (reference section 9).
+# Container contract (EAS custom containers; the PAI SDK's defaults,
+# ``pai/model/_model.py`` ``DefaultServiceConfig``): the server listens on
+# LISTENING_PORT; 8080 and 9090 are reserved by EAS; the model is mounted at
+# /eas/workspace/model and user code at /ml/usercode.
 CONTAINER_PORT = 8000
 PORT_ENV = "LISTENING_PORT"
 CONTAINER_MODEL_DIR = "/eas/workspace/model"
-# Our own model server, for processors EAS has no built-in for (sklearn).
+CONTAINER_RUNTIME_DIR = "/ml/usercode"
+# The documented general-purpose Python image (JSON deployment doc's example).
 OWN_SERVER_IMAGE = "eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/python-inference:py39-ubuntu2004"
-OWN_SERVER_COMMAND = (
-    "python -m pai_jupyter.model_server.server --processor {processor} --model " + CONTAINER_MODEL_DIR
-)
+OWN_SERVER_COMMAND = "python -m pai_jupyter.model_server.eas_container"
+PROCESSOR_ENV = "PAI_PROCESSOR"
+MODEL_DIR_ENV = "PAI_MODEL_DIR"
+# The container's model server loads a pickle only when told to (model_server/eas_container.py).
+TRUST_PICKLE_ENV = "PAI_TRUST_PICKLE"
+# Our container batches itself: EAS's metadata.rpc batching applies to its built-in processors.
+BATCH_SIZE_ENV = "PAI_MAX_BATCH_SIZE"
+BATCH_TIMEOUT_ENV = "PAI_MAX_BATCH_TIMEOUT_MS"
 
 LABEL = "pai-jupyter."
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -82,6 +85,14 @@ class ServiceSpec:
     max_body_bytes: int = DEFAULT_MAX_BODY
     token: str | None = None  # None: generated at creation
     image: str | None = None  # custom processor on EAS: the container image
+    # Server-side batching (specs/batching.py): both None = off; EAS: metadata.rpc.*
+    max_batch_size: int | None = None  # requests per batch
+    max_batch_timeout_ms: int | None = None  # longest wait of a queued request for others
+    # sklearn: allow loading a pickle/joblib file, which runs code from it (a .skops file needs no trust)
+    trust_pickle: bool = False
+    # -- EAS resources (aliyun backend) --
+    instance_type: str | None = None  # public pool: cloud.computing.instance_type, e.g. ecs.gn6i-c4g1.xlarge
+    elastic_inference: str | None = None  # Elastic Inference accelerator type, e.g. eais.ei-a6.2xlarge
 
     def __post_init__(self) -> None:
         if isinstance(self.autoscaler, dict):
@@ -130,12 +141,24 @@ class ServiceSpec:
                 f"resource group {self.resource_group!r} is not valid",
                 "write it like eas-r-xxxx; omit for the public pool",
             )
-        if not _is_int(self.max_body_bytes) or self.max_body_bytes < 1:
-            raise ValidationError(f"--max-body must be a positive number of bytes, got {self.max_body_bytes!r}")
+        _check_eas_resources(self)
+        if not _is_int(self.max_body_bytes) or not 1 <= self.max_body_bytes <= MAX_BODY_LIMIT:
+            raise ValidationError(
+                f"--max-body {self.max_body_bytes!r} is out of range", f"the accepted range is {BODY_RANGE}"
+            )
+        if not isinstance(self.trust_pickle, bool):
+            raise ValidationError(f"trust_pickle must be true or false, got {self.trust_pickle!r}")
         if self.token is not None and (len(self.token) < 8 or not self.token.isprintable() or " " in self.token):
             raise ValidationError("--token must be at least 8 printable characters without spaces")
         if self.signature is not None:
             _check_signature(self.signature)
+        check_batching(self.max_batch_size, self.max_batch_timeout_ms)
+        if self.processor == "custom" and self.max_batch_size is not None:
+            # EAS batches inside its built-in processors; a container answers requests itself.
+            raise ValidationError(
+                "--max-batch-size/--max-batch-timeout are for built-in processors, not custom commands",
+                "batch inside your server, or serve the model with a built-in processor",
+            )
         if self.autoscaler is not None:
             self.autoscaler.validate(self.env)
             if not self.autoscaler.min <= self.instances <= self.autoscaler.max:
@@ -182,11 +205,8 @@ class ServiceSpec:
         return self.name.replace("-", "_")
 
     def eas_processor(self) -> str | None:
-        """EAS's built-in processor code, or None when it runs as a container."""
-        if self.processor == "custom":
-            return None
-        table = _EAS_PROCESSORS_GPU if self.gpu else _EAS_PROCESSORS_CPU
-        return table[self.processor]
+        """EAS's built-in processor code, or None when it runs as a container (every format, see above)."""
+        return None
 
     def to_eas(self, model_path: str, region: str = "cn-hangzhou") -> dict[str, Any]:
         """The service JSON ``eascmd create`` (CreateService) takes."""
@@ -196,23 +216,38 @@ class ServiceSpec:
             "cpu": _num(self.cpu),
             "memory": self.memory_mb,
         }
-        if self.gpu:
-            metadata["gpu"] = self.gpu
+        if self.gpu and self.resource_group:
+            metadata["gpu"] = self.gpu  # a dedicated group's GPUs; the public pool goes by instance type
         if self.resource_group:
             metadata["resource"] = self.resource_group
+        rpc = to_eas_rpc(self.max_batch_size, self.max_batch_timeout_ms)
+        if rpc is not None:
+            metadata["rpc"] = rpc
         body: dict[str, Any] = {"name": self.eas_name, "model_path": model_path}
+        cloud = _eas_cloud(self)
+        if cloud:
+            body["cloud"] = cloud
         code = self.eas_processor()
         if code is not None:
             body["processor"] = code
         else:
-            command = (
-                self.command if self.processor == "custom" else OWN_SERVER_COMMAND.format(processor=self.processor)
-            )
+            command = self.command if self.processor == "custom" else OWN_SERVER_COMMAND
+            env = [{"name": PORT_ENV, "value": str(CONTAINER_PORT)}]
+            if self.processor != "custom":
+                env += [
+                    {"name": PROCESSOR_ENV, "value": self.processor},
+                    {"name": MODEL_DIR_ENV, "value": CONTAINER_MODEL_DIR},
+                ]
+                if self.trust_pickle:
+                    env.append({"name": TRUST_PICKLE_ENV, "value": "1"})
+                if self.max_batch_size is not None:
+                    env.append({"name": BATCH_SIZE_ENV, "value": str(self.max_batch_size)})
+                    env.append({"name": BATCH_TIMEOUT_ENV, "value": str(self.max_batch_timeout_ms)})
             container: dict[str, Any] = {
                 "image": self.image or OWN_SERVER_IMAGE.format(region=region),
                 "command": command,
                 "port": CONTAINER_PORT,
-                "env": [{"name": PORT_ENV, "value": str(CONTAINER_PORT)}],
+                "env": env,
             }
             body["containers"] = [container]
             # The model is mounted where the container contract expects it.
@@ -241,14 +276,16 @@ class ServiceSpec:
             labels[LABEL + "processor"] = self.processor
         if self.env != "dev":
             labels[LABEL + "env"] = self.env
-        if self.signature is not None:
-            labels[LABEL + "signature"] = json.dumps(self.signature, sort_keys=True, separators=(",", ":"))
+        # The signature is no label: EAS labels take at most 128 bytes and no ',' or '='
+        # (UpdateServiceLabel doc); the aliyun backend keeps it in the service's state on OSS.
         if self.max_body_bytes != DEFAULT_MAX_BODY:
             labels[LABEL + "max-body-bytes"] = str(self.max_body_bytes)
         if self.autoscaler is not None and self.autoscaler.tolerance != 0.1:
             labels[LABEL + "autoscaler-tolerance"] = repr(self.autoscaler.tolerance)
         if self.image and self.processor != "custom":
             labels[LABEL + "image"] = self.image
+        if self.gpu and not self.resource_group:
+            labels[LABEL + "gpu"] = str(self.gpu)  # the instance type carries the GPUs; keep the count
         return labels
 
     @classmethod
@@ -263,17 +300,23 @@ class ServiceSpec:
             raise ValidationError("the EAS service JSON has no name", "set name or metadata.name")
         containers = body.get("containers") or []
         command = image = None
+        trust_pickle = False
         processor = labels.get(LABEL + "processor")
         if body.get("processor"):
             processor = processor or _processor_from_code(str(body["processor"]))
         elif containers:
             first = containers[0]
             image = first.get("image")
+            env = {str(e.get("name")): str(e.get("value")) for e in first.get("env") or [] if isinstance(e, dict)}
+            if processor is None and first.get("command") == OWN_SERVER_COMMAND:
+                processor = env.get(PROCESSOR_ENV)
             if processor is None:
                 processor = "custom"
             if processor == "custom":
                 command = first.get("command") or first.get("script")
-            elif image == OWN_SERVER_IMAGE.format(region=_region_of(image)):
+            else:
+                trust_pickle = env.get(TRUST_PICKLE_ENV) == "1"
+            if processor != "custom" and image == OWN_SERVER_IMAGE.format(region=_region_of(image)):
                 image = None
         if processor is None:
             raise ValidationError(
@@ -286,13 +329,14 @@ class ServiceSpec:
         if body.get("autoscaler"):
             autoscaler = AutoscalePolicy.from_eas_autoscaler(body["autoscaler"], tolerance=tolerance)
         signature = json.loads(labels[LABEL + "signature"]) if LABEL + "signature" in labels else None
+        max_batch_size, max_batch_timeout_ms = from_eas_metadata(metadata)
         return cls(
             name=str(name),
             processor=processor,
             instances=int(metadata.get("instance", 1)),
             cpu=float(metadata.get("cpu", 1)),
             memory_mb=int(metadata.get("memory", 1024)),
-            gpu=int(metadata.get("gpu", 0) or 0),
+            gpu=int(metadata.get("gpu", 0) or 0) or int(labels.get(LABEL + "gpu", 0)),
             resource_group=metadata.get("resource") or None,
             env=labels.get(LABEL + "env", "dev"),
             autoscaler=autoscaler,
@@ -301,6 +345,11 @@ class ServiceSpec:
             max_body_bytes=int(labels.get(LABEL + "max-body-bytes", DEFAULT_MAX_BODY)),
             token=body.get("token") or None,
             image=image,
+            max_batch_size=max_batch_size,
+            max_batch_timeout_ms=max_batch_timeout_ms,
+            trust_pickle=trust_pickle,
+            instance_type=((body.get("cloud") or {}).get("computing") or {}).get("instance_type") or None,
+            elastic_inference=((body.get("cloud") or {}).get("eais") or {}).get("type") or None,
         )
 
 
@@ -315,6 +364,59 @@ def _processor_from_code(code: str) -> str | None:
         if code.startswith(prefix):
             return ours
     return None
+
+
+_INSTANCE_TYPE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9-]+$")
+_EI_TYPE = re.compile(r"^eais\.ei-[a-z0-9]+\.[a-z0-9-]+$")
+
+
+def _check_eas_resources(spec: ServiceSpec) -> None:
+    """GPU on the public pool needs an instance type; Elastic Inference needs a CPU instance there."""
+    if spec.instance_type is not None and not _INSTANCE_TYPE.match(str(spec.instance_type)):
+        raise ValidationError(
+            f"instance type {spec.instance_type!r} is not an ECS type", "write it like ecs.gn6i-c4g1.xlarge"
+        )
+    if spec.gpu and not spec.resource_group and not spec.instance_type:
+        # The public pool picks GPUs by instance type (cloud.computing.instance_type, as the
+        # PAI SDK's Model.deploy sets it), not by metadata.gpu.
+        raise ValidationError(
+            f"--gpu {spec.gpu} on EAS's public pool needs a GPU instance type",
+            "add --instance-type ecs.gn6i-c4g1.xlarge (1 T4), or --resource-group eas-r-... for a dedicated group",
+        )
+    if spec.elastic_inference is None:
+        return
+    if not _EI_TYPE.match(str(spec.elastic_inference)):
+        raise ValidationError(
+            f"Elastic Inference type {spec.elastic_inference!r} is not valid", "write it like eais.ei-a6.2xlarge"
+        )
+    if spec.gpu:
+        raise ValidationError(
+            "Elastic Inference attaches GPU capacity to CPU instances; this service already asks for GPUs",
+            "drop --gpu or drop --elastic-inference",
+        )
+    if spec.resource_group:
+        raise ValidationError(
+            "Elastic Inference is attached to public-pool instances, not to a dedicated resource group",
+            "drop --resource-group, or drop --elastic-inference",
+        )
+    if not spec.instance_type:
+        raise ValidationError(
+            "Elastic Inference needs the CPU instance type it attaches to", "add --instance-type ecs.c6.xlarge"
+        )
+    if spec.instance_type.split(".")[1].startswith(("gn", "gi", "ebm")):
+        raise ValidationError(
+            f"Elastic Inference attaches to CPU instances; {spec.instance_type} is a GPU type",
+            "use a CPU type such as ecs.c6.xlarge or ecs.g6.xlarge",
+        )
+
+
+def _eas_cloud(spec: ServiceSpec) -> dict[str, Any]:
+    cloud: dict[str, Any] = {}
+    if spec.instance_type:
+        cloud["computing"] = {"instance_type": spec.instance_type}
+    if spec.elastic_inference:
+        cloud["eais"] = {"type": spec.elastic_inference}  # key UNCONFIRMED: docs/aliyun.md
+    return cloud
 
 
 def _region_of(image: str | None) -> str:

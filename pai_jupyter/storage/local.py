@@ -95,7 +95,16 @@ class LocalStorage:
             raise NotFoundError(f"{uri} does not exist")
         local = Path(local)
         if source.is_dir():
-            files = [p for p in sorted(source.rglob("*")) if p.is_file()]
+            entries = sorted(source.rglob("*"))
+            files = [p for p in entries if p.is_file()]
+            for path in entries:  # links to files or folders, checked before anything is copied
+                real = path.resolve()
+                if self.root not in real.parents:
+                    rel = path.relative_to(self.root).as_posix()
+                    raise ValidationError(
+                        f"oss://{rel} is a link to {real}, outside the storage root; nothing was copied",
+                        "remove the link from storage, or copy the files it points at yourself",
+                    )
             total, done = sum(p.stat().st_size for p in files), 0
             for path in files:
                 done = _copy(path, local / path.relative_to(source), done, total, progress)

@@ -14,3 +14,4 @@ class ObjectInfo:
     size: int
     modified: float
     is_dir: bool = False
+    etag: str | None = None  # OSS's ETag (content MD5 for simple uploads); None where storage has none

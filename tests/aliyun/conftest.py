@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.aliyun.fakes.dlc import FakeDlc
-from tests.aliyun.fakes.oss import ACCESS_KEY, FakeOss
+from tests.aliyun.fakes.oss import FakeOss
+from tests.aliyun.fakes.signing import ACCESS_KEY, ACCESS_SECRET
+from tests.aliyun.fakes.workspace import FakeWorkspace
 
 BUCKET = "pai-test"
 
@@ -20,6 +22,7 @@ class AliyunFakes:
     dlc: FakeDlc
     eas: object | None
     home: Path
+    workspace: FakeWorkspace | None = None  # AIWorkspace ListImages + DSW GetInstance
 
 
 def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
@@ -29,6 +32,7 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
     oss = FakeOss(tmp_path / "oss").start()
     oss.create_bucket(BUCKET)
     dlc = FakeDlc(oss, tmp_path / "dlc").start()
+    workspace = FakeWorkspace().start()
     eas = None
     try:
         from tests.aliyun.fakes.eas import FakeEas
@@ -46,9 +50,11 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
         "PAI_JUPYTER_OSS_BUCKET": BUCKET,
         "PAI_JUPYTER_OSS_ENDPOINT": oss.endpoint,
         "PAI_JUPYTER_DLC_ENDPOINT": dlc.endpoint,
+        "PAI_JUPYTER_WORKSPACE_ENDPOINT": workspace.endpoint,
+        "PAI_JUPYTER_DSW_ENDPOINT": workspace.endpoint,
         "PAI_JUPYTER_PROTOCOL": "http",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": ACCESS_KEY,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "test-secret-never-logged",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ACCESS_SECRET,
         "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
         "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
         "ALIBABA_CLOUD_CREDENTIALS_FILE": str(tmp_path / "no-credentials.ini"),
@@ -58,7 +64,7 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
     monkeypatch.delenv("DSW_INSTANCE_ID", raising=False)
     reset_backends()
     set_current_config(None)
-    return AliyunFakes(oss, dlc, eas, home)
+    return AliyunFakes(oss, dlc, eas, home, workspace)
 
 
 def stop_fakes(fakes: AliyunFakes) -> None:
@@ -69,6 +75,8 @@ def stop_fakes(fakes: AliyunFakes) -> None:
     set_current_config(None)
     fakes.dlc.stop()
     fakes.oss.stop()
+    if fakes.workspace is not None:
+        fakes.workspace.stop()
     if fakes.eas is not None:
         fakes.eas.stop()  # type: ignore[attr-defined]
 

@@ -26,7 +26,9 @@ def test_credentials_file_of_the_chain(
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     ini = tmp_path / "credentials.ini"
-    ini.write_text("[default]\ntype = access_key\naccess_key_id = test-ak\naccess_key_secret = from-file\n")
+    ini.write_text(
+        "[default]\ntype = access_key\naccess_key_id = test-ak\naccess_key_secret = test-secret-never-logged\n"
+    )
     monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", str(ini))
     _use(PaiConfig())
     assert fakes.dlc.requests[-1].headers["authorization"].startswith("ACS3-HMAC-SHA256 Credential=test-ak,")

@@ -16,7 +16,7 @@ from pai_jupyter.backends.aliyun.dlc_training import DlcTraining
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.config import PaiConfig
 from pai_jupyter.errors import AuthError, BackendUnavailable, NotFoundError, RemoteError
-from pai_jupyter.specs.job import DataInput, JobSpec, SpotPolicy
+from pai_jupyter.specs.job import DataInput, JobSpec
 from pai_jupyter.storage.uri import OssUri
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 from tests.aliyun.fakes.common import acs_error
@@ -53,8 +53,6 @@ def test_create_job_request_matches_the_reference(aliyun: Backend, fakes: Aliyun
         gpu_count=1,
         gpu_type="T4",
         resource_group="quota-abc",
-        spot=True,
-        spot_policy=SpotPolicy("SpotWithPriceLimit", discount_limit=0.5),
         inputs=(DataInput(f"oss://{BUCKET}/data/digits/", "train"),),
         output=f"oss://{BUCKET}/out/model/",
         checkpoint=f"oss://{BUCKET}/out/ckpt/",
@@ -80,27 +78,31 @@ def test_create_job_request_matches_the_reference(aliyun: Backend, fakes: Aliyun
         "ResourceId",
         "WorkspaceId",
         "JobMaxRunningTimeMinutes",
-        "Settings",
     ):
         assert body[key] == expected[key], key
+    assert body["Settings"] == {**expected["Settings"], "EnableOssAppend": True}
     assert body["JobType"] == "TFJob" and body["DisplayName"] == "tf-job.v1" and body["ResourceId"] == "quota-abc"
     assert body["JobMaxRunningTimeMinutes"] == 60 and body["Priority"] == 4
     (role,) = body["JobSpecs"]
     assert role["Type"] == "Worker" and role["PodCount"] == 2 and role["EcsSpec"] == "ecs.gn6i-c4g1.xlarge"
     assert role["ResourceConfig"] == {"GPU": "1", "GPUType": "T4"}
-    assert role["UseSpotInstance"] is True
-    assert role["SpotSpec"] == {"SpotStrategy": "SpotWithPriceLimit", "SpotDiscountLimit": 0.5}
-    assert role["Image"].startswith("dsw-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai/tensorflow-training")
+    assert "UseSpotInstance" not in role and "SpotSpec" not in role
+    # No --image: the newest official TensorFlow GPU image with Python >= 3.10 from ListImages.
+    assert (
+        role["Image"]
+        == "dsw-registry-vpc.cn-hangzhou.cr.aliyuncs.com/pai/tensorflow-training:2.14-gpu-py311-cu118-ubuntu22.04"
+    )
     mounts = {s["MountPath"]: (s["Uri"], s["MountAccess"]) for s in body["DataSources"]}
+    host = f"oss://{BUCKET}.oss-cn-hangzhou-internal.aliyuncs.com/"
     assert mounts == {
-        "/ml/usercode": (job.record.code_uri, "RO"),
-        "/ml/input/data/train": (f"oss://{BUCKET}/data/digits/", "RO"),
-        "/ml/output/model": (f"oss://{BUCKET}/out/model/", "RW"),
-        "/ml/output/checkpoints": (f"oss://{BUCKET}/out/ckpt/", "RW"),
-        dj.RUN_MOUNT: (run, "RW"),
+        "/ml/usercode": (host + job.record.code_uri.split(f"{BUCKET}/", 1)[1], "RO"),
+        "/ml/input/data/train": (host + "data/digits/", "RO"),
+        "/ml/output/model": (host + "out/model/", "RW"),
+        "/ml/output/checkpoints": (host + "out/ckpt/", "RW"),
+        dj.RUN_MOUNT: (host + run.split(f"{BUCKET}/", 1)[1], "RW"),
         dj.RUNTIME_MOUNT: (mounts[dj.RUNTIME_MOUNT][0], "RO"),
     }
-    assert mounts[dj.RUNTIME_MOUNT][0].startswith(f"oss://{BUCKET}/pai-jupyter/runtime/")
+    assert mounts[dj.RUNTIME_MOUNT][0].startswith(host + "pai-jupyter/runtime/")
     envs = body["Envs"]
     assert envs["LR"] == "0.1" and envs["PAI_INPUT_TRAIN"] == "/ml/input/data/train"
     assert (
@@ -148,10 +150,12 @@ def test_system_metrics_come_from_get_job_metrics(aliyun: Backend, fakes: Aliyun
     src = "import time\nx = [0] * 3_000_000\nt = time.time()\nwhile time.time() - t < 1.5:\n    pass\n"
     job = submit(src, JobSpec(name="sys-metrics"), cwd=tmp_path, backend=aliyun)
     job.wait(timeout=30, poll=0.1)
-    points = job.metrics(names=["cpu_percent", "memory_mb"])
+    points = job.metrics(names=["cpu_percent", "memory_percent", "memory_mb"])
     assert {p.source for p in points} == {"system"}
-    memory = [p.value for p in points if p.name == "memory_mb"]
-    assert memory and max(memory) > 20  # the 3M-element list is resident
+    # GetJobMetrics' MemoryUsage is a utilisation percentage, so it is named memory_percent.
+    memory = [p.value for p in points if p.name == "memory_percent"]
+    assert memory and all(0 <= v <= 100 for v in memory) and max(memory) > 0
+    assert not [p for p in points if p.name == "memory_mb"]
     assert max(p.value for p in points if p.name == "cpu_percent") > 10
 
 
@@ -229,6 +233,7 @@ def test_two_pollers_resubmit_once(aliyun: Backend, fakes: AliyunFakes, tmp_path
     dlc_id = _reclaim_when_started(job, fakes, steps=1)
     wait_until(lambda: fakes.dlc.jobs[dlc_id].status == "Failed", what="DLC to fail the attempt")
     other = DlcTraining(PaiConfig(), aliyun.storage)
+    assert aliyun.training.get(job.id).attempt == 1 and len(_creates(fakes)) == 1  # get() never writes
     results: list[int] = []
     threads = [
         threading.Thread(target=lambda t=t: results.append(t.reconcile_job(job.id).attempt))
@@ -278,8 +283,10 @@ def test_sdk_errors_are_one_line_with_request_id(
     with pytest.raises(AuthError) as err:
         aliyun.training.list()
     assert "Forbidden.RAM" in str(err.value) and "RAM policy" in (err.value.hint or "")
-    fakes.dlc.fail_next.append(
+    monkeypatch.setattr("pai_jupyter.backends.aliyun.sdk_errors.BACKOFF_S", 0.01)
+    fakes.dlc.fail_next.extend(  # reads retry 5xx: four failures in a row leave as one line
         acs_error(500, "InternalError", "The request processing has failed due to some unknown error.")
+        for _ in range(4)
     )
     with pytest.raises(RemoteError) as err:
         aliyun.training.get("dlcany")

@@ -108,10 +108,11 @@ def test_notebook_to_endpoint_on_aliyun(
     assert version.provenance_uri == job.outputs["provenance"]  # written beside the model on success
     create = fakes.eas.calls("CreateService")[0].json  # type: ignore[union-attr]
     assert create["model_path"] == job.outputs["model"] and create["labels"]["pai-jupyter.job"] == job.id
-    assert svc.predict([[1, 2, 3, 4]])["outputs"] == [[1, 2, 3, 4]]
+    # The fake runs the deployed container: x @ eye(4, 2) is the model's real answer, not an echo.
+    assert svc.predict([[1, 2, 3, 4]])["outputs"] == [[1.0, 2.0]]
     ip.run_line_magic(
         "pai_deploy",
-        f"digits --model {job.id} --no-widget --plan 50,100 --bake 0s --min-requests 3 --wait --as svc",
+        f"digits --model {job.id} --no-widget --plan 50,100 --bake 0s --min-requests 3 --max-p95-ratio 1000 --wait --as svc",
     )
     assert ip.user_ns["svc"].refresh().weights == {2: 100.0}
     ip.run_line_magic("pai_rollback", "digits --to 1")

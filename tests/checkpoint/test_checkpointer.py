@@ -201,12 +201,17 @@ def test_without_torch_imported_state_is_pickled(tmp_path: Path) -> None:
 def test_should_save_by_steps_and_by_time(tmp_path: Path) -> None:
     by_steps = Checkpointer(tmp_path, every_steps=50)
     assert [s for s in range(0, 201) if by_steps.should_save(s)] == [50, 100, 150, 200]
-    by_time = Checkpointer(tmp_path, interval=0.2)
+    now = [1000.0]  # an injected clock: the interval is a rule about time, not a race against it
+    by_time = Checkpointer(tmp_path, interval=60, clock=lambda: now[0])
     assert not by_time.should_save(1)
-    time.sleep(0.25)
+    now[0] += 59.9
+    assert not by_time.should_save(2)
+    now[0] += 0.2
     assert by_time.should_save(2)
     by_time.save(b"x", 2)
     assert not by_time.should_save(3), "a save restarts the interval"
+    now[0] += 60
+    assert by_time.should_save(4)
     default = Checkpointer(tmp_path)
     assert default.interval == 15 * 60 and default.every_steps is None
 

@@ -12,7 +12,7 @@ from pai_jupyter.api.services import deploy, get_service, services
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import NotFoundError
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan
-from tests.serving.models import onnx_linear
+from tests.serving.models import onnx_linear, onnx_weights
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +45,11 @@ def test_service_lifecycle(fast_loops: Backend, tmp_path: Path) -> None:
     assert "/api/predict/contract" in record.endpoint
     assert record.versions[0].model_uri.startswith("oss://") and record.versions[0].processor == "onnx"
     assert len(svc.token()) >= 16
-    assert "outputs" in svc.predict(X)
+    w, b = onnx_weights(first)
+    # The model's own answer on both backends (EAS: our model server in the container the fake runs).
+    np.testing.assert_allclose(svc.predict(X)["outputs"], X @ w + b, rtol=1e-5)
 
-    plan = RolloutPlan(steps=(50.0, 100.0), bake_s=0.2, min_requests=0)
+    plan = RolloutPlan(steps=(50.0, 100.0), bake_s=0.2, min_requests=0, max_p95_ratio=1000)
     svc = deploy("contract-svc", second, plan=plan, backend=be)
     assert svc.record.rollout is not None and svc.record.rollout.to_version == 2
     rollout = svc.wait_rollout(timeout=60, poll=0.2)
@@ -63,7 +65,10 @@ def test_service_lifecycle(fast_loops: Backend, tmp_path: Path) -> None:
     kinds = {e.kind for e in svc.events()}
     assert {"deploy", "rollout"} <= kinds
     assert "contract-svc" in [s.name for s in services(backend=be)]
-    assert "outputs" in get_service("contract-svc", backend=be).predict(X)
+    # rolled back: v1 answers again
+    np.testing.assert_allclose(get_service("contract-svc", backend=be).predict(X)["outputs"], X @ w + b, rtol=1e-5)
+    w2, b2 = onnx_weights(second)
+    np.testing.assert_allclose(svc.predict(X, version=2)["outputs"], X @ w2 + b2, rtol=1e-5)
     svc.delete()
     with pytest.raises(NotFoundError):
         be.serving.get("contract-svc")

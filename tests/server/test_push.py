@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from tests.server.helpers import next_message, submit
 pytestmark = pytest.mark.slow
 
 
-async def test_push_sends_jobs_then_each_new_loss_point_within_a_second(jp_ws_fetch: Any) -> None:
+async def test_push_sends_jobs_then_each_new_loss_point_once_and_in_order(jp_ws_fetch: Any) -> None:
     record = submit(name="pushed")
     ws = await jp_ws_fetch("pai", "api", "push")
     try:
@@ -29,17 +28,14 @@ async def test_push_sends_jobs_then_each_new_loss_point_within_a_second(jp_ws_fe
 
         first = await next_message(ws, lambda m: bool(loss_points(m)))
         seen = {p["step"] for p in loss_points(first)}
-        # The script reports every 0.3 s; each new point must arrive once, promptly after it was reported
-        # (the median within the 1 s the sidebar promises; a single slow tick of a shared CI box is allowed).
-        lags = []
+        # Each new point arrives once and in order; how soon after it was reported is a benchmark figure
+        # (push latency, benchmarks/), not a test assertion: a generous deadline only catches a stall.
         for _ in range(5):
-            message = await next_message(ws, lambda m: bool(loss_points(m)), timeout=5)
-            points = loss_points(message)
-            steps = {p["step"] for p in points}
+            message = await next_message(ws, lambda m: bool(loss_points(m)), timeout=30)
+            steps = {p["step"] for p in loss_points(message)}
             assert not steps & seen, "a point was pushed twice"
+            assert min(steps) > max(seen), f"steps {sorted(steps)} pushed after {max(seen)}"
             seen |= steps
-            lags.append(time.time() - max(p["ts"] for p in points))
-        assert sorted(lags)[len(lags) // 2] < 1.0 and max(lags) < 2.5, f"pushed {lags} s after reported"
         assert sorted(seen) == list(range(1, max(seen) + 1)), "no point was skipped"
 
         logs = await next_message(ws, lambda m: m["type"] == "logs")

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
+from pai_jupyter.api.services import Service, services
 from pai_jupyter.backends.local import LocalBackend
 from pai_jupyter.config import PaiConfig
 
@@ -46,6 +48,21 @@ def serving_env(pai_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PAI_SERVING_QPS_WINDOW_S", "2")
     monkeypatch.setenv("PAI_SERVING_HEALTH_INTERVAL_S", "0.3")
     return pai_home
+
+
+@pytest.fixture
+def ip(serving_env: Path, workdir: Path) -> Iterator[InteractiveShell]:
+    """A real IPython shell with the magics loaded; every service it made is deleted afterwards."""
+    shell = InteractiveShell.instance()
+    shell.extension_manager.load_extension("pai_jupyter")
+    yield shell
+    try:
+        for record in services():
+            Service(record.name).delete()
+    except Exception:
+        pass
+    shell.extension_manager.unload_extension("pai_jupyter")
+    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

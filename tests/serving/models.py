@@ -53,6 +53,37 @@ def sklearn_digits(path: Path) -> Path:
     return path
 
 
+def sklearn_digits_skops(path: Path) -> Path:
+    """The same classifier saved with skops (loads without running code from the file)."""
+    import skops.io as sio
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_digits(return_X_y=True)
+    model = LogisticRegression(max_iter=300).fit(x / 16.0, y)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+    return path
+
+
+class _Payload:
+    """Unpickling this runs ``code`` (pickle calls exec through __reduce__): what a hostile model does."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __reduce__(self) -> tuple:
+        return (exec, (self.code,))
+
+
+def hostile_pickle(path: Path, marker: Path) -> Path:
+    """A .pkl whose loading writes ``marker``: proof that code from the file ran."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        pickle.dump(_Payload(f"open({str(marker)!r}, 'w').write('ran')"), fh)
+    return path
+
+
 def torchscript_mlp(path: Path, example: bool = True) -> Path:
     import torch
 

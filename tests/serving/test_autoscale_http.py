@@ -33,15 +33,16 @@ def test_scale_from_zero_serves_queued_requests_then_back_to_zero(backend, onnx_
     assert record.versions[0].instances == 0 and record.state == "Running"
     token = backend.serving.token("svc")
 
-    started = time.monotonic()
     with ThreadPoolExecutor(5) as pool:
         responses = list(pool.map(lambda _: post(record, token, {"inputs": [[0.5] * 64]}), range(5)))
-    first_response_s = time.monotonic() - started
+    answered = time.time()
+    # Every queued request is answered (how soon is a benchmark figure, not asserted here), and in
+    # this order: the requests were queued, an instance was activated, then it answered them.
     assert [r.status_code for r in responses] == [200] * 5, [r.text for r in responses]
-    assert first_response_s < 15
     events = backend.serving.events("svc")
     activation = next(e for e in events if e.kind == "scale" and "activate 0 -> 1" in e.message)
     assert activation.data["queued"] >= 1
+    assert activation.ts <= answered
 
     # Idle for the grace period: back to zero, and the decision says why.
     wait_until(lambda: not _ready(backend), timeout=20, what="scale to zero")

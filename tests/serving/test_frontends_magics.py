@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +16,6 @@ from pai_jupyter.api.services import Service
 pytestmark = pytest.mark.slow
 
 X = np.zeros((1, 64), dtype=np.float32)
-
-
-@pytest.fixture
-def ip(serving_env: Path, workdir: Path) -> Iterator[InteractiveShell]:
-    shell = InteractiveShell.instance()
-    shell.extension_manager.load_extension("pai_jupyter")
-    yield shell
-    for name in ("digits-svc",):
-        try:
-            Service(name).delete()
-        except Exception:
-            pass
-    shell.extension_manager.unload_extension("pai_jupyter")
-    InteractiveShell.clear_instance()
 
 
 def test_deploy_rollout_rollback_from_the_notebook(

@@ -84,7 +84,7 @@ def test_sklearn_torchscript_xgboost_and_custom(backend, model_dir: Path) -> Non
     from tests.serving import models
 
     sk = models.sklearn_digits(model_dir / "sk" / "model.pkl")
-    record = deploy(backend, sk, name="digits", processor="sklearn")
+    record = deploy(backend, sk, name="digits", processor="sklearn", trust_pickle=True)
     token = backend.serving.token("digits")
     from sklearn.datasets import load_digits
 

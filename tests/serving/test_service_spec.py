@@ -9,6 +9,7 @@ import pytest
 from pai_jupyter.errors import ValidationError
 from pai_jupyter.specs.service import (
     CONTAINER_PORT,
+    OWN_SERVER_COMMAND,
     PORT_ENV,
     AutoscalePolicy,
     RolloutPlan,
@@ -45,34 +46,64 @@ def test_to_eas_writes_the_service_json_eascmd_takes() -> None:
     body = full_spec().to_eas("oss://demo/models/digits/")
     assert body["name"] == "digits_svc"
     assert body["model_path"] == "oss://demo/models/digits/"
-    assert body["processor"] == "onnx"
+    assert "processor" not in body and body["containers"][0]["command"] == OWN_SERVER_COMMAND
     assert body["metadata"] == {"instance": 2, "cpu": 4, "memory": 8192, "resource": "eas-r-abc123"}
     assert body["token"] == "s3cret-token-123"
     assert body["autoscaler"]["min"] == 0 and body["autoscaler"]["max"] == 8
     assert body["autoscaler"]["strategies"] == {"qps": 20}
     assert body["autoscaler"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 120
     assert body["autoscaler"]["behavior"]["onZero"]["scaleDownGracePeriodSeconds"] == 900
-    assert json.loads(body["labels"]["pai-jupyter.signature"]) == SIGNATURE
+    # No signature label: EAS labels take at most 128 bytes and no ',' or '='.
+    assert "pai-jupyter.signature" not in body["labels"]
+    assert all(len(v.encode()) <= 128 and "," not in v and "=" not in v for v in body["labels"].values())
     json.dumps(body)  # plain JSON, nothing else
 
 
-@pytest.mark.parametrize(
-    ("processor", "gpu", "code"),
-    [
-        ("onnx", 0, "onnx"),
-        ("torchscript", 0, "pytorch_cpu_1.10"),
-        ("torchscript", 1, "pytorch_gpu_1.10"),
-        ("tensorflow", 0, "tensorflow_cpu_2.3"),
-        ("xgboost", 0, "xgboost"),
-    ],
-)
-def test_builtin_processors_map_to_eas_codes(processor: str, gpu: int, code: str) -> None:
-    spec = ServiceSpec("m", processor, gpu=gpu)
-    body = spec.to_eas("oss://b/m")
-    assert body["processor"] == code
-    assert "containers" not in body
-    assert "pai-jupyter.processor" not in body.get("labels", {})
+@pytest.mark.parametrize("processor", ["onnx", "torchscript", "tensorflow", "sklearn", "xgboost"])
+def test_every_format_runs_our_model_server_in_a_container(processor: str) -> None:
+    """EAS has no onnx/xgboost code and its torch/TF processors speak protobuf: no built-in code."""
+    spec = ServiceSpec("m", processor)
+    body = spec.to_eas("oss://b/m/")
+    assert "processor" not in body
+    (container,) = body["containers"]
+    assert container["command"] == OWN_SERVER_COMMAND
+    assert {"name": "PAI_PROCESSOR", "value": processor} in container["env"]
+    assert body["storage"][0] == {
+        "mount_path": "/eas/workspace/model",
+        "oss": {"path": "oss://b/m/", "readOnly": True},
+    }
     assert ServiceSpec.from_eas(body) == spec
+
+
+def test_gpu_on_the_public_pool_goes_by_instance_type() -> None:
+    spec = ServiceSpec("g", "torchscript", gpu=1, instance_type="ecs.gn6i-c4g1.xlarge")
+    body = spec.to_eas("oss://b/g/")
+    assert body["cloud"] == {"computing": {"instance_type": "ecs.gn6i-c4g1.xlarge"}}
+    assert "gpu" not in body["metadata"]
+    assert ServiceSpec.from_eas(body) == spec
+    with pytest.raises(ValidationError, match="needs a GPU instance type"):
+        ServiceSpec("g", "torchscript", gpu=1).validate()
+    dedicated = ServiceSpec("g", "torchscript", gpu=2, resource_group="eas-r-abc")
+    assert dedicated.to_eas("oss://b/g/")["metadata"]["gpu"] == 2
+
+
+def test_elastic_inference_maps_to_the_service_json_or_is_refused() -> None:
+    spec = ServiceSpec("e", "onnx", instance_type="ecs.c6.xlarge", elastic_inference="eais.ei-a6.2xlarge")
+    body = spec.to_eas("oss://b/e/")
+    assert body["cloud"] == {
+        "computing": {"instance_type": "ecs.c6.xlarge"},
+        "eais": {"type": "eais.ei-a6.2xlarge"},
+    }
+    assert ServiceSpec.from_eas(body) == spec
+    for bad, message in [
+        (spec.with_changes(gpu=1), "already asks for GPUs"),
+        (spec.with_changes(resource_group="eas-r-abc"), "not to a dedicated resource group"),
+        (spec.with_changes(instance_type=None), "needs the CPU instance type"),
+        (spec.with_changes(instance_type="ecs.gn6i-c4g1.xlarge"), "is a GPU type"),
+        (spec.with_changes(elastic_inference="a6"), "is not valid"),
+    ]:
+        with pytest.raises(ValidationError, match=message):
+            bad.validate()
 
 
 def test_custom_processor_becomes_a_container_listening_on_the_port_env() -> None:
@@ -87,11 +118,11 @@ def test_custom_processor_becomes_a_container_listening_on_the_port_env() -> Non
     assert ServiceSpec.from_eas(body) == spec
 
 
-def test_sklearn_has_no_eas_builtin_so_it_runs_our_server_in_a_container() -> None:
+def test_sklearn_runs_our_server_in_the_regions_image() -> None:
     spec = ServiceSpec("iris", "sklearn")
     body = spec.to_eas("oss://b/iris/", region="cn-shanghai")
     (container,) = body["containers"]
-    assert "pai_jupyter.model_server.server --processor sklearn" in container["command"]
+    assert container["command"] == OWN_SERVER_COMMAND
     assert "cn-shanghai" in container["image"]
     assert body["storage"][0]["oss"]["path"] == "oss://b/iris/"
     assert ServiceSpec.from_eas(body) == spec
@@ -104,15 +135,17 @@ def test_sklearn_has_no_eas_builtin_so_it_runs_our_server_in_a_container() -> No
         full_spec(name="digits-svc"),  # '-' is ours only; EAS gets digits_svc
         full_spec(env="prod", autoscaler=AutoscalePolicy(min=2, max=4, tolerance=0.2)),
         full_spec(autoscaler=None, signature=None, token=None, resource_group=None, env="dev"),
-        ServiceSpec("gpu_model", "torchscript", gpu=2, cpu=8.5, memory_mb=30000),
+        ServiceSpec("gpu_model", "torchscript", gpu=2, cpu=8.5, memory_mb=30000, resource_group="eas-r-1"),
+        ServiceSpec("gpu_pool", "onnx", gpu=1, instance_type="ecs.gn6i-c4g1.xlarge"),
         ServiceSpec("m", "xgboost", max_body_bytes=123456),
     ],
 )
 def test_eas_round_trip_is_exact(spec: ServiceSpec) -> None:
+    """Exact but for the signature, which the aliyun backend keeps in the service's OSS state."""
     body = spec.to_eas("oss://demo/models/x/")
-    assert ServiceSpec.from_eas(body) == spec
+    assert ServiceSpec.from_eas(body) == spec.with_changes(signature=None)
     # and through JSON text, as a user would save it
-    assert ServiceSpec.from_eas(json.loads(json.dumps(body))) == spec
+    assert ServiceSpec.from_eas(json.loads(json.dumps(body))) == spec.with_changes(signature=None)
 
 
 def test_dash_names_become_eas_names() -> None:

@@ -84,6 +84,10 @@ def region_endpoint(config: PaiConfig, product: str) -> str:
         return config.dlc_endpoint or f"pai-dlc.{region}.aliyuncs.com"
     if product == "eas":
         return config.eas_endpoint or f"pai-eas.{region}.aliyuncs.com"
+    if product == "workspace":  # the AIWorkspace SDK's regional rule: aiworkspace.<region>.aliyuncs.com
+        return config.workspace_endpoint or f"aiworkspace.{region}.aliyuncs.com"
+    if product == "dsw":  # the PAI-DSW SDK's regional rule: pai-dsw.<region>.aliyuncs.com
+        return config.dsw_endpoint or f"pai-dsw.{region}.aliyuncs.com"
     if product == "oss":
         # Inside DSW (an Alibaba Cloud VPC) the internal endpoint is free and faster.
         return config.oss_endpoint or f"oss-{region}{'-internal' if in_dsw() else ''}.aliyuncs.com"

@@ -55,12 +55,14 @@ FAILED_STATES = {"Failed", "FailedReserving"}
 # ``Evicted`` (documented); reason texts below are matched as a fallback.
 RECLAIM_WORDS = ("evict", "preempt", "reclaim", "spotinstance", "spot instance")
 
-# DLC metric type -> the system metric name both backends use.
+# DLC metric type -> our system metric name. GetJobMetrics reports memory and GPU memory as
+# utilisation percentages (pai-api.md section 9), so they are *_percent here, not the local
+# backend's memory_mb / gpu_memory_mb.
 SYSTEM_METRICS = {
     "CpuCoreUsage": "cpu_percent",
-    "MemoryUsage": "memory_mb",
+    "MemoryUsage": "memory_percent",
     "GpuCoreUsage": "gpu_util",
-    "GpuMemoryUsage": "gpu_memory_mb",
+    "GpuMemoryUsage": "gpu_memory_percent",
 }
 
 
@@ -75,7 +77,10 @@ def was_reclaimed(item: dict[str, Any]) -> bool:
     if item.get("Status") not in FAILED_STATES:
         return False
     pods = item.get("Pods") or []
-    if any(str(p.get("SubStatus", "")).lower() == "evicted" for p in pods):
+    # A reclaimed pod may be replaced: the evicted one then shows only under its successor's
+    # HistoryPods (GetJobResponseBodyPodsHistoryPods in the SDK model _get_job_response_body.py).
+    history = [h for p in pods for h in (p.get("HistoryPods") or [])]
+    if any(str(p.get("SubStatus", "")).lower() == "evicted" for p in [*pods, *history]):
         return True
     text = f"{item.get('SubStatus', '')} {item.get('ReasonCode', '')} {item.get('ReasonMessage', '')}".lower()
     return any(word in text for word in RECLAIM_WORDS)
@@ -94,7 +99,8 @@ def run_outputs(spec: JobSpec, run: OssUri) -> dict[str, str]:
 
 
 def wrapper_prefix() -> str:
-    metrics = f"{RUN_MOUNT}/metrics/worker-${{RANK:-0}}.${{{ENV_ATTEMPT}:-1}}.jsonl"
+    # {rank} is filled in by report() from RANK or TF_CONFIG (jobenv.worker_rank): TFJob pods get no RANK.
+    metrics = f"{RUN_MOUNT}/metrics/worker-{{rank}}.${{{ENV_ATTEMPT}:-1}}.jsonl"
     return (
         f'export PYTHONPATH="{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
         f' PAI_METRICS_FILE="{metrics}"'
@@ -107,6 +113,27 @@ def strip_wrapper(command: str) -> str:
     return command.split(_PREFIX_END, 1)[1] if _PREFIX_END in command else command
 
 
+def mount_uri(uri: str, region: str) -> str:
+    """An OSS URI as DLC mounts it: the bucket qualified with the region's internal endpoint
+    (``oss://bucket.oss-<region>-internal.aliyuncs.com/key``), as the PAI SDK sends it
+    (``patch_oss_endpoint`` in pai/common/oss_utils.py; pai-api.md section 9)."""
+    if not uri.startswith("oss://"):
+        return uri
+    parsed = OssUri.parse(uri)
+    endpoint = parsed.endpoint or f"oss-{region}-internal.aliyuncs.com"
+    return f"oss://{parsed.bucket}.{endpoint}/{parsed.key}"
+
+
+def rw_prefixes(body: dict[str, Any]) -> list[OssUri]:
+    """The OSS folders a body mounts read-write (they must exist before the job starts)."""
+    parsed = [
+        OssUri.parse(s["Uri"])
+        for s in body.get("DataSources") or []
+        if s.get("MountAccess") == "RW" and str(s.get("Uri", "")).startswith("oss://")
+    ]
+    return [OssUri(p.bucket, p.key).as_dir() for p in parsed]  # written through the configured endpoint
+
+
 def create_body(
     spec: JobSpec,
     code_uri: str,
@@ -117,12 +144,17 @@ def create_body(
     workspace_id: str,
     attempt: int,
     root: str | None,
+    image: str | None = None,
 ) -> dict[str, Any]:
-    """The CreateJob body: ``JobSpec.to_dlc`` plus our mounts, wrapper and env."""
+    """The CreateJob body: ``JobSpec.to_dlc`` plus our mounts, wrapper and env.
+
+    ``image`` is the one resolved from the workspace's image list when the spec names none.
+    """
     effective = spec.with_changes(
         output=outputs["model"],
         checkpoint=outputs["checkpoints"],
         workspace_id=spec.workspace_id or workspace_id or None,
+        image=spec.image or image,
     )
     body = effective.to_dlc(code_uri, region=region)
     body["UserCommand"] = wrapper_prefix() + body["UserCommand"]
@@ -135,7 +167,14 @@ def create_body(
     envs[ENV_RUN] = str(run.as_dir())
     if root:
         envs[ENV_ROOT] = root
+    rw = [s["MountPath"] for s in body["DataSources"] if s.get("MountAccess") == "RW"]
+    envs["PAI_JUPYTER_OSS_MOUNTS"] = ":".join(rw)  # jobenv.on_oss_mount: no fsync there
     body["Envs"] = envs
+    for source in body["DataSources"]:
+        source["Uri"] = mount_uri(source["Uri"], region)
+    # report() appends to its metrics file on the run folder's OSS mount: JindoFuse allows
+    # appends only with EnableOssAppend (JobSettings in the SDK model _job_settings.py; section 9).
+    body["Settings"] = {**(body.get("Settings") or {}), "EnableOssAppend": True}
     return body
 
 
@@ -144,9 +183,19 @@ def foreign_spec(item: dict[str, Any]) -> JobSpec:
     body = {k: v for k, v in item.items() if v not in ("", None)}
     body["UserCommand"] = strip_wrapper(str(item.get("UserCommand") or ""))
     body["DataSources"] = [
-        s for s in item.get("DataSources") or [] if s.get("MountPath") not in (RUN_MOUNT, RUNTIME_MOUNT)
+        {**s, "Uri": str(OssUri.parse(s["Uri"])) if str(s.get("Uri", "")).startswith("oss://") else s.get("Uri")}
+        for s in item.get("DataSources") or []
+        if s.get("MountPath") not in (RUN_MOUNT, RUNTIME_MOUNT)
     ]
-    ours = {ENV_RUN, ENV_ROOT, ENV_ATTEMPT, "PAI_FRAMEWORK", "PAI_JOB_NAME", "PAI_CHECKPOINT_INTERVAL"}
+    ours = {
+        ENV_RUN,
+        ENV_ROOT,
+        ENV_ATTEMPT,
+        "PAI_FRAMEWORK",
+        "PAI_JOB_NAME",
+        "PAI_CHECKPOINT_INTERVAL",
+        "PAI_JUPYTER_OSS_MOUNTS",
+    }
     body["Envs"] = {k: v for k, v in (item.get("Envs") or {}).items() if k not in ours}
     if not body.get("Priority"):
         body["Priority"] = 1

@@ -4,8 +4,11 @@
   with ``=== attempt N ===`` separators as the local backend does; offsets are
   character offsets into that text.
 - Metrics: the ``report()`` stream the job appends to its run folder on OSS
-  (read incrementally with ranged GETs), plus GetJobMetrics for CPU, memory
-  and GPU (``dlc_jobs.SYSTEM_METRICS``; units as DLC reports them).
+  (read incrementally with ranged GETs sent with ``x-oss-range-behavior: standard``,
+  so a poll with nothing new reads nothing), plus GetJobMetrics for CPU, memory and
+  GPU (``dlc_jobs.SYSTEM_METRICS``; memory and GPU memory are percentages). GetJobMetrics
+  is not maintained for every job kind: a failed call means "no system figures" for that
+  metric, never a broken job view.
 - Events: our own (submission, preemption, restart, provenance), each
   attempt's ``StatusHistory`` and GetJobEvents.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ...errors import PaiError
 from ...records import JobEvent, LogChunk, MetricPoint
 from ...reporting import read_lines
 from ...storage.uri import OssUri
@@ -32,6 +36,9 @@ class DlcTelemetry:
     _metric_cache: dict[str, tuple[int, list[MetricPoint], tuple[float, int] | None]]
 
     def _call(self, what: str) -> Any:  # pragma: no cover - provided by DlcTraining
+        raise NotImplementedError
+
+    def _read(self, what: str, fn: Any) -> Any:  # pragma: no cover - provided by DlcTraining
         raise NotImplementedError
 
     def _resolve(self, job_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:  # pragma: no cover
@@ -62,8 +69,10 @@ class DlcTelemetry:
         if worker >= len(pods):
             return []
         pod_id = str(pods[worker].get("PodId"))
-        with self._call(f"GetPodLogs {dlc_id}/{pod_id}"):
-            body = self.client.get_pod_logs(dlc_id, pod_id, models.GetPodLogsRequest(max_lines=MAX_LOG_LINES))
+        body = self._read(
+            f"GetPodLogs {dlc_id}/{pod_id}",
+            lambda: self.client.get_pod_logs(dlc_id, pod_id, models.GetPodLogsRequest(max_lines=MAX_LOG_LINES)),
+        )
         lines = [str(line) for line in (body.body.logs or [])]
         if terminal:
             self._log_cache[key] = lines
@@ -138,8 +147,13 @@ class DlcTelemetry:
             request = models.GetJobMetricsRequest(
                 metric_type=kind, start_time=dj.iso(start), end_time=dj.iso(time.time() + 60)
             )
-            with self._call(f"GetJobMetrics {dlc_id} {kind}"):
-                body = self.client.get_job_metrics(dlc_id, request).body.to_map()
+            try:
+                body = self._read(
+                    f"GetJobMetrics {dlc_id} {kind}",
+                    lambda request=request: self.client.get_job_metrics(dlc_id, request).body.to_map(),
+                )
+            except PaiError:
+                continue  # this figure is unavailable for the job kind (or now): show the others
             for pod in body.get("PodMetrics") or []:
                 rank = rank_of.get(str(pod.get("PodId")), 0)
                 for m in pod.get("Metrics") or []:
@@ -172,8 +186,12 @@ class DlcTelemetry:
                         {"attempt": number, "dlc_job_id": dlc_id, "dlc_status": h.get("Status")},
                     )
                 )
-            with self._call(f"GetJobEvents {dlc_id}"):
-                body = self.client.get_job_events(dlc_id, models.GetJobEventsRequest()).body.to_map()
+            body = self._read(
+                f"GetJobEvents {dlc_id}",
+                lambda dlc_id=dlc_id: self.client.get_job_events(
+                    dlc_id, models.GetJobEventsRequest()
+                ).body.to_map(),
+            )
             for text in body.get("Events") or []:
                 text = str(text)
                 ts = dj.parse_time(text.split(" ", 1)[0]) or created

@@ -6,8 +6,9 @@ the run-folder mounts of ``dlc_jobs``) and writes the job's manifest to OSS.
 Reads are GetJob / ListJobs / GetPodLogs / GetJobEvents / GetJobMetrics, and
 the ``report()`` stream read back from the run folder. Stop is StopJob.
 
-Reads (``get``, ``list``, ``logs``, ...) change nothing. ``reconcile_job`` does the
-job's pending work; watchers call it on purpose (``Job.wait``, the widget, the
+Reads never write: ``get``, ``list``, ``logs``, ... change nothing. ``reconcile_job`` is the
+one place that writes the manifest (first-start time, failure reasons, attempt events,
+provenance, spot resubmission); watchers call it on purpose (``Job.wait``, the widget, the
 sidebar's push loop, every ``AliyunBackend.reconcile_interval``).
 
 Spot reclaim: DLC fails a job whose spot instances are taken back. ``get`` shows
@@ -36,7 +37,8 @@ from . import dlc_jobs as dj
 from .credentials import openapi_config, region_endpoint
 from .dlc_telemetry import DlcTelemetry, worker_pods
 from .oss_storage import OssStorage
-from .sdk_errors import sdk_call
+from .sdk_errors import read_call, sdk_call
+from .workspace import PaiWorkspace
 
 RESUBMIT_WAIT = 5.0
 CLAIM_STALE_S = 120.0  # a resubmission claim older than this, with no new attempt, was abandoned
@@ -45,10 +47,14 @@ MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
 
 class DlcTraining(DlcTelemetry):
     can_preempt = False
+    # DLC moves a job between states in seconds to minutes, and its API is rate limited:
+    # poll it every few seconds, not at the local backend's sub-second cadence.
+    reconcile_interval: float = 5.0
 
     def __init__(self, config: PaiConfig, storage: OssStorage) -> None:
         self.config = config
         self.storage = storage
+        self.workspace = PaiWorkspace(config)
         self.endpoint = region_endpoint(config, "dlc")
         self._client: Any = None
         self._lock = threading.Lock()
@@ -68,11 +74,18 @@ class DlcTraining(DlcTelemetry):
     def _call(self, what: str) -> Any:
         return sdk_call(what, self.endpoint, f"check PaiConfig.region ({self.config.region}) and workspace_id")
 
+    def _read(self, what: str, fn: Any) -> Any:
+        """An idempotent read, retried with backoff on throttling and 5xx (sdk_errors.read_call)."""
+        return read_call(
+            what, self.endpoint, f"check PaiConfig.region ({self.config.region}) and workspace_id", fn
+        )
+
     def _get_item(self, dlc_id: str) -> dict[str, Any]:
         from alibabacloud_pai_dlc20201203 import models
 
-        with self._call(f"GetJob {dlc_id}"):
-            return self.client.get_job(dlc_id, models.GetJobRequest()).body.to_map()
+        return self._read(
+            f"GetJob {dlc_id}", lambda: self.client.get_job(dlc_id, models.GetJobRequest()).body.to_map()
+        )
 
     def _create(self, body: dict[str, Any]) -> str:
         from alibabacloud_pai_dlc20201203 import models
@@ -131,12 +144,16 @@ class DlcTraining(DlcTelemetry):
                     f"data input {item.uri} does not exist",
                     f"upload it first: jupyter pai storage cp <local path> {item.uri}",
                 )
+        spec.validate_for_dlc(self.config.region)
+        image = self.workspace.image_for(spec)
+        workspace_id = self.workspace.workspace_id()
         run = self._run_folder(spec, code_uri)
         runtime = self._runtime(run.bucket)
         outputs = dj.run_outputs(spec, run)
         body = dj.create_body(
-            spec, code_uri, run, runtime, outputs, self.config.region, self.config.workspace_id, 1, None
+            spec, code_uri, run, runtime, outputs, self.config.region, workspace_id, 1, None, image
         )
+        self._ensure_prefixes(body)
         job_id = self._create(body)
         now = time.time()
         manifest = {
@@ -146,8 +163,13 @@ class DlcTraining(DlcTelemetry):
             "runtime": str(runtime),
             "outputs": outputs,
             "created_at": now,
+            "image": image,
+            "workspace_id": workspace_id,
             "attempts": [{"attempt": 1, "job_id": job_id, "submitted_at": now}],
-            "events": [{"ts": now, "kind": "info", "message": f"submitted to PAI-DLC as {job_id}", "data": {}}],
+            "events": [
+                {"ts": now, "kind": "info", "message": f"submitted to PAI-DLC as {job_id}", "data": {}},
+                *self._choices(spec, body, now),
+            ],
             "stopped": False,
             "provenance_written": False,
             "final_reason": None,
@@ -157,6 +179,27 @@ class DlcTraining(DlcTelemetry):
         )
         self._write_manifest(manifest)
         return self._record(manifest, self._get_item(job_id))
+
+    def _choices(self, spec: JobSpec, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
+        """Events naming what was chosen for the user: the instance type, the spot limit, the image."""
+        role = body["JobSpecs"][0]
+        out = []
+        if role.get("EcsSpec") and not spec.instance_type:
+            out.append(f"no --instance-type: running on {role['EcsSpec']} (the public pool needs one)")
+        spot = role.get("SpotSpec") or {}
+        if spec.spot and not (
+            spec.spot_policy and (spec.spot_policy.discount_limit or spec.spot_policy.price_limit)
+        ):
+            out.append(f"no spot limit given: bidding up to SpotDiscountLimit={spot.get('SpotDiscountLimit')}")
+        if not spec.image:
+            out.append(f"no --image: using {role['Image']} from the workspace's image list")
+        return [{"ts": now, "kind": "info", "message": m, "data": {}} for m in out]
+
+    def _ensure_prefixes(self, body: dict[str, Any]) -> None:
+        """Read-write OSS mounts need their folder to exist when the job starts: write a marker."""
+        for prefix in dj.rw_prefixes(body):
+            if prefix.key and not self.storage.exists(prefix):
+                self.storage.write_bytes(prefix.join(".keep"), b"")
 
     def _resolve(self, job_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """(manifest or None, GetJob of the latest attempt)."""
@@ -178,7 +221,7 @@ class DlcTraining(DlcTelemetry):
         return self._record(manifest, item)
 
     def reconcile_job(self, job_id: str) -> JobRecord:
-        """Resubmit a reclaimed spot job, record attempts and failures, write provenance on success."""
+        """Bring the manifest up to date (events, provenance, spot resubmission); the new record."""
         manifest, item = self._resolve(job_id)
         if manifest is None:
             return self._foreign_record(item)
@@ -290,9 +333,10 @@ class DlcTraining(DlcTelemetry):
             OssUri.parse(manifest["runtime"]),
             manifest["outputs"],
             self.config.region,
-            self.config.workspace_id,
+            manifest.get("workspace_id", self.config.workspace_id),
             attempt + 1,
             manifest["root"],
+            manifest.get("image"),
         )
         new_id = self._create(body)
         old_id = manifest["attempts"][-1]["job_id"]
@@ -418,12 +462,11 @@ class DlcTraining(DlcTelemetry):
             page_size=min(100, max(limit * 2, 10)),
             page_number=1,
             display_name=name or None,
-            workspace_id=self.config.workspace_id or None,
+            workspace_id=self.workspace.workspace_id() or None,
             sort_by="GmtCreateTime",
             order="desc",
         )
-        with self._call("ListJobs"):
-            items = self.client.list_jobs(request).body.to_map().get("Jobs") or []
+        items = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map().get("Jobs") or [])
         roots = [i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)]
 
         def one(item: dict[str, Any]) -> JobRecord | None:
@@ -453,7 +496,7 @@ class DlcTraining(DlcTelemetry):
             dlc_id = str(item.get("JobId"))
             with self._call(f"StopJob {dlc_id}"):
                 self.client.stop_job(dlc_id)
-        return self.get(job_id)
+        return self.reconcile_job(job_id)
 
     def provenance(self, job_id: str) -> dict[str, Any]:
         manifest, _ = self._resolve(job_id)

@@ -1,8 +1,11 @@
 """Where the aliyun rollout gates get their figures: the client side.
 
-PAI-EAS's control API (2021-07-01) exposes no request counts, error counts
-or latencies (those live in CloudMonitor, outside the documented API), so the
-gates are fed from the client: while a rollout is active, each controller tick
+PAI-EAS's control API (2021-07-01) exposes no error counts or latencies
+(those live in CloudMonitor, outside the documented API); its one traffic
+figure, the per-service QPS in DescribeServiceAutoScaler ``CurrentMetrics``
+(when an autoscaler is set), is recorded beside each step's figures
+(``EasRollouts._eas_qps``) but cannot feed a p95 or error gate. So the gates
+are fed from the client: while a rollout is active, each controller tick
 sends a few *probe* predictions to each version's own endpoint (members of a
 service group keep their own endpoints) and records status and latency. The
 probe body is built from the service's declared signature (zeros of each

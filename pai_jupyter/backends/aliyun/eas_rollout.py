@@ -1,15 +1,24 @@
-"""The rollout controller loop of the aliyun serving face, and rollout control.
+"""The rollout controller of the aliyun serving face, its lease, and rollout control.
 
 ``decide_rollout`` (``pai_jupyter.decisions.rollout``) is the pure decision; this
 module feeds it client-side figures (``eas_figures``), applies its decisions
 as ReleaseService weight changes, and records every step's figures and every
 decision as events. A decision is applied by one client only: it is claimed
 first with an OSS object written with ``x-oss-forbid-overwrite``.
+
+Lease: ``state["lease"]`` = ``{"rollout", "origin", "driver", "until", "renewed_at"}``.
+``origin`` is the workspace that started the rollout (the DSW instance id, or the
+host); any driver of that origin renews it (``reconcile_service``); once
+``until`` has passed unrenewed, whoever reconciles next reverts. Active
+rollouts are indexed at ``pai-jupyter/rollouts/active/<service>.json`` so a
+server extension finds the ones its workspace drives without listing every
+service.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import replace
@@ -18,6 +27,7 @@ from typing import Any
 from ...config import in_dsw
 from ...decisions.rollout import (
     HOLD,
+    REVERT,
     RolloutDecision,
     apply,
     check_rollout_action,
@@ -38,14 +48,16 @@ class EasRollouts:
 
     figures: ClientFigures
     storage: Any
+    client: Any
+    cluster: str
     tick: float
+    lease_s: float
+    origin: str
+    driver_kind: str
     _watchers: dict[str, threading.Thread]
 
     # Provided by EasServing.
     def get(self, name: str) -> ServiceRecord:  # pragma: no cover
-        raise NotImplementedError
-
-    def reconcile_service(self, name: str) -> ServiceRecord:  # pragma: no cover
         raise NotImplementedError
 
     def _latest(self, state: dict[str, Any]) -> RolloutRecord | None:  # pragma: no cover
@@ -77,9 +89,103 @@ class EasRollouts:
     def _active(self, state: dict[str, Any]) -> RolloutRecord | None:  # pragma: no cover
         raise NotImplementedError
 
+    def _record(
+        self, state: dict[str, Any], members: dict[int, dict[str, Any]]
+    ) -> ServiceRecord:  # pragma: no cover
+        raise NotImplementedError
+
     def _store_rollout(self, state: dict[str, Any], rollout: RolloutRecord) -> None:
         rollout.updated_at = time.time()
         state["rollouts"][-1] = rollout.to_dict()
+        if not rollout.active:
+            state.pop("lease", None)
+            self.storage.delete(self._index_uri(state["name"]))
+
+    # -- lease --------------------------------------------------------------------------------
+    def _index_uri(self, name: str) -> OssUri:
+        return OssUri(self._bucket(), f"pai-jupyter/rollouts/active/{name}.json")
+
+    def _driver(self) -> str:
+        return f"{self.driver_kind} pid {os.getpid()} on {self.origin}"
+
+    def _take_lease(self, state: dict[str, Any], rollout: RolloutRecord) -> None:
+        now = time.time()
+        state["lease"] = {
+            "rollout": rollout.id,
+            "origin": self.origin,
+            "driver": self._driver(),
+            "until": now + self.lease_s,
+            "renewed_at": now,
+        }
+        self.storage.write_bytes(
+            self._index_uri(state["name"]), json.dumps({"origin": self.origin, "rollout": rollout.id}).encode()
+        )
+
+    def active_rollouts(self) -> dict[str, str]:
+        """Every active rollout in the index: service name -> the origin that started it."""
+        out = {}
+        for info in self.storage.list(OssUri(self._bucket(), "pai-jupyter/rollouts/active/")):
+            if info.is_dir or not info.uri.endswith(".json"):
+                continue
+            try:
+                entry = json.loads(self.storage.read_bytes(OssUri.parse(info.uri)))
+            except (NotFoundError, ValueError):
+                continue
+            out[info.uri.rsplit("/", 1)[-1][: -len(".json")]] = str(entry.get("origin") or "")
+        return dict(sorted(out.items()))
+
+    def driven_here(self) -> list[str]:
+        """Services whose active rollout was started from this workspace (what this origin drives)."""
+        return [name for name, origin in self.active_rollouts().items() if origin == self.origin]
+
+    def reconcile_service(self, name: str, drive: bool = True) -> ServiceRecord:
+        """Advance (or revert) ``name``'s active rollout; the only operation that moves one.
+
+        A driver (``drive=True``) of the workspace that started the rollout renews the
+        step's lease and runs one controller tick. Anyone who finds the lease past its
+        deadline reverts the weights to the old version and records why. Otherwise, and
+        for observers (``drive=False``), nothing is written.
+        """
+        state = self._load(name)
+        rollout = self._active(state)
+        if rollout is None:
+            return self._record(state, self._members(state["group"]))
+        lease = state.get("lease") or {}
+        now = time.time()
+        if lease.get("rollout") == rollout.id and now > float(lease.get("until") or 0):
+            self._expire(state, rollout, lease, now)
+            return self._record(state, self._members(state["group"]))
+        if not drive or lease.get("origin") != self.origin:
+            return self._record(state, self._members(state["group"]))
+        if now - float(lease.get("renewed_at") or 0) >= min(self.tick, self.lease_s / 4):
+            lease.update(driver=self._driver(), until=now + self.lease_s, renewed_at=now)
+            state["lease"] = lease
+            self._save(state)
+        members = self._members(state["group"])
+        if rollout.state == ROLLOUT_RUNNING and self._advance(state, rollout, members):
+            members = self._members(state["group"])
+            state = self._load(name)
+        return self._record(state, members)
+
+    def _expire(self, state: dict[str, Any], rollout: RolloutRecord, lease: dict[str, Any], now: float) -> None:
+        claim = OssUri(self._bucket(), f"pai-jupyter/services/{state['name']}/claims/{rollout.id}-lease")
+        if not self.storage.create_exclusive(claim, json.dumps(lease).encode()):
+            state.update(self._load(state["name"]))  # another client reverted it first
+            return
+        deadline = time.strftime("%H:%M:%S UTC", time.gmtime(float(lease.get("until") or 0)))
+        reason = (
+            f"no driver renewed the rollout's lease by {deadline} (last: {lease.get('driver', 'unknown')}); "
+            f"traffic back on v{rollout.from_version}"
+        )
+        # The one rollout transition (decisions.rollout.apply): failed, 100 % back on the old version.
+        self._carry_out(state, rollout, RolloutDecision(REVERT, 0.0, reason, {"lease": lease}), now)
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        """Who drives ``name``'s active rollout and when its lease ends (None without one)."""
+        state = self._load(name)
+        rollout = self._active(state)
+        lease = state.get("lease")
+        return dict(lease) if rollout is not None and lease and lease.get("rollout") == rollout.id else None
 
     def _advance(self, state: dict[str, Any], rollout: RolloutRecord, members: dict[int, dict[str, Any]]) -> bool:
         """One controller tick: gather figures, decide, apply. True when weights changed."""
@@ -112,6 +218,9 @@ class EasRollouts:
         figures = {**decision.figures, "source": "client probes" if body is not None else "instance health"}
         if decision.action == HOLD:
             return False
+        eas_qps = self._eas_qps(state, (rollout.from_version, rollout.to_version))
+        if eas_qps:
+            figures["eas_qps"] = eas_qps  # EAS's own figure, recorded beside the gates' inputs
         decision = replace(decision, figures=figures)
         # One client applies each decision: claim it on OSS first.
         claim = OssUri(self._bucket(), f"pai-jupyter/services/{name}/claims/{rollout.id}-{rollout.step}")
@@ -122,19 +231,45 @@ class EasRollouts:
         return True
 
     def _carry_out(
-        self, state: dict[str, Any], rollout: RolloutRecord, decision: RolloutDecision, now: float
+        self,
+        state: dict[str, Any],
+        rollout: RolloutRecord,
+        decision: RolloutDecision,
+        now: float,
+        lease: bool = False,
     ) -> None:
-        """Apply ``decision`` (``decisions.rollout.apply``) and make it so: weights, events, state on OSS."""
+        """Apply ``decision`` (``decisions.rollout.apply``) and make it so: weights, events, state on OSS.
+
+        ``lease``: this client takes the rollout's lease (a resume: whoever resumes drives)."""
         transition = apply(rollout, decision, now)
         if transition.weights is not None:
             self._set_weights(state, transition.weights)
         for kind, message, version, data in transition.events:
             self._event(state, kind, message, version, **data)
+        if lease and rollout.active:
+            self._take_lease(state, rollout)
         self._store_rollout(state, rollout)
         self._save(state)
 
+    def _eas_qps(self, state: dict[str, Any], versions: tuple[int, ...]) -> dict[str, float]:
+        """QPS per version from EAS's own monitoring: DescribeServiceAutoScaler ``CurrentMetrics``
+        (the only traffic figure the 2021-07-01 API exposes; there when an autoscaler is set)."""
+        if not state.get("autoscaler"):
+            return {}
+        out = {}
+        for number in versions:
+            try:
+                body = self.client.describe_service_auto_scaler(self.cluster, f"{state['group']}_v{number}").body
+            except Exception:  # informative only: the gates never wait for it
+                continue
+            for metric in body.current_metrics or []:
+                if str(metric.metric_name).upper() == "QPS" and metric.value is not None:
+                    out[str(number)] = float(metric.value)
+        return out
+
     def _watch(self, name: str) -> None:
-        """Advance the rollout from this process while it is active."""
+        """Drive the rollout from this process too while it lives (the server extension drives it
+        in the background whatever happens to this process)."""
         if name in self._watchers and self._watchers[name].is_alive():
             return
 
@@ -143,7 +278,7 @@ class EasRollouts:
                 time.sleep(self.tick)
                 try:
                     record = self.reconcile_service(name)
-                except Exception:  # a transient failure; the next reader retries
+                except Exception:  # a transient failure; the next tick retries
                     continue
                 if record.rollout is None or not record.rollout.active:
                     return
@@ -155,8 +290,9 @@ class EasRollouts:
     def rollout_action(self, name: str, action: str) -> ServiceRecord:
         check_rollout_action(action)
         state = self._load(name)
-        rollout = require_active(name, self._latest(state))
-        self._carry_out(state, rollout, user_decision(action, rollout), time.time())
+        rollout = require_active(name, self._active(state))
+        now = time.time()
+        self._carry_out(state, rollout, user_decision(action, rollout), now, lease=action == "resume")
         if rollout.state == ROLLOUT_RUNNING:
             self._watch(name)
         return self.get(name)

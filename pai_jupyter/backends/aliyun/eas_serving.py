@@ -1,40 +1,46 @@
 # Over 450 lines on purpose: the whole EAS mapping (deploy, traffic, records, autoscaler) reads as one unit.
 """The serving face over PAI-EAS (``alibabacloud-eas20210701``).
 
-Mapping (reference §3):
+Mapping (reference sections 3 and 9; docs/aliyun.md):
 
 - a pai-jupyter *service* ``digits-svc`` is an EAS **service group**
-  ``digits_svc`` (EAS names allow no '-'); its endpoint is the group's
-  ``/api/predict/<group>``;
+  ``digits_svc`` (EAS names allow no '-'); its endpoint and its own token
+  come from DescribeGroup (the Group struct's ``InternetEndpoint`` /
+  ``IntranetEndpoint`` and ``AccessToken``), not from a member;
 - *version* N is its own EAS service ``digits_svc_vN`` created with
-  CreateService from ``ServiceSpec.to_eas(model_uri)`` plus
-  ``metadata.group`` (the group key is UNCONFIRMED in the reference) and
-  ``pai-jupyter.*`` labels; every version is created with the same token, so
-  the group endpoint takes one token whichever member answers;
-- traffic: ReleaseService per member, ``{"Weight": percent, "TrafficState":
-  "grouping"}`` for members with traffic, ``{"Weight": 0, "TrafficState":
-  "standalone"}`` for the others (weights are sent as percentages; EAS
-  splits by relative weight);
-- a new version starts a gated rollout through the plan's steps; rollback to
-  any kept version is the same weight change; the autoscaler is
-  Create/UpdateServiceAutoScaler on every member;
-- endpoint and token come from DescribeService (``InternetEndpoint``, or the
-  intranet one inside Alibaba Cloud, and ``AccessToken``).
+  CreateService from ``ServiceSpec.to_eas(model_uri)``: our model server in a
+  custom container with the ``pai_jupyter`` runtime mounted and the model's
+  framework pinned in ``prepare.pythonRequirements`` (``eas_runtime``), plus
+  ``metadata.group`` (the group key is UNCONFIRMED in the reference) and short
+  ``pai-jupyter.*`` labels (at most 128 bytes, no ',' or '='); the signature,
+  model URI, job id and autoscaler policy live in the service's state on OSS;
+- traffic: the group's ``TrafficMode`` is set to ``customized`` with UpdateGroup
+  (the SDK has no helper; ``_call_api`` sends the documented
+  ``PUT /api/v2/groups/{ClusterId}/{GroupName}``) and checked with DescribeGroup
+  before the first weighted step: in ``auto`` mode EAS splits by instance count
+  and ignores weights. Then ReleaseService per member, ``{"Weight": percent,
+  "TrafficState": "grouping"}`` for members with traffic, ``{"Weight": 0,
+  "TrafficState": "standalone"}`` for the others;
+- the autoscaler: DescribeServiceAutoScaler first, then Update (one exists) or
+  Create (none yet); an error from Describe is an error, not "none yet".
 
-Rollout state, events and what EAS has no place for (model URI, job id,
-signature, the autoscaler policy) live in
-``oss://<bucket>/pai-jupyter/services/<name>/state.json``. Reads (``get``,
-``list``) change nothing; the rollout is advanced by ``reconcile_service``, which the
-widgets, ``wait_rollout``, the sidebar and ``--wait`` call on purpose (every
-``AliyunBackend.reconcile_interval``), and by a daemon thread in the process that
-started it: with nobody watching, it holds its current weights and never advances
-unobserved. Gate figures come from the client side (see ``eas_figures``).
+Reads never write: ``get`` only reads. ``reconcile_service`` advances a rollout
+(or reverts it) and is called on purpose by a driver: the Jupyter server
+extension of the workspace that started it (``pai_jupyter.server.rollouts``),
+or the kernel that started it while it lives. Each step holds a *lease* with a
+deadline in the service's state; a driver of the same workspace renews it on
+every reconcile. When the deadline passes with nobody renewing (the instance
+stopped, the kernel died), the next client that reconciles the service, as
+``jupyter pai services rollout NAME status`` does, reverts the weights and
+records why. Gate figures: see ``eas_figures``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 import threading
 import time
 from dataclasses import asdict
@@ -43,7 +49,6 @@ from typing import Any
 from ...config import PaiConfig, in_dsw
 from ...errors import ConflictError, NotFoundError, ValidationError
 from ...records import (
-    ROLLOUT_RUNNING,
     SVC_CREATING,
     SVC_FAILED,
     SVC_RUNNING,
@@ -57,17 +62,28 @@ from ...records import (
     ServiceRecord,
     VersionRecord,
 )
-from ...specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
+from ...specs.service import (
+    CONTAINER_RUNTIME_DIR,
+    AutoscalePolicy,
+    RolloutPlan,
+    ServiceSpec,
+)
 from ...storage.provenance import provenance_beside
 from ...storage.uri import OssUri
 from .credentials import openapi_config, region_endpoint
 from .eas_figures import ClientFigures
 from .eas_rollout import EasRollouts
+from .eas_runtime import environment_packages, requirements, runtime_digest, runtime_files
 from .oss_storage import OssStorage
 from .sdk_errors import sdk_call
 
 DEPLOY_TIMEOUT = 900.0
 TICK = 2.0
+LEASE_S = 300.0  # a rollout step's lease; drivers renew it every TICK
+# EAS labels: keys and values at most 128 bytes, no ',' or '=' (UpdateServiceLabel API doc).
+LABEL_MAX = 128
+# Regions where Elastic Inference (EAIS) can be attached; UNCONFIRMED list, see docs/aliyun.md.
+EI_REGIONS = frozenset({"cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-shenzhen"})
 _VER_STATE = {"Running": VER_RUNNING, "Failed": VER_FAILED, "Stopped": VER_STOPPED, "Stopping": VER_STOPPED}
 
 
@@ -82,6 +98,15 @@ class EasServing(EasRollouts):
         self.figures = ClientFigures()
         self._client: Any = None
         self._watchers: dict[str, threading.Thread] = {}
+        self.lease_s = LEASE_S
+        # Who drives rollouts from here: the workspace (DSW instance) or this host.
+        self.origin = os.environ.get("DSW_INSTANCE_ID") or f"host {socket.gethostname()}"
+        self.driver_kind = "python process"
+
+    @property
+    def reconcile_interval(self) -> float:
+        """Seconds between two ``reconcile_service`` calls a driver should make."""
+        return self.tick
 
     # -- SDK ------------------------------------------------------------------------------
     @property
@@ -123,6 +148,50 @@ class EasServing(EasRollouts):
         with self._call(f"ReleaseService {member}"):
             self.client.release_service(self.cluster, member, body)
 
+    # -- groups ----------------------------------------------------------------------------
+    def _group(self, group: str) -> dict[str, Any]:
+        """DescribeGroup: the group's own endpoint, token and TrafficMode (the Group struct)."""
+        with self._call(f"DescribeGroup {group}"):
+            return self.client.describe_group(self.cluster, group).body.to_map()
+
+    def _call_api(self, action: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A documented EAS action the SDK has no helper for, through the client's generic call."""
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        params = open_api_models.Params(
+            action=action,
+            version="2021-07-01",
+            protocol="HTTPS",
+            pathname=path,
+            method=method,
+            auth_type="AK",
+            style="ROA",
+            req_body_type="json",
+            body_type="json",
+        )
+        request = open_api_models.OpenApiRequest(body=body)
+        with self._call(action):
+            return dict(self.client.call_api(params, request, util_models.RuntimeOptions()).get("body") or {})
+
+    def _ensure_customized(self, state: dict[str, Any]) -> None:
+        """Weights mean nothing in TrafficMode auto (split by instance count): switch the group to
+        customized with UpdateGroup (``PUT /api/v2/groups/{ClusterId}/{GroupName}``, body
+        ``{"TrafficMode": "customized"}``, the UpdateGroup API doc) and check it with DescribeGroup."""
+        group = state["group"]
+        if self._group(group).get("TrafficMode") == "customized":
+            return
+        self._call_api(
+            "UpdateGroup", "PUT", f"/api/v2/groups/{self.cluster}/{group}", {"TrafficMode": "customized"}
+        )
+        mode = self._group(group).get("TrafficMode")
+        if mode != "customized":
+            raise ConflictError(
+                f"EAS group {group} still splits traffic by {mode!r} after UpdateGroup TrafficMode=customized",
+                "set the group's traffic mode to custom weights in the EAS console, then deploy again",
+            )
+        self._event(state, "config", f"group {group}: TrafficMode customized (weights now decide the split)")
+
     # -- state on OSS ------------------------------------------------------------------------
     def _bucket(self) -> str:
         return self.config.bucket
@@ -161,11 +230,13 @@ class EasServing(EasRollouts):
         body["metadata"]["group"] = group
         if self.config.workspace_id:
             body["metadata"]["workspace_id"] = self.config.workspace_id
+        if spec.processor != "custom":
+            self._mount_runtime(body, spec, model_uri)
         labels = dict(body.get("labels") or {})
         labels.update({"pai-jupyter.service": spec.name, "pai-jupyter.version": str(number)})
         if job_id:
             labels["pai-jupyter.job"] = job_id
-        body["labels"] = labels
+        body["labels"] = {k: v for k, v in labels.items() if _label_ok(k) and _label_ok(v)}
         request = models.CreateServiceRequest(body=json.dumps(body), workspace_id=self.config.workspace_id or None)
         with self._call(f"CreateService {member}"):
             self.client.create_service(request)
@@ -183,6 +254,37 @@ class EasServing(EasRollouts):
                 raise ValidationError(f"{member} is still {item.get('Status')} after {self.deploy_timeout:g}s")
             time.sleep(min(2.0, max(0.05, self.tick / 4)))
 
+    def _mount_runtime(self, body: dict[str, Any], spec: ServiceSpec, model_uri: str) -> None:
+        """Our model server's code mounted from OSS, the framework pinned (``eas_runtime``)."""
+        (container,) = body["containers"]
+        provenance = OssUri.parse(model_uri).as_dir().join("provenance.json")
+        recorded = None
+        if self.storage.exists(provenance):
+            try:
+                recorded = json.loads(self.storage.read_bytes(provenance))
+            except ValueError:
+                recorded = None
+        image = container["image"]
+        container["prepare"] = {
+            "pythonRequirements": requirements(
+                spec.processor, image, environment_packages(recorded), bool(spec.gpu or spec.elastic_inference)
+            )
+        }
+        files = runtime_files()
+        root = OssUri(self._bucket(), f"pai-jupyter/runtime/{runtime_digest(files)}/")
+        if not self.storage.exists(root.join("pai_jupyter/model_server/eas_container.py")):
+            for rel, data in files.items():
+                self.storage.write_bytes(root.join(rel), data)
+        container["env"].append({"name": "PYTHONPATH", "value": CONTAINER_RUNTIME_DIR})
+        body["storage"].append({"mount_path": CONTAINER_RUNTIME_DIR, "oss": {"path": str(root), "readOnly": True}})
+
+    def _check_region(self, spec: ServiceSpec) -> None:
+        if spec.elastic_inference and self.cluster not in EI_REGIONS:
+            raise ValidationError(
+                f"Elastic Inference is not offered in {self.cluster}",
+                f"deploy in one of {', '.join(sorted(EI_REGIONS))}, or drop --elastic-inference",
+            )
+
     def deploy(
         self,
         spec: ServiceSpec,
@@ -192,6 +294,7 @@ class EasServing(EasRollouts):
         job_id: str | None = None,
     ) -> ServiceRecord:
         spec.validate()
+        self._check_region(spec)
         plan = (plan or RolloutPlan()).validate()
         OssUri.parse(model_uri, "model URI")
         try:
@@ -258,9 +361,11 @@ class EasServing(EasRollouts):
             return self.get(spec.name)
         state["spec"] = {**spec.to_dict(), "token": None}
         first = plan.steps[0]
+        self._ensure_customized(state)
         self._set_weights(state, {current: 100 - first, number: first})
         rollout = RolloutRecord.begin(f"ro-{secrets.token_hex(4)}", spec.name, current, number, plan, now)
         state["rollouts"].append(rollout.to_dict())
+        self._take_lease(state, rollout)
         self._event(
             state,
             "deploy",
@@ -282,11 +387,14 @@ class EasServing(EasRollouts):
     def _token_of(self, member: str) -> str:
         return str(self._describe(member).get("AccessToken") or "")
 
-    def _endpoint_of(self, item: dict[str, Any], group: str) -> str:
-        url = str(item.get("IntranetEndpoint") if in_dsw() else item.get("InternetEndpoint") or "")
-        url = url or str(item.get("InternetEndpoint") or item.get("IntranetEndpoint") or "")
-        member = str(item.get("ServiceName"))
-        return url[: -len(member)] + group if url.endswith(member) else url
+    def _endpoint_of(self, group: dict[str, Any]) -> str:
+        first, second = (
+            ("IntranetEndpoint", "InternetEndpoint") if in_dsw() else ("InternetEndpoint", "IntranetEndpoint")
+        )
+        url = str(group.get(first) or group.get(second) or "")
+        if url and "/api/predict/" not in url:
+            url = url.rstrip("/") + f"/api/predict/{group.get('Name')}"
+        return url
 
     def _active(self, state: dict[str, Any]) -> RolloutRecord | None:
         if not state["rollouts"]:
@@ -298,21 +406,9 @@ class EasServing(EasRollouts):
         return RolloutRecord.from_dict(state["rollouts"][-1]) if state["rollouts"] else None
 
     def get(self, name: str) -> ServiceRecord:
-        """Pure read: DescribeService/ListServices and the state object; changes nothing."""
+        """What EAS and the state say now. Reads only: ``reconcile_service`` moves rollouts."""
         state = self._load(name)
         return self._record(state, self._members(state["group"]))
-
-    def reconcile_service(self, name: str) -> ServiceRecord:
-        """Advance an active rollout by one controller tick (probes, an OSS claim, ReleaseService)."""
-        state = self._load(name)
-        members = self._members(state["group"])
-        rollout = self._active(state)
-        changed = (
-            rollout is not None and rollout.state == ROLLOUT_RUNNING and self._advance(state, rollout, members)
-        )
-        if changed:
-            members = self._members(state["group"])
-        return self._record(state, members)
 
     def _weights(self, members: dict[int, dict[str, Any]]) -> dict[int, float]:
         live = {
@@ -353,13 +449,16 @@ class EasServing(EasRollouts):
             svc_state = SVC_FAILED
         else:
             svc_state = SVC_CREATING
-        any_member = members.get(serving) if serving is not None else next(iter(members.values()), {})
+        try:
+            endpoint = self._endpoint_of(self._group(state["group"]))
+        except NotFoundError:  # the group goes with its last member
+            endpoint = ""
         rollouts = state["rollouts"]
         return ServiceRecord(
             name=state["name"],
             state=svc_state,
             backend="aliyun",
-            endpoint=self._endpoint_of(any_member or {}, state["group"]),
+            endpoint=endpoint,
             spec=ServiceSpec.from_dict(state["spec"]),
             versions=versions,
             created_at=state["created_at"],
@@ -388,9 +487,12 @@ class EasServing(EasRollouts):
         return out
 
     def token(self, name: str) -> str:
-        record = self.get(name)
-        number = record.serving_version or max(v.version for v in record.versions)
-        return self._token_of(f"{self._load(name)['group']}_v{number}")
+        """The group's own token (DescribeGroup ``AccessToken``), which its endpoint checks."""
+        return str(self._group(self._load(name)["group"]).get("AccessToken") or "")
+
+    def version_token(self, name: str, version: int) -> str:
+        """The token of one version's own endpoint (its EAS service)."""
+        return self._token_of(f"{self._load(name)['group']}_v{int(version)}")
 
     def delete(self, name: str) -> None:
         state = self._load(name)
@@ -413,12 +515,15 @@ class EasServing(EasRollouts):
         body = policy.to_eas_autoscaler()
         for number in self._members(state["group"]):
             member = f"{state['group']}_v{number}"
-            try:
+            # Read first: an error here is an error, never taken for "no autoscaler yet".
+            with self._call(f"DescribeServiceAutoScaler {member}"):
+                current = self.client.describe_service_auto_scaler(self.cluster, member).body
+            if current.max_replica:
                 with self._call(f"UpdateServiceAutoScaler {member}"):
                     self.client.update_service_auto_scaler(
                         self.cluster, member, models.UpdateServiceAutoScalerRequest().from_map(body)
                     )
-            except NotFoundError:
+            else:
                 with self._call(f"CreateServiceAutoScaler {member}"):
                     self.client.create_service_auto_scaler(
                         self.cluster, member, models.CreateServiceAutoScalerRequest().from_map(body)
@@ -463,6 +568,10 @@ class EasServing(EasRollouts):
     def events(self, name: str, since: float | None = None) -> list[ServiceEvent]:
         state = self._load(name)
         return [ServiceEvent(**e) for e in state["events"] if since is None or e["ts"] > since]
+
+
+def _label_ok(text: str) -> bool:
+    return len(str(text).encode()) <= LABEL_MAX and "," not in str(text) and "=" not in str(text)
 
 
 def _version_entry(

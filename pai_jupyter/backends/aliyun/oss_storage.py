@@ -113,12 +113,18 @@ class OssStorage:
                 ) from None
 
     def read_range(self, uri: OssUri, start: int) -> bytes:
-        """Bytes from ``start`` to the end (tails append-only files such as metrics)."""
+        """Bytes from ``start`` to the end (tails append-only files such as metrics).
+
+        OSS ignores a Range whose start is past the end and answers 200 with the whole
+        object, unless the request says ``x-oss-range-behavior: standard`` (then 416);
+        https://help.aliyun.com/knowledge_detail/39571.html, pai-api.md section 9.
+        """
         import oss2.exceptions as oe
 
+        headers = {"x-oss-range-behavior": "standard"}
         with self._call("read", uri):
             try:
-                return self.bucket(uri).get_object(uri.key, byte_range=(start, None)).read()
+                return self.bucket(uri).get_object(uri.key, byte_range=(start, None), headers=headers).read()
             except oe.NoSuchKey:
                 return b""
             except oe.ServerError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from ...errors import (
     AuthError,
@@ -29,7 +30,13 @@ def _one_line(text: object) -> str:
     return line if len(line) <= _MAX else line[: _MAX - 3] + "..."
 
 
+# Codes that mean "these credentials are wrong", whatever the status (POP answers 400/404 for them).
+AUTH_CODES = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "IncompleteSignature", "InvalidSecurityToken")
+
+
 def _status_error(status: int, code: str, message: str, hint: str) -> PaiError:
+    if code.startswith(AUTH_CODES):
+        return AuthError(message, "check the access key and its secret (see `jupyter pai doctor`)")
     if status == 404:
         return NotFoundError(message, hint)
     if status in (401, 403):
@@ -147,3 +154,29 @@ def _is_sdk_error(exc: Exception) -> bool:
         return True
     module = type(exc).__module__
     return module.startswith(("alibabacloud_", "darabonba", "Tea", "requests", "urllib3"))
+
+
+# -- retries for idempotent reads ------------------------------------------------------------
+# tea-openapi 0.4.6 / Darabonba moved retries from RuntimeOptions(autoretry=...) into a
+# client-wide Config.retry_options, which would also repeat CreateJob (not idempotent). Reads
+# retry here instead: throttling (429 / Throttling.*) and 5xx answers, with exponential backoff
+# and jitter; a refused connection or a 4xx fails at once.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+READ_ATTEMPTS = 4
+BACKOFF_S = 0.5
+
+
+def read_call(what: str, endpoint: str, check: str, fn: Any, attempts: int = READ_ATTEMPTS) -> Any:
+    """``fn()`` under ``sdk_call``, retried with backoff while the service throttles or fails."""
+    import random
+    import time
+
+    for attempt in range(attempts):
+        try:
+            with sdk_call(what, endpoint, check):
+                return fn()
+        except RemoteError as exc:
+            if exc.http_status not in RETRY_STATUSES or attempt == attempts - 1:
+                raise
+            time.sleep(min(8.0, BACKOFF_S * 2**attempt) * (0.5 + random.random() / 2))
+    raise AssertionError("unreachable")  # pragma: no cover

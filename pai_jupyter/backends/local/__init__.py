@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ...config import PaiConfig
+from ...controlplane.private import open_private, private_dir
 from ...errors import BackendUnavailable
 from ...records import JobEvent, JobRecord, LogChunk, MetricPoint
 from ...specs.job import JobSpec
@@ -39,10 +40,10 @@ def ensure_server(config: PaiConfig) -> dict[str, Any]:
         raise BackendUnavailable(
             f"no local control plane is running for {home}", "start one with `jupyter pai server`"
         )
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     log_path = home / "server.log"
     env = {**os.environ, "PAI_JUPYTER_HOME": str(home)}
-    with open(log_path, "ab") as log:
+    with open_private(log_path) as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pai_jupyter.controlplane"],
             stdin=subprocess.DEVNULL,
@@ -148,8 +149,14 @@ class LocalBackend(Backend):
         """Connects (and starts the control plane) on first use, not on import."""
         if self._client is None:
             info = ensure_server(self.config)
-            self._client = JsonClient(info["url"], info["token"], "local control plane")
+            self._client = JsonClient(info["url"], info["token"], "local control plane", reconnect=self._reconnect)
         return self._client
+
+    def _reconnect(self) -> tuple[str, str]:
+        """The control plane running now (started again when none runs and autostart is on):
+        after a restart it has a new port and token, which only its runtime file knows."""
+        info = ensure_server(self.config)
+        return info["url"], info["token"]
 
     @property
     def training(self) -> LocalTraining:  # type: ignore[override]

@@ -49,7 +49,7 @@ class LocalServing:
     def get(self, name: str) -> ServiceRecord:
         return ServiceRecord.from_dict(self.client.get(f"{API}/{_name(name)}")["service"])
 
-    def reconcile_service(self, name: str) -> ServiceRecord:
+    def reconcile_service(self, name: str, drive: bool = True) -> ServiceRecord:
         """The control plane's rollout loop already advances rollouts: nothing to do here."""
         return self.get(name)
 

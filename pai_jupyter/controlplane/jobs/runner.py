@@ -36,6 +36,7 @@ from ...specs.job import JobSpec
 from ...storage.local import LocalStorage
 from ...storage.uri import OssUri
 from ...telemetry.advice import WARMUP, WINDOW, input_bound_advice
+from ..private import child_umask
 from .metrics_ingest import MetricsTail
 from .sampling import JobSampler
 from .store import JobStore
@@ -282,6 +283,7 @@ class JobRunner:
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    umask=child_umask(),
                 )
             live.procs[rank] = proc
             self.store.set_worker(

@@ -10,13 +10,10 @@ instead of OSS mounts.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ...specs.job import JobLocations, JobSpec
-
-# Variables of the control plane's own process that a job must not inherit.
-_PRIVATE = ("PAI_JUPYTER_SERVER_TOKEN",)
+from ..private import child_environ
 
 
 def worker_env(
@@ -34,7 +31,7 @@ def worker_env(
     exit_file: Path,
     attempt: int,
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE}
+    env = child_environ()
     env.update(spec.env)
     locations = JobLocations(
         inputs={channel: str(path) for channel, path in inputs.items()},

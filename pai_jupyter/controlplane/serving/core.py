@@ -94,6 +94,9 @@ class ServingCore:
 
     def add_route(self, route: ServiceRoute, v: Any) -> VersionRoute:
         model = VersionModel(route.name, v["version"], v["processor"], Path(v["model_path"]), v["command"])
+        # Batching is a service setting: a version starts with the service's settings of the time.
+        spec = self.spec(route.name)
+        model.max_batch_size, model.max_batch_timeout_ms = spec.max_batch_size, spec.max_batch_timeout_ms
         pool = VersionPool(model, self.home, self.probes.session, self.instance_config, self.event, self.registry)
         vr = VersionRoute(v["version"], v["processor"], pool, pinned_only=bool(v["pinned_only"]))
         vr.window.horizon_s = self.gateway.config.window_horizon_s

@@ -27,6 +27,7 @@ from ...specs.service import RolloutPlan, ServiceSpec
 from ...storage.provenance import provenance_beside
 from ...storage.uri import OssUri
 from ..db import loads
+from ..private import child_environ, child_umask
 from .core import ServingCore
 from .gateway import ServiceRoute
 from .instances import StartFailed
@@ -47,8 +48,24 @@ class Deployer:
         path = self.core.storage.path_for(OssUri.parse(model_uri))
         if not path.exists():
             raise NotFoundError(f"model {model_uri} does not exist", "upload it first, or check the job's outputs")
+        pickled = check_pickle_trust(spec, path)  # before anything loads it
         async with self.core.lock(spec.name):
-            signature = await read_signature_isolated(path, spec.processor, spec.signature)
+            signature = await read_signature_isolated(
+                path,
+                spec.processor,
+                spec.signature,
+                trust_pickle=spec.trust_pickle,
+                env=child_environ(),  # loading a model may run its code: no control plane token
+                umask=child_umask(),
+            )
+            if pickled is not None and self.core.store.exists(spec.name):
+                self.core.event(
+                    spec.name,
+                    None,
+                    "deploy",
+                    f"{pickled} is a pickle, loaded because --trust-pickle was given",
+                    {},
+                )
             beside = provenance_beside(self.core.storage, OssUri.parse(model_uri))
             provenance = str(beside) if beside is not None else None
             if not self.core.store.exists(spec.name):
@@ -186,6 +203,20 @@ class Deployer:
             {"plan": plan.to_dict()},
         )
         return self.core.record(name)
+
+
+def check_pickle_trust(spec: ServiceSpec, path: Path) -> str | None:
+    """Refuse a pickled scikit-learn model unless the spec trusts pickles; the file's name when it is one."""
+    if spec.processor != "sklearn":
+        return None
+    from ...model_server.processors.sklearn import is_pickle, model_file, pickle_refusal
+
+    file = model_file(path)
+    if not is_pickle(file):
+        return None
+    if not spec.trust_pickle:
+        raise pickle_refusal(file)
+    return file.name
 
 
 def public_spec(spec: ServiceSpec) -> dict[str, Any]:

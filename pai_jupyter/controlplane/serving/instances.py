@@ -1,3 +1,4 @@
+# Over 450 lines on purpose: an instance process lifecycle (start, probe, drain, replace) is one unit.
 """Instance processes per version: start, health-check, drain, stop and replace.
 
 An instance is one real process listening on 127.0.0.1:<port>: the built-in
@@ -30,6 +31,7 @@ from typing import Any
 
 import aiohttp
 
+from ..private import child_environ, child_umask
 from .envconfig import env_overrides
 from .procs import free_port, signal_group, tail_lines
 from .upstream import Upstream
@@ -130,6 +132,8 @@ class VersionModel:
     model_path: Path
     command: str | None = None
     threads: int = 1
+    max_batch_size: int | None = None  # batching (built-in processors); None: off
+    max_batch_timeout_ms: int | None = None
 
 
 class StartFailed(Exception):
@@ -327,21 +331,29 @@ class VersionPool:
         folder.mkdir(parents=True, exist_ok=True)
         log_path = folder / f"instance-{index}.log"
         port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p),
-            "LISTENING_PORT": str(port),
-            "MODEL_PATH": str(m.model_path),
-            "PAI_SERVICE_NAME": m.service,
-            "PAI_SERVICE_VERSION": str(m.version),
-            "PAI_SERVING_THREADS": str(m.threads),
-        }
+        # User code (custom commands included) never sees the control plane's own token.
+        env = child_environ(
+            {
+                "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH", "")) if p),
+                "LISTENING_PORT": str(port),
+                "MODEL_PATH": str(m.model_path),
+                "PAI_SERVICE_NAME": m.service,
+                "PAI_SERVICE_VERSION": str(m.version),
+                "PAI_SERVING_THREADS": str(m.threads),
+            }
+        )
         if m.processor == "custom":
             argv = ["/bin/sh", "-c", m.command or ""]
             cwd = m.model_path if m.model_path.is_dir() else m.model_path.parent
         else:
             argv = [sys.executable, "-m", "pai_jupyter.model_server.server", "--model", str(m.model_path)]
             argv += ["--processor", m.processor, "--port", str(port), "--threads", str(m.threads)]
+            if m.max_batch_size is not None:
+                argv += ["--max-batch-size", str(m.max_batch_size)]
+                argv += ["--max-batch-timeout", str(m.max_batch_timeout_ms)]
+            if m.processor == "sklearn":
+                # the deploy refused a pickle unless it was trusted (deploy.check_pickle_trust)
+                argv.append("--trust-pickle")
             cwd = folder
         with open(log_path, "ab") as out:
             try:
@@ -353,6 +365,7 @@ class VersionPool:
                     stdout=out,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,
+                    umask=child_umask(),
                 )
             except OSError as exc:
                 self.last_error = f"cannot start the instance: {exc.strerror}"

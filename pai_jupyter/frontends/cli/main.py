@@ -26,6 +26,7 @@ from ..options.jobs import spec_from_options, train_options
 from ..render.common import table, transfer_progress
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
 from .config import register as register_config
+from .doctor import register as register_doctor
 from .services import register as register_services
 
 log = logging.getLogger("pai_jupyter.frontends.cli.main")
@@ -71,6 +72,26 @@ def server_stop() -> None:
     raise PaiError(f"the control plane (pid {info['pid']}) did not stop within 10s", f"kill {info['pid']}")
 
 
+@server.command("restore")
+@click.argument("backup", required=False)
+def server_restore(backup: str | None) -> None:
+    """Put a backup of state.sqlite back (default: the newest whole one); the control plane must be stopped."""
+    from ...controlplane.backup import restore
+    from ...controlplane.server import running_server
+
+    config = current_config()
+    info = running_server(config.home_path)
+    if info:
+        raise PaiError(
+            f"a control plane runs on {config.home_path} (pid {info['pid']})",
+            "stop it first with `jupyter pai server stop`",
+        )
+    used, kept = restore(config.home_path / "state.sqlite", backup)
+    click.echo(f"Restored {config.home_path / 'state.sqlite'} from {used}.")
+    if kept is not None:
+        click.echo(f"The replaced file is kept as {kept}.")
+
+
 @server.command("status")
 @json_option
 def server_status(as_json: bool) -> None:
@@ -105,10 +126,13 @@ def train(
     """Submit SCRIPT as a training job (same options as %%pai_train)."""
     if not script.is_file():
         raise PaiError(f"script {script} does not exist")
+    include = tuple(opts.pop("include", ()) or ())
     spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
     for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
         click.echo(str(note), err=as_json or note.level == "warning")
-    job = client.submit_file(script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after)
+    job = client.submit_file(
+        script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after, include=include
+    )
     for warning in job.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
@@ -118,7 +142,7 @@ def train(
             raise_on_failure=False,
             on_update=None if as_json else (lambda r: click.echo(f"[{time.strftime('%H:%M:%S')}] {job_line(r)}")),
         )
-    emit(job.record.to_dict(), as_json)
+    emit(client.public_record(job.record), as_json)
     if wait and job.record.state != "Succeeded":
         sys.exit(1)
 
@@ -144,7 +168,7 @@ def jobs() -> None:
 def jobs_list(state: str | None, name: str | None, limit: int, backend: str | None, as_json: bool) -> None:
     """List jobs, newest first."""
     records = [j.record for j in client.jobs(limit=limit, state=state, name=name, backend=backend)]
-    emit([r.to_dict() for r in records], as_json, jobs_table(records))
+    emit([client.public_record(r) for r in records], as_json, jobs_table(records))
 
 
 @jobs.command("show")
@@ -158,7 +182,7 @@ def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
     summary.add(job.metrics())
     events = job.events()
     data = {
-        "job": job.record.to_dict(),
+        "job": client.public_record(job.record),
         "events": [asdict(e) for e in events],
         "provenance": job.provenance,
     }
@@ -192,7 +216,7 @@ def jobs_logs(
 def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
     """Stop a job (SIGTERM, then SIGKILL after a grace period)."""
     job = client.get_job(job_id, backend=backend).stop()
-    emit(job.record.to_dict(), as_json, job_line(job.record))
+    emit(client.public_record(job.record), as_json, job_line(job.record))
 
 
 @jobs.command("preempt")
@@ -202,7 +226,7 @@ def jobs_stop(job_id: str, backend: str | None, as_json: bool) -> None:
 def jobs_preempt(job_id: str, backend: str | None, as_json: bool) -> None:
     """Reclaim a job's workers as a spot reclaim would; it resumes from its last checkpoint."""
     job = client.get_job(job_id, backend=backend).preempt()
-    emit(job.record.to_dict(), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
+    emit(client.public_record(job.record), as_json, f"Preempted {job.id}; it restarts from its last checkpoint.")
 
 
 @jobs.command("metrics")
@@ -280,6 +304,7 @@ def storage_cp(source: str, dest: str, backend: str | None) -> None:
 
 register_services(cli)
 register_config(cli)
+register_doctor(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

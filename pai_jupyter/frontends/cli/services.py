@@ -112,8 +112,30 @@ def services_rollout(name: str, action: str, backend: str | None, as_json: bool)
     svc = service_client.get_service(name, backend=backend)
     if action != "status":
         svc.rollout_action(action)
+    lease = None
+    if hasattr(svc.serving, "lease"):
+        # aliyun: seeing the service reverts a rollout whose driver's lease ran out.
+        svc._apply(svc.serving.reconcile_service(name, drive=False))
+        lease = svc.serving.lease(name)
     rollout = svc.record.rollout
-    emit(rollout.to_dict() if rollout else None, as_json, rollout_details(rollout))
+    text = rollout_details(rollout)
+    if lease is not None:
+        text += "\n" + lease_line(lease)
+    data = rollout.to_dict() if rollout else None
+    if data is not None and lease is not None:
+        data["lease"] = lease
+    emit(data, as_json, text)
+
+
+def lease_line(lease: dict) -> str:
+    """Who drives an aliyun rollout, and when its lease ends."""
+    import time
+
+    until = float(lease.get("until") or 0)
+    left = until - time.time()
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+    status = f"in {left:.0f}s" if left >= 0 else f"{-left:.0f}s ago: reverted by the next client"
+    return f"  driver: {lease.get('driver')}; lease ends {when} ({status})"
 
 
 @services_group.command("rollback")

@@ -1,5 +1,5 @@
 """IPython magics: ``%%pai_train`` and friends (``jobs``), ``%pai_deploy`` and
-friends (``services``); ``load_magics`` registers both.
+friends (``services``), ``%pai_doctor`` (``doctor``); ``load_magics`` registers them all.
 """
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...config import set_current_config
+from .doctor import DoctorMagics
 from .jobs import PaiMagics
 from .services import ServingMagics
 
@@ -14,6 +15,7 @@ from .services import ServingMagics
 def load_magics(ipython: Any) -> None:
     ipython.register_magics(PaiMagics)
     ipython.register_magics(ServingMagics)
+    ipython.register_magics(DoctorMagics)
 
 
 def unload_magics(ipython: Any) -> None:

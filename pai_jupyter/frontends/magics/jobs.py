@@ -37,6 +37,7 @@ class TrainArgs:
     widget: bool
     backend: str | None
     simulate_preemption_after: float | None
+    include: tuple[str, ...] = ()
 
 
 @click.command("%%pai_train", help="Submit this cell as a training job.")
@@ -56,8 +57,9 @@ def _train_parser(
 ) -> TrainArgs:
     if not as_name.isidentifier():
         raise click.BadParameter(f"{as_name!r} is not a Python variable name", param_hint="--as")
+    include = tuple(opts.pop("include", ()) or ())
     return TrainArgs(
-        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after
+        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after, include
     )
 
 
@@ -104,6 +106,7 @@ class PaiMagics(MagicHelpers, Magics):
             cwd=os.getcwd(),
             backend=args.backend,
             simulate_preemption_after=args.simulate_preemption_after,
+            include=args.include,
         )
         self.shell.user_ns[args.as_name] = job
         for warning in job.warnings:
@@ -151,7 +154,7 @@ class PaiMagics(MagicHelpers, Magics):
                 last_state, last_print = record.state, now
             if record.is_terminal:
                 break
-            time.sleep(1.0)
+            time.sleep(float(getattr(job.backend.training, "reconcile_interval", 1.0)))  # per-backend cadence
         job.wait(poll=0.2)
 
     @line_magic

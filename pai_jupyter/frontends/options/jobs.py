@@ -80,6 +80,13 @@ train_options = stack(
         help="Restarts after preemption before the job is failed.",
     ),
     click.option(
+        "--include",
+        "include",
+        multiple=True,
+        metavar="PATTERN",
+        help="Copy credential files matching PATTERN (e.g. .env) into the code snapshot; they are left out by default.",
+    ),
+    click.option(
         "--simulate-preemption-after",
         type=DURATION,
         default=None,

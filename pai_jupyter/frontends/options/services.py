@@ -16,8 +16,18 @@ from typing import Any
 
 import click
 
+from ...config import current_config
 from ...errors import ValidationError
-from ...specs.service import DEFAULT_MAX_BODY, ENVIRONMENTS, PROCESSORS, AutoscalePolicy, RolloutPlan
+from ...specs.batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TIMEOUT_MS, TIMEOUT_HINT
+from ...specs.service import (
+    BODY_RANGE,
+    DEFAULT_MAX_BODY,
+    ENVIRONMENTS,
+    MAX_BODY_LIMIT,
+    PROCESSORS,
+    AutoscalePolicy,
+    RolloutPlan,
+)
 from .common import DURATION, backend_option, stack
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$", re.IGNORECASE)
@@ -30,12 +40,18 @@ class ByteSize(click.ParamType):
     name = "size"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        size: float
         if isinstance(value, int):
-            return value
-        m = _SIZE.match(str(value).strip())
-        if not m:
-            self.fail(f"{value!r} is not a size; write it like 1048576, 512k or 8M", param, ctx)
-        return int(float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()])
+            size = value
+        else:
+            m = _SIZE.match(str(value).strip())
+            if not m:
+                self.fail(f"{value!r} is not a size; write it like 1048576, 512k or 8M", param, ctx)
+            size = float(m.group(1)) * _SIZE_UNIT[m.group(2).lower()]
+        if not 1 <= size <= MAX_BODY_LIMIT:  # float: a 400-digit figure is inf here, not an overflow
+            shown = str(value) if len(str(value)) <= 40 else str(value)[:36] + "..."
+            self.fail(f"{shown} is out of range; the accepted range is {BODY_RANGE}", param, ctx)
+        return int(size)
 
 
 class Rate(click.ParamType):
@@ -53,7 +69,22 @@ class Rate(click.ParamType):
             self.fail(f"{value!r} is not a rate; write it like 0.05 or 5%", param, ctx)
 
 
-BYTES, RATE = ByteSize(), Rate()
+class Millis(click.ParamType):
+    """Whole milliseconds: ``20`` or ``20ms`` (the range is checked with the spec)."""
+
+    name = "ms"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        text = text[:-2].strip() if text.endswith("ms") else text
+        if not text.isdigit():
+            self.fail(f"{value!r} is not a number of milliseconds; {TIMEOUT_HINT}", param, ctx)
+        return int(text)
+
+
+BYTES, RATE, MILLIS = ByteSize(), Rate(), Millis()
 model_option = click.option(
     "--model",
     required=True,
@@ -66,7 +97,7 @@ service_options = stack(
         "--processor",
         type=click.Choice(PROCESSORS),
         default=None,
-        help="Model format; default: from the model's files (.onnx, .pt/.ts, .pkl/.joblib, .json/.ubj, saved_model.pb).",
+        help="Model format; default: from the model's files (.onnx, .pt/.ts, .skops/.pkl/.joblib, .json/.ubj, saved_model.pb).",
     ),
     click.option(
         "--command",
@@ -86,6 +117,21 @@ service_options = stack(
     click.option("--gpu", type=click.IntRange(min=0), default=0, show_default=True),
     click.option(
         "--resource-group", default=None, help="EAS resource group (eas-r-...); default: the public pool."
+    ),
+    click.option(
+        "--instance-type",
+        default=None,
+        help="EAS public pool: the ECS instance type (GPU services need one, e.g. ecs.gn6i-c4g1.xlarge).",
+    ),
+    click.option(
+        "--elastic-inference",
+        default=None,
+        help="EAS: an Elastic Inference accelerator (eais.ei-a6.2xlarge) attached to a CPU --instance-type.",
+    ),
+    click.option(
+        "--image",
+        default=None,
+        help="EAS: the image our model server (or --command) runs in; its Python decides the framework versions.",
     ),
     click.option(
         "--env",
@@ -109,6 +155,30 @@ service_options = stack(
     click.option("--signature", default=None, metavar="JSON|FILE", help="Declared signature (custom processors)."),
     click.option("--max-body", "max_body_bytes", type=BYTES, default=None, help="Largest request body (8M)."),
     click.option("--token", default=None, help="Service token (default: generated)."),
+    click.option(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"Batch up to N concurrent requests in one model call (2-1024; EAS rpc.max_batch_size; "
+        f"default with --max-batch-timeout: {DEFAULT_MAX_BATCH_SIZE}).",
+    ),
+    click.option(
+        "--max-batch-timeout",
+        "max_batch_timeout_ms",
+        type=MILLIS,
+        default=None,
+        metavar="MS",
+        help=f"Longest a request waits for its batch to fill, in ms (0-10000; EAS rpc.max_batch_timeout; "
+        f"default with --max-batch-size: {DEFAULT_MAX_BATCH_TIMEOUT_MS}).",
+    ),
+    click.option(
+        "--trust-pickle",
+        is_flag=True,
+        default=False,
+        help="Load a pickled scikit-learn model (.pkl/.joblib): unpickling runs code from the file, so only "
+        "for models you made or trust (default: c.PaiConfig.trust_pickle). A .skops file needs no trust.",
+    ),
 )
 
 plan_options = stack(
@@ -269,8 +339,14 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "autoscaler": autoscaler,
         "signature": signature_from_option(opts.get("signature")),
         "command": opts.get("command"),
-        "max_body_bytes": opts.get("max_body_bytes") or DEFAULT_MAX_BODY,
+        "max_body_bytes": DEFAULT_MAX_BODY if opts.get("max_body_bytes") is None else opts["max_body_bytes"],
         "token": opts.get("token"),
+        "max_batch_size": opts.get("max_batch_size"),
+        "max_batch_timeout_ms": opts.get("max_batch_timeout_ms"),
+        "trust_pickle": bool(opts.get("trust_pickle")) or current_config().trust_pickle,
+        "image": opts.get("image"),
+        "instance_type": opts.get("instance_type"),
+        "elastic_inference": opts.get("elastic_inference"),
     }
     from ...api.services import build_spec
 

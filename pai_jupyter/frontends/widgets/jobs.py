@@ -32,11 +32,12 @@ _STATE_COLOURS = {
 class JobWidget:
     """State, elapsed, steps/s, last loss, a loss curve and the log tail of one job."""
 
-    def __init__(self, job: Job, poll: float = 1.0, start: bool = True) -> None:
+    def __init__(self, job: Job, poll: float | None = None, start: bool = True) -> None:
         import ipywidgets as w
 
         self.job = job
-        self.poll = poll
+        # The backend's cadence by default: seconds on DLC (rate-limited API), 1 s locally.
+        self.poll = poll if poll is not None else float(getattr(job.backend.training, "reconcile_interval", 1.0))
         self._reconcile = Cadence(job.backend)
         self.summary = MetricSummary()
         self._since: float | None = None

@@ -25,6 +25,7 @@ _BY_SUFFIX = {
     ".pkl": "sklearn",
     ".pickle": "sklearn",
     ".joblib": "sklearn",
+    ".skops": "sklearn",
     ".ubj": "xgboost",
     ".bst": "xgboost",
 }
@@ -55,8 +56,11 @@ def detect_processor(path: Path) -> str:
     )
 
 
-def load_processor(name: str, model_path: Path, threads: int = 1) -> Processor:
-    """Load the model at ``model_path`` (a file, or a folder holding one) with processor ``name``."""
+def load_processor(name: str, model_path: Path, threads: int = 1, trust_pickle: bool = False) -> Processor:
+    """Load the model at ``model_path`` (a file, or a folder holding one) with processor ``name``.
+
+    ``trust_pickle``: allow the sklearn processor to unpickle (which runs code from the file).
+    """
     check_processor(name)
     if name == "onnx":
         from .onnx import OnnxProcessor
@@ -69,7 +73,7 @@ def load_processor(name: str, model_path: Path, threads: int = 1) -> Processor:
     if name == "sklearn":
         from .sklearn import SklearnProcessor
 
-        return SklearnProcessor(model_path, threads)
+        return SklearnProcessor(model_path, threads, trust_pickle)
     if name == "xgboost":
         from .xgboost import XGBoostProcessor
 

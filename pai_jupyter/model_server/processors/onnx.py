@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ...decisions.signature import Signature
-from .base import declared_signature, dims, feed, find_model_file, named_outputs
+from ..batching import Prepared, prepared
+from .base import InputError, declared_signature, dims, feed, find_model_file, named_outputs
 
 # onnxruntime type strings -> numpy dtype names.
 _TYPES = {
@@ -39,19 +42,29 @@ class OnnxProcessor:
             "outputs": [_spec(o) for o in self.session.get_outputs()],
         }
         self._output_names = [o["name"] for o in self._signature["outputs"]]
+        # Batching concatenates requests on axis 0: only where the model leaves that axis free.
+        self._fixed_rows = any(
+            not s["shape"] or s["shape"][0] is not None for s in self._signature["inputs"]
+        ) or any(s["shape"] and s["shape"][0] is not None for s in self._signature["outputs"])
 
     def signature(self) -> Signature:
         return declared_signature(self.file) or self._signature
 
     def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
-        arrays = feed(inputs, self._signature["inputs"])
-        try:
-            values = self.session.run(self._output_names, arrays)
-        except Exception as exc:  # onnxruntime raises its own types for bad shapes and values
-            from .base import InputError
+        item = self.prepare(inputs, params)
+        return self.to_json(self.run(item.arrays, item.params))
 
+    def prepare(self, inputs: Any, params: dict[str, Any]) -> Prepared:
+        return prepared(feed(inputs, self._signature["inputs"]), params, fixed_rows=self._fixed_rows)
+
+    def run(self, arrays: dict[str, np.ndarray], params: dict[str, Any]) -> list[np.ndarray]:
+        try:
+            return list(self.session.run(self._output_names, arrays))
+        except Exception as exc:  # onnxruntime raises its own types for bad shapes and values
             raise InputError(str(exc).splitlines()[0][:300]) from None
-        return named_outputs(self._output_names, values)
+
+    def to_json(self, outputs: list[np.ndarray]) -> Any:
+        return named_outputs(self._output_names, outputs)
 
 
 def _spec(arg: Any) -> dict[str, Any]:

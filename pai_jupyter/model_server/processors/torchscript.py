@@ -16,7 +16,8 @@ import numpy as np
 
 from ...decisions.signature import Signature
 from ...errors import ValidationError
-from .base import InputError, declared_signature, find_model_file, jsonable
+from ..batching import Prepared, prepared
+from .base import InputError, check_shape, declared_signature, find_model_file, jsonable
 
 EXAMPLE_FILE = "example.json"
 
@@ -48,10 +49,23 @@ class TorchScriptProcessor:
         return self._signature
 
     def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
-        return _to_json(self._run(inputs))
+        item = self.prepare(inputs, params)
+        return self.to_json(self.run(item.arrays, item.params))
+
+    def prepare(self, inputs: Any, params: dict[str, Any]) -> Prepared:
+        return prepared(self._arrays(inputs), {})
+
+    def run(self, arrays: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
+        return _to_numpy(self._call(arrays))
+
+    def to_json(self, outputs: Any) -> Any:
+        return jsonable(outputs)
 
     def _run(self, inputs: Any) -> Any:
-        torch = self.torch
+        return self._call(self._arrays(inputs))
+
+    def _arrays(self, inputs: Any) -> dict[str, np.ndarray]:
+        """The request's inputs as numpy arrays by ``forward`` argument name, in argument order."""
         if isinstance(inputs, dict):
             unknown = sorted(set(inputs) - set(self.arg_names))
             if unknown:
@@ -60,17 +74,26 @@ class TorchScriptProcessor:
             values = [inputs[n] for n in names]
         else:
             names, values = self.arg_names[:1], [inputs]
-        tensors = []
+        # Shapes are checked where the user declared them; one measured on example.json is only an example.
+        declared = getattr(self, "_declared", None)
+        shapes = {s["name"]: s.get("shape") for s in declared["inputs"]} if declared else {}
+        arrays = {}
         for name, value in zip(names, values, strict=False):
             try:
-                tensors.append(torch.from_numpy(np.asarray(value, dtype=self._dtypes.get(name, "float32"))))
+                arrays[name] = np.asarray(value, dtype=self._dtypes.get(name, "float32"))
             except (ValueError, TypeError) as exc:
                 raise InputError(f"input {name!r} is not a numeric array: {exc}") from None
+            check_shape(name, arrays[name].shape, shapes.get(name))
+        return arrays
+
+    def _call(self, arrays: dict[str, np.ndarray]) -> Any:
+        torch = self.torch
+        tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays.values()]
         try:
             with torch.inference_mode():
                 result = self.module(*tensors)
-        except RuntimeError as exc:
-            raise InputError(str(exc).splitlines()[0][:300]) from None
+        except (RuntimeError, torch.jit.Error) as exc:
+            raise InputError(_last_line(str(exc))) from None
         return result
 
     def _from_example(self) -> Signature | None:
@@ -117,11 +140,10 @@ def _to_numpy(result: Any) -> Any:
     return np.asarray(result)
 
 
-def _to_json(result: Any) -> Any:
-    if hasattr(result, "detach"):
-        return result.detach().cpu().numpy().tolist()
-    if isinstance(result, dict):
-        return {str(k): _to_json(v) for k, v in result.items()}
-    if isinstance(result, (list, tuple)):
-        return {f"output_{i}": _to_json(v) for i, v in enumerate(result)}
-    return jsonable(result)
+def _last_line(message: str) -> str:
+    """The error itself, not the TorchScript traceback above it (e.g. "builtins.ValueError: ...")."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return "the module failed"
+    last = lines[-1] if len(lines) > 1 and "Traceback" in message else lines[0]
+    return last.removeprefix("builtins.")[:300]

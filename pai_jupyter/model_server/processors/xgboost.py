@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ...decisions.signature import Signature
+from ..batching import Prepared, prepared
 from .base import declared_signature, feature_matrix, find_model_file, jsonable
 
 
@@ -38,5 +41,14 @@ class XGBoostProcessor:
         }
 
     def predict(self, inputs: Any, params: dict[str, Any]) -> Any:
-        array = feature_matrix(inputs, "float32", "an XGBoost model", self.n_features)
-        return jsonable(self.booster.inplace_predict(array))
+        item = self.prepare(inputs, params)
+        return self.to_json(self.run(item.arrays, item.params))
+
+    def prepare(self, inputs: Any, params: dict[str, Any]) -> Prepared:
+        return prepared({"input": feature_matrix(inputs, "float32", "an XGBoost model", self.n_features)}, {})
+
+    def run(self, arrays: dict[str, np.ndarray], params: dict[str, Any]) -> Any:
+        return np.asarray(self.booster.inplace_predict(arrays["input"]))
+
+    def to_json(self, outputs: Any) -> Any:
+        return jsonable(outputs)

@@ -75,8 +75,11 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    body = self._read_chunked()  # oss2 streams some bodies (RFC 9112 section 7.1)
+                else:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
                 req = Request(
                     self.command,
@@ -101,6 +104,17 @@ class FakeServer:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(resp.body)
+
+            def _read_chunked(self) -> bytes:
+                out = bytearray()
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailer fields
+                        return bytes(out)
+                    out += self.rfile.read(size)
+                    self.rfile.readline()  # the CRLF after each chunk
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
@@ -136,14 +150,17 @@ def acs_error(status: int, code: str, message: str) -> Response:
     return json_response({"Code": code, "Message": message, "RequestId": request_id()}, status)
 
 
-def check_acs_signature(req: Request, version: str) -> Response | None:
-    """Every ROA request is ACS3-HMAC-SHA256 signed with the action and version headers."""
-    auth = req.headers.get("authorization", "")
-    if not auth.startswith("ACS3-HMAC-SHA256 Credential=") or "Signature=" not in auth:
-        return acs_error(401, "InvalidAuthorization", "missing ACS3 signature")
+def check_acs_signature(req: Request, version: str, keys: dict[str, str] | None = None) -> Response | None:
+    """Every ROA request is ACS3-HMAC-SHA256 signed with the action and version headers;
+    the signature is recomputed with the configured secret (``signing.verify_acs3``)."""
+    from .signing import KEYS, verify_acs3
+
     for name in ("x-acs-action", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"):
         if not req.headers.get(name):
             return acs_error(400, "MissingHeader", f"missing {name}")
     if req.headers.get("x-acs-version") != version:
         return acs_error(400, "InvalidVersion", f"expected version {version}")
+    problem = verify_acs3(req, KEYS if keys is None else keys)
+    if problem is not None:
+        return acs_error(problem.status, problem.code, problem.message)
     return None

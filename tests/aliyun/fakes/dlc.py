@@ -1,21 +1,34 @@
 """A fake PAI-DLC 2020-12-03 that really runs jobs, as local processes.
 
 It speaks the ROA API the SDK sends (paths, methods, PascalCase JSON and
-query keys, ACS3 signature headers) and checks every CreateJob body field by
-field against the reference (§2.1/2.2): required fields, enum values, the
-DisplayName rule, the 65,536-byte limit, and no field outside the documented
-set. A job's pods are processes running ``UserCommand`` with DLC's injected
+query keys), verifies each request's ACS3-HMAC-SHA256 signature with the
+configured secret (``signing.verify_acs3``), and checks every CreateJob body
+against the SDK models and the documentation, with the source next to each
+rule: the field sets are read from the SDK's own model classes; the public
+pool needs an EcsSpec per role and takes no ResourceConfig; a SpotSpec needs
+SpotWithPriceLimit and one limit; spot is PyTorch-only and regional; OSS URIs
+carry the bucket's endpoint. GetJob answers from the fake's own job record in
+the shape of ``GetJobResponseBody`` (DataSources carry only DataSourceId,
+MountPath and Uri), never by echoing the CreateJob body. A job's pods are processes running ``UserCommand`` with DLC's injected
 variables; its ``DataSources`` are "mounted" by linking the mount path to the
 fake OSS folder of the URI (paths in the command and env are rewritten to
 the job's folder, since /ml cannot be created here). States follow DLC:
 Creating -> Queuing -> EnvPreparing -> Running -> Succeeded | Failed, or
 Stopping -> Stopped. ``reclaim(job_id)`` kills the pods the way a spot reclaim
-does: the job ends Failed with its pods' SubStatus ``Evicted``.
+does: the job ends Failed, and the evicted pods show only under ``HistoryPods``
+of the pods that replaced them (``GetJobResponseBodyPodsHistoryPods``).
+TensorFlow pods get ``TF_CONFIG`` and no ``RANK`` (DLC's environment variables
+page). OSS mounts behave like JindoFuse (pai-api.md section 9): a mounted
+prefix must exist, appends need ``Settings.EnableOssAppend``, and ``fsync``
+fails on files not opened for append (emulated inside each pod by a
+``sitecustomize`` module that wraps ``open`` and ``os.fsync``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import json
 import os
 import re
 import secrets
@@ -28,10 +41,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alibabacloud_pai_dlc20201203 import models as dlc_models
+
 from .common import FakeServer, Request, Response, acs_error, check_acs_signature, json_response, request_id
 from .oss import FakeOss
 
 VERSION = "2020-12-03"
+
+
+def model_fields(cls: type) -> set[str]:
+    """The wire names an SDK model reads (its ``from_map``): what the API documents for it."""
+    return set(re.findall(r"m\.get\('(\w+)'\)", inspect.getsource(cls.from_map)))
+
+
 JOB_TYPES = {
     "TFJob": {"Chief", "PS", "Worker", "Evaluator", "GraphLearn"},
     "PyTorchJob": {"Worker", "Master"},
@@ -43,58 +65,27 @@ JOB_TYPES = {
     "RayJob": {"Head", "Worker"},
     "DataJuicerJob": {"Worker"},
 }
-CREATE_FIELDS = {
-    "DisplayName",
-    "JobType",
-    "JobSpecs",
-    "UserCommand",
-    "WorkspaceId",
-    "ResourceId",
-    "Priority",
-    "Envs",
-    "DataSources",
-    "CodeSource",
-    "ThirdpartyLibs",
-    "ThirdpartyLibDir",
-    "JobMaxRunningTimeMinutes",
-    "Settings",
-    "UserVpc",
-    "CredentialConfig",
-    "Accessibility",
-    "SuccessPolicy",
-}
+# Field sets straight from the SDK models (alibabacloud_pai_dlc20201203/models/_create_job_request.py,
+# _job_spec.py, _resource_config.py, _spot_spec.py, _job_settings.py).
+CREATE_FIELDS = model_fields(dlc_models.CreateJobRequest)
+JOBSPEC_FIELDS = model_fields(dlc_models.JobSpec)
+RESOURCE_FIELDS = model_fields(dlc_models.ResourceConfig)
+SPOT_FIELDS = model_fields(dlc_models.SpotSpec)
+SETTINGS_FIELDS = model_fields(dlc_models.JobSettings)
+DATASOURCE_FIELDS = model_fields(dlc_models.CreateJobRequestDataSources)
+# What GetJob answers, per the response models (_get_job_response_body.py).
+GETJOB_FIELDS = model_fields(dlc_models.GetJobResponseBody)
+GETJOB_DATASOURCE_FIELDS = model_fields(dlc_models.GetJobResponseBodyDataSources)
+POD_FIELDS = model_fields(dlc_models.GetJobResponseBodyPods)
 # Keys the SDK's models always serialise, as empty lists; allowed only when empty.
 SDK_EMPTY_DEFAULTS = {"CustomEnvs", "ElasticSpotSpecs", "LocalMountSpecs", "StartupDependencies"}
-JOBSPEC_FIELDS = {
-    "Type",
-    "Image",
-    "PodCount",
-    "EcsSpec",
-    "ResourceConfig",
-    "UseSpotInstance",
-    "SpotSpec",
-    "ElasticSpotSpecs",
-    "RestartPolicy",
-    "UserCommand",
-    "ImageConfig",
-    "IsChief",
-}
-RESOURCE_FIELDS = {"CPU", "GPU", "GPUType", "Memory", "SharedMemory"}
-SPOT_FIELDS = {"SpotStrategy", "SpotDiscountLimit", "SpotPriceLimit"}
-SETTINGS_FIELDS = {
-    "EnableErrorMonitoringInAIMaster",
-    "ErrorMonitoringArgs",
-    "EnableSanityCheck",
-    "SanityCheckArgs",
-    "ElasticSpotJobMaxRestartTimes",
-    "JobReservedMinutes",
-    "JobReservedPolicy",
-    "EnableRDMA",
-    "OversoldType",
-    "Tags",
-    "AdvancedSettings",
-}
-DATASOURCE_FIELDS = {"DataSourceId", "Uri", "MountPath", "MountAccess", "Options"}
+# SpotSpec.SpotStrategy: "Valid values: SpotWithPriceLimit" (SDK model _spot_spec.py; DLC SpotSpec struct page).
+SPOT_STRATEGIES = {"SpotWithPriceLimit"}
+# General-purpose spot jobs: PyTorch only, in these regions ("Use preemptible jobs", doc 2785448).
+SPOT_JOB_TYPES = {"PyTorchJob"}
+SPOT_REGIONS = {"cn-beijing", "cn-shanghai", "cn-hangzhou", "cn-shenzhen", "cn-wulanchabu", "cn-guangzhou"}
+_OSS_MOUNT_URI = re.compile(r"^oss://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])\.(oss-[a-z0-9-]+\.aliyuncs\.com)/(.*)$")
+# GetJobMetrics MetricType values (the SDK model _get_job_metrics_request.py; pai-api.md section 2.3).
 METRIC_TYPES = {
     "GpuCoreUsage",
     "GpuMemoryUsage",
@@ -106,28 +97,14 @@ METRIC_TYPES = {
     "DiskWriteRate",
 }
 TERMINAL = {"Succeeded", "Failed", "Stopped"}
-# Query keys each read action documents (reference §2.3); anything else is a contract break.
+# Query keys each action sends (the *_with_options methods in alibabacloud_pai_dlc20201203/client.py;
+# pai-api.md section 2.3); anything else is a contract break.
 QUERY_KEYS = {
-    "ListJobs": {
-        "WorkspaceId",
-        "DisplayName",
-        "JobType",
-        "Status",
-        "StartTime",
-        "EndTime",
-        "PageNumber",
-        "PageSize",
-        "SortBy",
-        "Order",
-        "ShowOwn",
-        "ResourceId",
-        "PaymentType",
-        "Tags",
-    },
-    "GetJob": set(),
-    "GetPodLogs": {"MaxLines", "StartTime", "EndTime", "PodUid", "DownloadToFile"},
-    "GetJobEvents": {"StartTime", "EndTime", "MaxEventsNum"},
-    "GetJobMetrics": {"MetricType", "StartTime", "EndTime", "TimeStep"},
+    "ListJobs": model_fields(dlc_models.ListJobsRequest),
+    "GetJob": model_fields(dlc_models.GetJobRequest),
+    "GetPodLogs": model_fields(dlc_models.GetPodLogsRequest),
+    "GetJobEvents": model_fields(dlc_models.GetJobEventsRequest),
+    "GetJobMetrics": model_fields(dlc_models.GetJobMetricsRequest),
     "StopJob": set(),
     "CreateJob": set(),
     "DeleteJob": set(),
@@ -152,6 +129,7 @@ class Pod:
     started: float | None = None
     finished: float | None = None
     samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)  # earlier incarnations (HistoryPods)
     procs: dict[int, Any] = field(default_factory=dict)  # psutil.Process by pid (cpu_percent needs them kept)
 
 
@@ -171,24 +149,27 @@ class Job:
     reclaimed: bool = False
 
 
-def validate_create(body: Any, raw: bytes) -> str | None:
+def validate_create(body: Any, raw: bytes, region: str = "cn-hangzhou") -> str | None:
     """The first way ``body`` breaks the documented CreateJob contract, or None."""
-    if len(raw) > 65536:
+    if len(raw) > 65536:  # https://www.alibabacloud.com/help/en/doc-detail/459672.html
         return f"request body is {len(raw)} bytes; the limit is 65536"
     if not isinstance(body, dict):
         return "body is not a JSON object"
     for key, value in body.items():
         if key not in CREATE_FIELDS and not (key in SDK_EMPTY_DEFAULTS and value in ([], None)):
             return f"unknown field {key}"
-    for key in ("DisplayName", "JobType", "JobSpecs", "UserCommand"):
+    for key in ("DisplayName", "JobType", "JobSpecs", "UserCommand"):  # "This parameter is required." in the model
         if not body.get(key):
             return f"{key} is required"
     if not _NAME.match(body["DisplayName"]):
         return "DisplayName must be 1-256 of [A-Za-z0-9_.-]"
     if body["JobType"] not in JOB_TYPES:
         return f"JobType {body['JobType']} is not valid"
-    if not 1 <= int(body.get("Priority", 1)) <= 9:
+    if not 1 <= int(body.get("Priority", 1)) <= 9:  # "Valid values: 1 to 9" (model comment)
         return "Priority must be 1-9"
+    public = not body.get(
+        "ResourceId"
+    )  # "If this parameter is left empty, the job is submitted to the public resource group."
     for spec in body["JobSpecs"]:
         for key, value in spec.items():
             if key not in JOBSPEC_FIELDS and not (key in SDK_EMPTY_DEFAULTS and value in ([], None)):
@@ -197,18 +178,34 @@ def validate_create(body: Any, raw: bytes) -> str | None:
             return f"role {spec.get('Type')} is not valid for {body['JobType']}"
         if not spec.get("Image") or not isinstance(spec.get("PodCount"), int) or spec["PodCount"] < 1:
             return "each JobSpecs entry needs Image and PodCount >= 1"
+        # The public pool runs whole ECS instances: each role names its EcsSpec; ResourceConfig sizes a
+        # dedicated quota and needs a ResourceId (pai-api.md section 9; the PAI SDK always sets an
+        # instance type on the public pool, pai/estimator.py).
+        if public and not spec.get("EcsSpec"):
+            return f"role {spec.get('Type')} on the public resource group needs an EcsSpec"
+        if public and spec.get("ResourceConfig"):
+            return "ResourceConfig is for a dedicated quota: it needs a ResourceId"
         if set(spec.get("ResourceConfig") or {}) - RESOURCE_FIELDS:
             return "unknown ResourceConfig field"
         for value in (spec.get("ResourceConfig") or {}).values():
-            if not isinstance(value, str):
+            if not isinstance(value, str):  # every ResourceConfig field is a str in the model
                 return "ResourceConfig values are strings"
-        if spec.get("SpotSpec"):
-            if set(spec["SpotSpec"]) - SPOT_FIELDS:
+        if spec.get("UseSpotInstance") or spec.get("SpotSpec"):
+            spot = spec.get("SpotSpec") or {}
+            if set(spot) - SPOT_FIELDS:
                 return "unknown SpotSpec field"
-            if spec["SpotSpec"].get("SpotStrategy") not in ("SpotWithPriceLimit", "SpotAsPriceGo"):
-                return "SpotStrategy is not valid"
+            if spot.get("SpotStrategy") not in SPOT_STRATEGIES:
+                return f"SpotStrategy {spot.get('SpotStrategy')!r} is not valid (SpotWithPriceLimit)"
+            if (spot.get("SpotDiscountLimit") is None) == (spot.get("SpotPriceLimit") is None):
+                return "SpotSpec needs exactly one of SpotDiscountLimit and SpotPriceLimit"
             if not spec.get("UseSpotInstance"):
                 return "SpotSpec without UseSpotInstance"
+            if body["JobType"] not in SPOT_JOB_TYPES:
+                return (
+                    f"spot instances are not available for {body['JobType']} (general-purpose spot: PyTorch only)"
+                )
+            if region not in SPOT_REGIONS:
+                return f"spot instances are not available in {region}"
     for src in body.get("DataSources") or []:
         if set(src) - DATASOURCE_FIELDS:
             return "unknown DataSources field"
@@ -216,6 +213,15 @@ def validate_create(body: Any, raw: bytes) -> str | None:
             return "a data source needs exactly one of Uri and DataSourceId"
         if not str(src.get("MountPath", "")).startswith("/") or src.get("MountAccess", "RO") not in ("RO", "RW"):
             return "MountPath must be absolute and MountAccess RO or RW"
+        # OSS URIs carry the bucket's endpoint, as the PAI SDK sends them (patch_oss_endpoint in
+        # pai/common/oss_utils.py): inside the job's VPC, the region's internal endpoint.
+        uri = str(src.get("Uri") or "")
+        if uri.startswith("oss://"):
+            m = _OSS_MOUNT_URI.match(uri)
+            if not m:
+                return f"OSS URI {uri} does not name the bucket's endpoint (oss://bucket.oss-<region>-internal.aliyuncs.com/...)"
+            if m.group(2) not in (f"oss-{region}-internal.aliyuncs.com", f"oss-{region}.aliyuncs.com"):
+                return f"OSS URI {uri} names an endpoint outside {region}"
     if set(body.get("Settings") or {}) - SETTINGS_FIELDS:
         return "unknown Settings field"
     envs = body.get("Envs") or {}
@@ -229,9 +235,19 @@ def validate_create(body: Any, raw: bytes) -> str | None:
 class FakeDlc(FakeServer):
     name = "fake-dlc"
 
-    def __init__(self, oss: FakeOss, workdir: Path, python: str = sys.executable, step: float = 0.05) -> None:
+    def __init__(
+        self,
+        oss: FakeOss,
+        workdir: Path,
+        python: str = sys.executable,
+        step: float = 0.05,
+        region: str = "cn-hangzhou",
+    ) -> None:
         super().__init__()
         self.oss = oss
+        self.region = region
+        self.denied: set[str] = set()  # actions the caller's RAM policy does not allow
+        self.metrics_failing = False  # GetJobMetrics "is not maintained for all job kinds" (section 9)
         self.workdir = workdir
         self.python = python
         self.step = step  # seconds between the states before Running
@@ -280,6 +296,8 @@ class FakeDlc(FakeServer):
         if route != action:
             self.errors.append(f"{req.method} {req.path} sent x-acs-action {action}, expected {route}")
             return acs_error(400, "InvalidAction", f"action {action} does not match the path")
+        if route in self.denied:  # a RAM policy without this action: 403 Forbidden.RAM (POP RAM errors)
+            return acs_error(403, "Forbidden.RAM", "User not authorized to operate on the specified resource.")
         unknown = set(req.query) - QUERY_KEYS[route]
         if unknown:
             self.errors.append(f"{route}: undocumented query key(s) {sorted(unknown)}")
@@ -312,7 +330,7 @@ class FakeDlc(FakeServer):
             body = req.json
         except ValueError:
             return acs_error(400, "InvalidParameter", "body is not JSON")
-        problem = validate_create(body, req.body)
+        problem = validate_create(body, req.body, self.region)
         if problem:
             self.errors.append(f"CreateJob: {problem}")
             return acs_error(400, "InvalidParameter", problem)
@@ -343,27 +361,31 @@ class FakeDlc(FakeServer):
         )
 
     def item(self, job: Job) -> dict[str, Any]:
+        """GetJob's answer, built from the job record in the shape of ``GetJobResponseBody``."""
         b = job.body
-        return {
+        out = {
             "JobId": job.job_id,
             "DisplayName": b["DisplayName"],
             "JobType": b["JobType"],
-            "JobSpecs": b["JobSpecs"],
+            "JobSpecs": [{k: v for k, v in s.items() if v not in ([], None)} for s in b["JobSpecs"]],
             "UserCommand": b["UserCommand"],
-            "Envs": b.get("Envs") or {},
-            "DataSources": b.get("DataSources") or [],
-            "Settings": b.get("Settings") or {},
+            "Envs": dict(b.get("Envs") or {}),
+            # GetJobResponseBodyDataSources has DataSourceId, MountPath and Uri only (no MountAccess).
+            "DataSources": [
+                {k: v for k, v in s.items() if k in GETJOB_DATASOURCE_FIELDS} for s in b.get("DataSources") or []
+            ],
+            "Settings": dict(b.get("Settings") or {}),
             "WorkspaceId": b.get("WorkspaceId", ""),
             "ResourceId": b.get("ResourceId", ""),
+            "ResourceLevel": "L0",
             "Priority": b.get("Priority", 1),
-            "JobMaxRunningTimeMinutes": b.get("JobMaxRunningTimeMinutes", 0),
             "ResourceType": "ECS",
             "Status": job.status,
             "SubStatus": "",
             "ReasonCode": job.reason_code,
             "ReasonMessage": job.reason_message,
-            "StatusHistory": job.history,
-            "EnablePreemptibleJob": any(s.get("UseSpotInstance") for s in b["JobSpecs"]),
+            "StatusHistory": [dict(h) for h in job.history],
+            "RestartTimes": "0",
             "Duration": int((job.times.get("Finish") or time.time()) - job.times.get("Running", time.time())),
             "GmtCreateTime": iso(job.created),
             "GmtSubmittedTime": iso(job.created),
@@ -375,7 +397,7 @@ class FakeDlc(FakeServer):
             "Pods": [
                 {
                     "PodId": p.pod_id,
-                    "PodUid": f"uid-{p.pod_id}",
+                    "PodUid": f"uid-{p.pod_id}-{len(p.history)}",
                     "Type": "Worker",
                     "Status": p.status,
                     "SubStatus": p.sub_status,
@@ -383,11 +405,14 @@ class FakeDlc(FakeServer):
                     "GmtCreateTime": iso(job.created),
                     "GmtStartTime": iso(p.started),
                     "GmtFinishTime": iso(p.finished),
-                    "HistoryPods": [],
+                    "HistoryPods": [dict(h) for h in p.history],
                 }
                 for p in job.pods
             ],
         }
+        unknown = set(out) - GETJOB_FIELDS
+        assert not unknown, f"the fake answers GetJob fields the SDK model lacks: {unknown}"
+        return out
 
     def stop_job(self, job: Job) -> Response:
         with self.lock:
@@ -416,6 +441,8 @@ class FakeDlc(FakeServer):
         )
 
     def metrics(self, req: Request, job: Job) -> Response:
+        if self.metrics_failing:  # not maintained for every job kind: the call fails (section 9)
+            return acs_error(500, "InternalError", "metrics are not available for this job")
         kind = req.query.get("MetricType", "")
         if kind not in METRIC_TYPES:
             self.errors.append(f"GetJobMetrics: MetricType {kind!r}")
@@ -459,14 +486,36 @@ class FakeDlc(FakeServer):
         )
 
     def reclaim(self, job_id: str) -> None:
-        """The spot instance under the job is reclaimed: pods die at once, the job fails."""
+        """The spot instances under the job are reclaimed: pods die at once, the job fails.
+
+        Each evicted pod becomes a ``HistoryPods`` entry (SubStatus ``Evicted``) of a replacement
+        pod that never started (``GetJobResponseBodyPodsHistoryPods``): the current pods show no
+        eviction, and the job's reason names none (a reader must look in HistoryPods).
+        """
         with self.lock:
             job = self.jobs[job_id]
             job.reclaimed = True
             for pod in job.pods:
-                pod.sub_status = "Evicted"
                 if pod.proc and pod.proc.poll() is None:
                     os.killpg(pod.proc.pid, signal.SIGKILL)
+
+    def _replace_evicted(self, job: Job) -> None:
+        now = time.time()
+        for pod in job.pods:
+            pod.history.append(
+                {
+                    "PodId": pod.pod_id,
+                    "PodUid": f"uid-{pod.pod_id}-{len(pod.history)}",
+                    "Type": "Worker",
+                    "Status": "Failed",
+                    "SubStatus": "Evicted",
+                    "Ip": "127.0.0.1",
+                    "GmtCreateTime": iso(job.created),
+                    "GmtStartTime": iso(pod.started),
+                    "GmtFinishTime": iso(now),
+                }
+            )
+            pod.status, pod.sub_status, pod.started, pod.finished = "Failed", "Normal", None, now
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(0.05):
@@ -489,7 +538,11 @@ class FakeDlc(FakeServer):
                 return
             if nxt and since >= self.step:
                 if nxt == "Running":
-                    self._start_pods(job)
+                    try:
+                        self._start_pods(job)
+                    except MountFailed as exc:  # the job never runs; DLC reports it in EnvPreparing
+                        self._transition(job, "Failed", "MountFailed", str(exc))
+                        return
                 self._transition(job, nxt)
                 return
             if job.status not in ("Running", "Stopping"):
@@ -510,10 +563,8 @@ class FakeDlc(FakeServer):
                             os.killpg(pod.proc.pid, signal.SIGTERM)
                 return
             if job.reclaimed:
-                self._transition(
-                    job, "Failed", "JobFailed", "pod(s) " + ", ".join(p.pod_id for p in job.pods) + " were evicted"
-                )
-                job.events.append(f"{iso(time.time())} Warning PodEvicted spot instance reclaimed")
+                self._replace_evicted(job)
+                self._transition(job, "Failed", "JobFailed", "the job failed: not all pods are running")
             elif job.stop_requested:
                 self._transition(job, "Stopped", "JobStopped", "stopped by user")
             elif all(c == 0 for c in codes):
@@ -524,27 +575,49 @@ class FakeDlc(FakeServer):
                     job, "Failed", "JobFailed", f"pod {bad.pod_id} exited with code {bad.proc.poll()}"
                 )
 
-    def _mounts(self, job: Job, root: Path) -> dict[str, Path]:
+    def _mounts(self, job: Job, root: Path) -> tuple[dict[str, Path], list[Path]]:
+        """Link each mount path to its fake OSS folder; (mount path -> link, OSS targets)."""
         mounts: dict[str, Path] = {}
+        targets: list[Path] = []
         for src in job.body.get("DataSources") or []:
-            uri = src["Uri"]
-            if not uri.startswith("oss://"):
-                raise ValueError(f"fake DLC mounts only oss:// URIs, got {uri}")
-            bucket, _, key = uri[len("oss://") :].partition("/")
-            bucket = bucket.split(".", 1)[0]
+            m = _OSS_MOUNT_URI.match(src["Uri"])
+            if not m:
+                raise ValueError(f"fake DLC mounts only endpoint-qualified oss:// URIs, got {src['Uri']}")
+            bucket, key = m.group(1), m.group(3)
             target = self.oss.path(bucket, key.rstrip("/")) if key else self.oss.root / bucket
-            if src.get("MountAccess") == "RW":
-                target.mkdir(parents=True, exist_ok=True)
+            # JindoFuse mounts an existing prefix: a folder with no object under it fails the mount.
+            if not target.is_dir() or not any(p.is_file() for p in target.rglob("*")):
+                raise MountFailed(f"mount {src['MountPath']} failed: oss://{bucket}/{key} does not exist")
             local = root / src["MountPath"].lstrip("/")
             local.parent.mkdir(parents=True, exist_ok=True)
             local.symlink_to(target, target_is_directory=True)
             mounts[src["MountPath"].rstrip("/")] = local
-        return mounts
+            targets.append(target.resolve())
+        return mounts, targets
+
+    def _pod_env(self, job: Job, rank: int, count: int) -> dict[str, str]:
+        """What DLC injects ("General environment variables", pai-api.md section 2.4): PyTorch-style
+        jobs get MASTER_ADDR/PORT, WORLD_SIZE and RANK; TFJob gets TF_CONFIG and no RANK."""
+        env = {"DLC_JOB_ID": job.job_id}
+        if job.body["JobType"] == "TFJob":
+            hosts = [f"127.0.0.1:{2222 + r}" for r in range(count)]
+            env["TF_CONFIG"] = json.dumps(
+                {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": rank}, "environment": "cloud"}
+            )
+            return env
+        return {
+            **env,
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": "23456",
+            "WORLD_SIZE": str(count),
+            "RANK": str(rank),
+            "NPROC_PER_NODE": "1",
+        }
 
     def _start_pods(self, job: Job) -> None:
         root = self.workdir / job.job_id
         root.mkdir(parents=True, exist_ok=True)
-        mounts = self._mounts(job, root)
+        mounts, targets = self._mounts(job, root)
 
         def remap(text: str) -> str:
             for mount in sorted(mounts, key=len, reverse=True):
@@ -558,18 +631,18 @@ class FakeDlc(FakeServer):
         # The image's `python`: a wrapper, since a venv's interpreter must be run by its own path.
         (bindir / "python").write_text(f'#!/bin/sh\nexec "{self.python}" "$@"\n')
         (bindir / "python").chmod(0o755)
+        (bindir / "sitecustomize.py").write_text(JINDOFUSE_EMULATION)
+        append = bool((job.body.get("Settings") or {}).get("EnableOssAppend"))
         for rank in range(count):
             pod = Pod(f"{job.job_id}-worker-{rank}", rank, root / f"worker-{rank}.log")
             env = {
                 "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                 "HOME": str(root),
                 "PYTHONUNBUFFERED": "1",
-                "DLC_JOB_ID": job.job_id,
-                "MASTER_ADDR": "127.0.0.1",
-                "MASTER_PORT": "23456",
-                "WORLD_SIZE": str(count),
-                "RANK": str(rank),
-                "NPROC_PER_NODE": "1",
+                "PYTHONPATH": str(bindir),  # loads the JindoFuse emulation (sitecustomize)
+                "FAKE_JINDOFUSE_MOUNTS": os.pathsep.join(str(t) for t in targets),
+                "FAKE_JINDOFUSE_APPEND": "1" if append else "0",
+                **self._pod_env(job, rank, count),
             }
             env.update({k: remap(v) for k, v in (job.body.get("Envs") or {}).items()})
             with open(pod.log, "wb") as log:
@@ -603,7 +676,42 @@ class FakeDlc(FakeServer):
             except psutil.Error:
                 continue
             pod.samples.setdefault("CpuCoreUsage", []).append((now, cpu))
-            pod.samples.setdefault("MemoryUsage", []).append((now, rss / 2**20))
+            # GetJobMetrics reports memory as a utilisation percentage (pai-api.md section 9).
+            total = psutil.virtual_memory().total
+            pod.samples.setdefault("MemoryUsage", []).append((now, 100.0 * rss / total))
+
+
+class MountFailed(Exception):
+    """A data source could not be mounted; the job fails before it runs."""
+
+
+# JindoFuse's OSS-mount semantics inside a pod (pai-api.md section 9: appends need
+# Settings.EnableOssAppend; fsync works only for files opened for append), for Python code.
+JINDOFUSE_EMULATION = """
+import builtins, errno, fcntl, io, os
+_ROOTS = [p for p in os.environ.get("FAKE_JINDOFUSE_MOUNTS", "").split(os.pathsep) if p]
+_APPEND = os.environ.get("FAKE_JINDOFUSE_APPEND") == "1"
+def _on_oss(path):
+    real = os.path.realpath(path)
+    return any(real == r or real.startswith(r + os.sep) for r in _ROOTS)
+_open = builtins.open
+def _guarded_open(file, mode="r", *args, **kwargs):
+    if isinstance(file, (str, bytes, os.PathLike)) and "a" in mode and not _APPEND and _on_oss(os.fsdecode(file)):
+        raise OSError(errno.EOPNOTSUPP, "append is not supported on this OSS mount (Settings.EnableOssAppend)", file)
+    return _open(file, mode, *args, **kwargs)
+builtins.open = io.open = _guarded_open
+_fsync = os.fsync
+def _guarded_fsync(fd):
+    fd = fd.fileno() if hasattr(fd, "fileno") else fd
+    try:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        path = ""
+    if path and _on_oss(path) and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
+        raise OSError(errno.EIO, "fsync on an OSS mount needs a file opened for append")
+    return _fsync(fd)
+os.fsync = _guarded_fsync
+"""
 
 
 def parse_iso(text: str) -> float:

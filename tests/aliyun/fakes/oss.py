@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import hashlib
+import re
 import secrets
 import shutil
 import xml.etree.ElementTree as ET
@@ -24,8 +25,24 @@ from xml.sax.saxutils import escape
 from oss2.utils import Crc64
 
 from .common import FakeServer, Request, Response, request_id
+from .signing import ACCESS_KEY, KEYS, verify_oss4
 
-ACCESS_KEY = "test-ak"
+__all__ = ["ACCESS_KEY", "FakeOss"]
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` as (start, end) with end clipped; None if malformed
+    (OSS ignores a Range it cannot parse and answers the whole object)."""
+    m = re.fullmatch(r"bytes=(\d*)-(\d*)", header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if not m.group(1):
+        return max(0, size - int(m.group(2))), size - 1
+    start = int(m.group(1))
+    if m.group(2) and int(m.group(2)) < start:
+        return None  # a-b with b < a is not a valid range: ignored
+    end = int(m.group(2)) if m.group(2) else size - 1
+    return start, max(start, min(end, size - 1))  # the caller handles a start past the end
 
 
 def _crc(data: bytes) -> str:
@@ -44,6 +61,7 @@ class FakeOss(FakeServer):
         self.uploads = root.parent / f"{root.name}-uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
         self.deny_buckets: set[str] = set()
+        self.deny_writes: set[str] = set()
         self.fail_parts: set[int] = set()  # UploadPart numbers that fail once with a 500
 
     def create_bucket(self, name: str) -> None:
@@ -74,17 +92,18 @@ class FakeOss(FakeServer):
 
     # -- dispatch -------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
-        auth = req.headers.get("authorization", "")
-        if not (
-            auth.startswith("OSS4-HMAC-SHA256 Credential=" + ACCESS_KEY + "/")
-            or auth.startswith(f"OSS {ACCESS_KEY}:")
-        ):
-            return self.error(req, 403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist.")
         parts = req.path.lstrip("/").split("/", 1)
         bucket, key = parts[0], parts[1] if len(parts) > 1 else ""
+        # Every request is OSS V4 signed and recomputed with the secret (signing.verify_oss4).
+        problem = verify_oss4(req, bucket, key, KEYS)
+        if problem is not None:
+            return self.error(req, problem.status, problem.code, problem.message)
         if not bucket:
             return self.error(req, 400, "InvalidBucketName", "bucket missing")
-        if bucket in self.deny_buckets:
+        # A RAM policy without oss:PutObject / oss:GetObject: OSS answers 403 AccessDenied
+        # (OSS error codes page, "AccessDenied"); deny_writes models a read-only policy.
+        writes = req.method in ("PUT", "POST", "DELETE")
+        if bucket in self.deny_buckets or (writes and bucket in self.deny_writes):
             return self.error(req, 403, "AccessDenied", "You have no right to access this object.")
         if not (self.root / bucket).is_dir():
             return self.error(req, 404, "NoSuchBucket", "The specified bucket does not exist.", BucketName=bucket)
@@ -120,6 +139,8 @@ class FakeOss(FakeServer):
         tmp.replace(path)
         return self.ok(ETag=f'"{hashlib.md5(data).hexdigest().upper()}"', **{"x-oss-hash-crc64ecma": _crc(data)})
 
+    # PutObject; x-oss-forbid-overwrite: true refuses an existing key with 409 FileAlreadyExists
+    # (OSS API reference, PutObject request headers; oss2 api.py put_object).
     def put(self, req: Request, bucket: str, key: str) -> Response:
         if req.headers.get("x-oss-forbid-overwrite") == "true":
             with self.lock:  # check and write as one step, as OSS does
@@ -128,6 +149,8 @@ class FakeOss(FakeServer):
                 return self._write(bucket, key, req.body)
         return self._write(bucket, key, req.body)
 
+    # GetObject / HeadObject: ETag, Last-Modified, x-oss-hash-crc64ecma on whole objects, 404 NoSuchKey
+    # (OSS API reference, GetObject; oss2 checks the CRC64 it reads against that header).
     def get(self, req: Request, bucket: str, key: str) -> Response:
         path = self.path(bucket, key)
         if not path.is_file():
@@ -142,13 +165,18 @@ class FakeOss(FakeServer):
         }
         status, body = 200, data
         rng = req.headers.get("range")
-        if rng and rng.startswith("bytes="):
-            first, _, last = rng[6:].partition("-")
-            start = int(first) if first else max(0, len(data) - int(last))
-            end = int(last) if (first and last) else len(data) - 1
-            if start >= len(data):
+        span = _parse_range(rng, len(data)) if rng else None
+        standard = req.headers.get("x-oss-range-behavior") == "standard"
+        # OSS's Range rules (https://help.aliyun.com/knowledge_detail/39571.html, pai-api.md section 9):
+        # a start past the end is ignored (200, the whole object) unless the request carries
+        # x-oss-range-behavior: standard, which answers 416 InvalidRange; an end past the size
+        # gives 206 with what exists.
+        if span is not None and span[0] >= len(data):
+            if standard:
                 return self.error(req, 416, "InvalidRange", "The requested range cannot be satisfied.")
-            end = min(end, len(data) - 1)
+            span = None
+        if span is not None:
+            start, end = span
             body, status = data[start : end + 1], 206
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
         else:
@@ -164,6 +192,8 @@ class FakeOss(FakeServer):
             p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file() and not p.name.endswith(".tmp")
         )
 
+    # ListObjectsV2 (GetBucketV2): list-type=2, prefix, delimiter -> CommonPrefixes, max-keys,
+    # continuation-token / NextContinuationToken, encoding-type=url (OSS API reference; oss2 list_objects_v2).
     def list_v2(self, req: Request, bucket: str) -> Response:
         prefix = req.query.get("prefix", "")
         delimiter = req.query.get("delimiter", "")
@@ -221,6 +251,8 @@ class FakeOss(FakeServer):
         xml.append("</ListBucketResult>")
         return self.ok("".join(xml).encode())
 
+    # DeleteMultipleObjects: POST /?delete with <Delete><Object><Key>, keys URL-encoded with
+    # encoding-type=url; missing keys count as deleted (OSS API reference).
     def batch_delete(self, req: Request, bucket: str) -> Response:
         from urllib.parse import unquote
 
@@ -238,6 +270,8 @@ class FakeOss(FakeServer):
         return self.ok(f'<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult>{body}</DeleteResult>'.encode())
 
     # -- multipart -------------------------------------------------------------------------
+    # InitiateMultipartUpload / UploadPart / ListParts / CompleteMultipartUpload (parts in ascending
+    # order, else InvalidPartOrder) / AbortMultipartUpload (OSS API reference, multipart upload).
     def initiate(self, bucket: str, key: str) -> Response:
         upload_id = secrets.token_hex(16).upper()
         folder = self.uploads / upload_id

@@ -43,10 +43,9 @@ async def test_jobs_views_on_aliyun(jp_fetch: Any, fakes: AliyunFakes, tmp_path:
 async def test_services_view_on_aliyun(jp_fetch: Any, fakes: AliyunFakes) -> None:
     from pai_jupyter.specs.service import ServiceSpec
     from tests.aliyun.conftest import BUCKET
+    from tests.serving.models import onnx_linear
 
-    path = fakes.oss.path(BUCKET, "models/m/model.onnx")
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"onnx")
+    onnx_linear(fakes.oss.path(BUCKET, "models/m/model.onnx"))  # the fake EAS runs it: a real model
     backend = get_backend("aliyun", PaiConfig())
     backend.serving.deploy(ServiceSpec(name="side-svc", processor="onnx"), f"oss://{BUCKET}/models/m/")
     listing = await _get(jp_fetch, "services")
