@@ -418,8 +418,8 @@ def deploy(
     if autoscaler is None and existing is not None and existing.autoscaler:
         options["autoscaler"] = AutoscalePolicy.from_dict(existing.autoscaler)
     if max_batch_size is None and max_batch_timeout_ms is None and existing is not None:
-        options["max_batch_size"] = existing.spec.get("max_batch_size")
-        options["max_batch_timeout_ms"] = existing.spec.get("max_batch_timeout_ms")
+        options["max_batch_size"] = existing.spec.max_batch_size
+        options["max_batch_timeout_ms"] = existing.spec.max_batch_timeout_ms
     build_spec(name, processor or "onnx", **options)
     model_uri, processor, job_id = resolve_model(name, model, be, processor, progress, trust_pickle)
     spec = build_spec(name, processor, **options)

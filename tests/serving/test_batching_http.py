@@ -109,7 +109,7 @@ def test_batched_deploy_from_the_notebook_answers_each_request_its_own(
     assert "Deployed mlp-batched v1 (onnx)" in capsys.readouterr().out
     svc = ip.user_ns["_pai_service"]
     record = svc.refresh()
-    assert (record.spec["max_batch_size"], record.spec["max_batch_timeout_ms"]) == (16, 200)
+    assert (record.spec.max_batch_size, record.spec.max_batch_timeout_ms) == (16, 200)
     ip.run_line_magic("pai_services", "mlp-batched")
     assert "batching: up to 16 requests per model call, waiting at most 200 ms" in capsys.readouterr().out
 

@@ -67,7 +67,7 @@ def test_the_cli_refuses_a_pickle_and_deploys_it_with_trust_pickle(serving_env: 
     run_cli("deploy", "digits", "--model", str(good), "--trust-pickle")
     x, y = digits_rows(good)
     svc = Service("digits")
-    assert svc.record.spec["trust_pickle"] is True
+    assert svc.record.spec.trust_pickle is True
     assert svc.predict(x)["outputs"] == y
     svc.delete()
 

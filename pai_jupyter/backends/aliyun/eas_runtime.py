@@ -153,7 +153,7 @@ def requirements(processor: str, image: str, packages: dict[str, str], gpu: bool
 
 def runtime_files(root: Path | None = None) -> dict[str, bytes]:
     """The container's ``pai_jupyter`` files by path relative to the mount (``pai_jupyter/...``)."""
-    base = root or Path(__file__).resolve().parent.parent
+    base = root or Path(__file__).resolve().parents[2]  # pai_jupyter/ (this file: backends/aliyun/)
     return {f"pai_jupyter/{rel}": (base / rel).read_bytes() for rel in RUNTIME_FILES}
 
 

@@ -162,10 +162,10 @@ def service_details(record: ServiceRecord, figures: ServiceFigures | None = None
             f"{scaler.get('qps_per_instance')} QPS/instance, scale-in cooldown {scaler.get('scale_in_cooldown_s')}s"
             + (f", scale to zero after {scaler.get('idle_grace_s')}s idle" if scaler.get("scale_to_zero") else "")
         )
-    if spec.get("max_batch_size"):
+    if spec.max_batch_size:
         lines.append(
-            f"  batching: up to {spec['max_batch_size']} requests per model call, "
-            f"waiting at most {spec.get('max_batch_timeout_ms')} ms"
+            f"  batching: up to {spec.max_batch_size} requests per model call, "
+            f"waiting at most {spec.max_batch_timeout_ms} ms"
         )
     lines.append("")
     lines.append(versions_table(record, figures))
