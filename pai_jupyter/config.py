@@ -50,6 +50,12 @@ class PaiConfig(Configurable):
     )
     autostart = Bool(True, help="Start the local control plane on first use when none runs.").tag(config=True)
 
+    # Lineage
+    push_job_refs = Bool(
+        help="Push each job's refs/pai/jobs/<id> commit to the Git remote (as --push-ref does); "
+        "env PAI_JUPYTER_PUSH_JOB_REFS=1."
+    ).tag(config=True)
+
     # Alibaba Cloud
     region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
     workspace_id = Unicode(help="PAI workspace id.").tag(config=True)
@@ -58,6 +64,10 @@ class PaiConfig(Configurable):
     eas_endpoint = Unicode(help="PAI-EAS endpoint override (VPC endpoints, tests).").tag(config=True)
     oss_endpoint = Unicode(help="OSS endpoint override; internal endpoint by default inside DSW.").tag(config=True)
     protocol = Unicode(help="'https' (default) or 'http' for endpoints on local servers.").tag(config=True)
+
+    @default("push_job_refs")
+    def _default_push_job_refs(self) -> bool:
+        return _env("PAI_JUPYTER_PUSH_JOB_REFS").lower() in ("1", "true", "yes")
 
     @default("backend")
     def _default_backend(self) -> str:

@@ -22,7 +22,7 @@ from . import client
 from .backends.base import JobRecord
 from .config import PaiConfig, set_current_config
 from .magic_support import MagicHelpers, guard
-from .options import backend_option, join_continuation, spec_from_options, train_options
+from .options import backend_option, join_continuation, push_ref_option, spec_from_options, train_options
 from .render import MetricSummary, job_details, job_line, jobs_table
 from .specs.job import JobSpec
 
@@ -35,11 +35,13 @@ class TrainArgs:
     widget: bool
     backend: str | None
     simulate_preemption_after: float | None
+    push_ref: bool | None = None
 
 
 @click.command("%%pai_train", help="Submit this cell as a training job.")
 @click.option("--name", default="notebook-job", show_default=True, help="Job name (DLC DisplayName).")
 @train_options
+@push_ref_option
 @click.option("--as", "as_name", default="_pai_job", show_default=True, help="Variable that receives the Job.")
 @click.option("--wait", is_flag=True, help="Block until the job ends; fail the cell if the job fails.")
 @click.option("--no-widget", is_flag=True, help="Print text instead of showing a live widget.")
@@ -50,12 +52,13 @@ def _train_parser(
     no_widget: bool,
     backend: str | None,
     simulate_preemption_after: float | None,
+    push_ref: bool | None,
     **opts: Any,
 ) -> TrainArgs:
     if not as_name.isidentifier():
         raise click.BadParameter(f"{as_name!r} is not a Python variable name", param_hint="--as")
     return TrainArgs(
-        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after
+        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after, push_ref
     )
 
 
@@ -102,6 +105,7 @@ class PaiMagics(MagicHelpers, Magics):
             cwd=os.getcwd(),
             backend=args.backend,
             simulate_preemption_after=args.simulate_preemption_after,
+            push_ref=args.push_ref,
         )
         self.shell.user_ns[args.as_name] = job
         for warning in job.warnings:

@@ -1,0 +1,233 @@
+"""One real Git commit per job, on a hidden ref: ``refs/pai/jobs/<job-id>``.
+
+The commit's tree is built from the code snapshot itself (the folder that is
+uploaded and run), not from the working tree, so the ref holds exactly what
+ran: the repository's tracked and untracked (not ignored) files with their
+working-tree content, plus the entry script. It is built with Git plumbing and
+a throwaway index (``GIT_INDEX_FILE``): ``read-tree HEAD``, ``add -A`` with the
+snapshot as work tree, ``write-tree``, ``commit-tree -p HEAD``, ``update-ref``.
+The user's index, HEAD, branches, stash and working tree are never written.
+When the snapshot equals HEAD's tree the ref points at HEAD itself.
+
+``git log refs/pai/jobs/<id>``, ``git diff HEAD refs/pai/jobs/<id>`` and
+``git checkout refs/pai/jobs/<id>`` work as for any commit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import PaiError, ValidationError
+
+REF_PREFIX = "refs/pai/jobs/"
+# Variables that would point our plumbing at another repository, index or work tree.
+_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+FALLBACK_NAME, FALLBACK_EMAIL = "pai-jupyter", "pai-jupyter@localhost"
+
+
+class GitFailed(PaiError):
+    """A git plumbing command failed."""
+
+
+@dataclass(frozen=True)
+class SnapshotTree:
+    """The tree object of one code snapshot, written into the repository's object store."""
+
+    git_dir: Path
+    root: Path  # the repository's work tree
+    tree: str
+    head: str | None  # HEAD's commit when there is one
+
+    @property
+    def head_tree(self) -> str | None:
+        if self.head is None:
+            return None
+        return _git(self.git_dir, "rev-parse", f"{self.head}^{{tree}}").strip()
+
+    @property
+    def clean(self) -> bool:
+        """True when what ran is exactly HEAD (nothing modified, added or removed)."""
+        return self.head is not None and self.tree == self.head_tree
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV}
+    env.update(extra or {})
+    return env
+
+
+def _git(git_dir: Path, *args: str, env: dict[str, str] | None = None, work_tree: Path | None = None) -> str:
+    argv = ["git", f"--git-dir={git_dir}"]
+    if work_tree is not None:
+        argv.append(f"--work-tree={work_tree}")
+    proc = subprocess.run([*argv, *args], capture_output=True, text=True, env=env or _env())
+    if proc.returncode != 0:
+        raise GitFailed(f"git {args[0]} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    return proc.stdout
+
+
+def git_dir_of(root: Path) -> Path | None:
+    """The absolute ``.git`` folder of the repository containing ``root`` (None outside Git)."""
+    proc = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, env=_env()
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def snapshot_tree(root: Path | str, snapshot: Path | str) -> SnapshotTree | None:
+    """Write the tree of ``snapshot`` (a copy of ``root``'s repository) into that repository.
+
+    Returns None when ``root`` is not in a Git repository.
+    """
+    root = Path(root).resolve()
+    git_dir = git_dir_of(root)
+    if git_dir is None:
+        return None
+    work = Path(_git(git_dir, "rev-parse", "--show-toplevel", work_tree=root).strip() or root)
+    try:
+        head: str | None = _git(git_dir, "rev-parse", "--verify", "-q", "HEAD^{commit}").strip()
+    except GitFailed:
+        head = None
+    with tempfile.TemporaryDirectory(prefix="pai-index-") as tmp:
+        env = _env({"GIT_INDEX_FILE": str(Path(tmp) / "index")})
+        if head:
+            _git(git_dir, "read-tree", head, env=env)
+        else:
+            _git(git_dir, "read-tree", "--empty", env=env)
+        # -f: the snapshot holds only what should be recorded, ignored names included (the entry script).
+        _git(git_dir, "add", "-A", "-f", "--", ".", env=env, work_tree=Path(snapshot).resolve())
+        tree = _git(git_dir, "write-tree", env=env).strip()
+    return SnapshotTree(git_dir=git_dir, root=work, tree=tree, head=head or None)
+
+
+def check_job_id(job_id: str) -> str:
+    if not _SAFE_ID.match(job_id) or ".." in job_id or job_id.endswith((".lock", ".")):
+        raise ValidationError(f"job id {job_id!r} cannot name a Git ref", "job ids are letters, digits, . _ -")
+    return job_id
+
+
+def job_ref(job_id: str) -> str:
+    return REF_PREFIX + check_job_id(job_id)
+
+
+def _identity(git_dir: Path) -> dict[str, str]:
+    """Author/committer for the job commit: the user's Git identity, or a neutral fallback."""
+
+    def config(key: str) -> str:
+        try:
+            return _git(git_dir, "config", "--get", key).strip()
+        except GitFailed:
+            return ""
+
+    name = os.environ.get("GIT_AUTHOR_NAME") or config("user.name") or FALLBACK_NAME
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or config("user.email") or FALLBACK_EMAIL
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME") or name,
+        "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL") or email,
+    }
+
+
+def commit_job(tree: SnapshotTree, job_id: str, name: str, backend: str) -> dict[str, Any]:
+    """Create ``refs/pai/jobs/<job_id>`` for the snapshot; returns what provenance records."""
+    ref = job_ref(job_id)
+    if tree.clean:
+        commit = tree.head
+    else:
+        message = (
+            f"pai-jupyter job {job_id} ({name}) on {backend}\n\n"
+            "The exact code this job ran: the working tree at submission (uncommitted and\n"
+            "untracked files included) plus the entry script.\n\n"
+            f"Job: {job_id}\nName: {name}\nBackend: {backend}\nBase: {tree.head or '(no commit yet)'}\n"
+        )
+        args = ["commit-tree", tree.tree, "-m", message]
+        if tree.head:
+            args += ["-p", tree.head]
+        commit = _git(tree.git_dir, *args, env=_env(_identity(tree.git_dir))).strip()
+    assert commit is not None
+    _git(
+        tree.git_dir,
+        "update-ref",
+        "--create-reflog",
+        "-m",
+        f"pai-jupyter: job {job_id} ({name}) on {backend}",
+        ref,
+        commit,
+        env=_env(_identity(tree.git_dir)),
+    )
+    return {
+        "commit": commit,
+        "ref": ref,
+        "tree": tree.tree,
+        "base": tree.head,
+        "clean": tree.clean,
+        "repo": str(tree.root),
+    }
+
+
+def push_ref(git_dir: Path, ref: str, remote: str | None = None) -> str:
+    """Push ``ref`` to ``remote`` (default: origin, else the first remote); returns the remote's name."""
+    remotes = _git(git_dir, "remote").split()
+    if not remotes:
+        raise ValidationError("the repository has no remote to push the job's ref to", "add one: git remote add")
+    chosen = remote or ("origin" if "origin" in remotes else remotes[0])
+    if chosen not in remotes:
+        raise ValidationError(f"the repository has no remote {chosen!r}", f"remotes: {', '.join(remotes)}")
+    _git(git_dir, "push", "--quiet", chosen, f"{ref}:{ref}")
+    return chosen
+
+
+@dataclass
+class JobRef:
+    ref: str
+    commit: str
+    created_at: float  # when the ref was written (its reflog), else the commit's date
+
+    @property
+    def job_id(self) -> str:
+        return self.ref[len(REF_PREFIX) :]
+
+
+def list_refs(root: Path | str) -> list[JobRef]:
+    git_dir = git_dir_of(Path(root))
+    if git_dir is None:
+        raise ValidationError(f"{root} is not in a Git repository", "run it in the repository the jobs came from")
+    out = _git(git_dir, "for-each-ref", "--format=%(refname) %(objectname) %(committerdate:unix)", REF_PREFIX)
+    refs = []
+    for line in out.splitlines():
+        ref, commit, date = line.split(" ")
+        refs.append(JobRef(ref, commit, _reflog_time(git_dir, ref) or float(date or 0)))
+    return refs
+
+
+def _reflog_time(git_dir: Path, ref: str) -> float | None:
+    """The time the ref was created, from the reflog ``update-ref --create-reflog`` wrote."""
+    log = git_dir / "logs" / ref
+    try:
+        first = log.read_text(errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    match = re.search(r"> (\d+) [+-]\d{4}\t", first)
+    return float(match.group(1)) if match else None
+
+
+def prune_refs(
+    root: Path | str, older_than: float, now: float | None = None, dry_run: bool = False
+) -> list[JobRef]:
+    """Delete ``refs/pai/jobs/*`` written more than ``older_than`` seconds ago; returns them."""
+    now = time.time() if now is None else now
+    old = [r for r in list_refs(root) if now - r.created_at > older_than]
+    git_dir = git_dir_of(Path(root))
+    if not dry_run and git_dir is not None:
+        for r in old:
+            _git(git_dir, "update-ref", "-d", r.ref, r.commit)
+    return old
