@@ -7,6 +7,7 @@ Everything here talks to a ``Backend`` (local or aliyun) and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import sys
 import tempfile
@@ -197,10 +198,13 @@ def submit_code(
     python: str | None = None,
     simulate_preemption_after: float | None = None,
     push_ref: bool | None = None,
+    base_commit: str | None = None,
 ) -> Job:
     """Submit an already built code folder: fingerprint the data, upload, submit, commit the job's ref.
 
     ``repo``: a folder inside the Git repository the code comes from (None: no ref).
+    ``base_commit``: the commit the code is expected to be (a rerun): the ref points at it when
+    the trees match, else a new commit on top of it.
     """
     from .provenance.fingerprint import fingerprint_inputs
     from .provenance.refs import GitFailed, snapshot_tree
@@ -220,6 +224,8 @@ def submit_code(
             tree = snapshot_tree(repo, code_dir)
         except GitFailed as exc:
             warnings.append(f"no refs/pai/jobs commit for this job: {exc.message}")
+    if tree is not None and base_commit:
+        tree = dataclasses.replace(tree, head=base_commit)
     if tree is not None:
         provenance["code"] = {"tree": tree.tree, "base": tree.head, "repo": str(tree.root)}
     bucket = config.bucket

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .options import DURATION, emit, json_option
+from .options import DURATION, backend_option, emit, json_option
 
 
 @click.command("prune-refs")
@@ -55,7 +55,61 @@ def _age(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+@click.command("lineage")
+@click.argument("target", metavar="SERVICE[@vN]|JOB")
+@backend_option
+@json_option
+def lineage_command(target: str, backend: str | None, as_json: bool) -> None:
+    """Walk a service version (or a job) back to its model, job, commit, environment, data and rollout."""
+    from .client import resolve_backend
+    from .lineage import lineage, render_lineage
+
+    data = lineage(target, resolve_backend(backend))
+    emit(data, as_json, render_lineage(data))
+
+
+@click.command("reproduce")
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="Wait for the rerun, then compare its artefacts with the original's.")
+@click.option(
+    "--compare", "compare_with", default=None, metavar="RERUN_JOB", help="Only compare JOB with an ended rerun."
+)
+@click.option("--timeout", type=DURATION, default=None, help="With --wait: give up after this long, e.g. 2h.")
+@backend_option
+@json_option
+def reproduce_command(
+    job_id: str, wait: bool, compare_with: str | None, timeout: float | None, backend: str | None, as_json: bool
+) -> None:
+    """Rerun JOB from its commit, spec, hyperparameters and data on the same backend; compare artefacts.
+
+    Exit code 1 when --wait/--compare finds a difference.
+    """
+    import sys
+
+    from .reproduce import compare_jobs, reproduce
+
+    if compare_with is None:
+        job, source = reproduce(job_id, backend=backend)
+        for warning in job.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if not as_json:
+            click.echo(f"Submitted {job.id} on {job.record.backend}: a rerun of {job_id} from {source}.")
+        if not wait:
+            if not as_json:
+                click.echo(f"Compare once it ends: jupyter pai reproduce {job_id} --compare {job.id}")
+            emit({"rerun": job.record.to_dict()}, as_json)
+            return
+        job.wait(timeout=timeout, raise_on_failure=False)
+        compare_with = job.id
+    result = compare_jobs(job_id, compare_with, backend=backend)
+    emit(result.to_dict(), as_json, result.text())
+    if not result.identical:
+        sys.exit(1)
+
+
 def register(cli: click.Group) -> None:
     jobs = cli.commands.get("jobs")
     if isinstance(jobs, click.Group):
         jobs.add_command(prune_refs_command)
+    cli.add_command(lineage_command)
+    cli.add_command(reproduce_command)

@@ -192,7 +192,10 @@ class PaiMagics(MagicHelpers, Magics):
 
 
 def load_magics(ipython: Any) -> None:
+    from .lineage_magics import LineageMagics
+
     ipython.register_magics(PaiMagics)
+    ipython.register_magics(LineageMagics)
     _load_extra_magics(ipython)
 
 

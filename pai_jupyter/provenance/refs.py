@@ -108,6 +108,25 @@ def snapshot_tree(root: Path | str, snapshot: Path | str) -> SnapshotTree | None
     return SnapshotTree(git_dir=git_dir, root=work, tree=tree, head=head or None)
 
 
+def checkout_commit(repo: Path | str, commit: str, dest: Path) -> bool:
+    """Write ``commit``'s files into ``dest`` (a throwaway index; the user's checkout is untouched).
+
+    False when ``repo`` is not a repository on this machine or does not hold the commit.
+    """
+    git_dir = git_dir_of(Path(repo)) if repo and Path(repo).is_dir() else None
+    if git_dir is None:
+        return False
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="pai-index-") as tmp:
+        env = _env({"GIT_INDEX_FILE": str(Path(tmp) / "index")})
+        try:
+            _git(git_dir, "read-tree", f"{commit}^{{tree}}", env=env)
+            _git(git_dir, "checkout-index", "-a", "-f", env=env, work_tree=dest.resolve())
+        except GitFailed:
+            return False
+    return True
+
+
 def check_job_id(job_id: str) -> str:
     if not _SAFE_ID.match(job_id) or ".." in job_id or job_id.endswith((".lock", ".")):
         raise ValidationError(f"job id {job_id!r} cannot name a Git ref", "job ids are letters, digits, . _ -")
