@@ -176,6 +176,9 @@ def check(
         report.notes.append(f"not compared: {runtime_label}")
         return report
     packages = runtime.get("packages") or {}
+    if processor in ("sklearn", "xgboost") and not saved:
+        library = PROCESSOR_LIBRARIES[processor][0]
+        report.notes.append(f"the model files carry no readable {library} version (compressed or binary format)")
     for library, versions in sorted(saved.items()):
         for version in sorted(versions):
             level = _level(version, packages.get(library))
