@@ -225,7 +225,9 @@ def submit_code(
         except GitFailed as exc:
             warnings.append(f"no refs/pai/jobs commit for this job: {exc.message}")
     if tree is not None and base_commit:
-        tree = dataclasses.replace(tree, head=base_commit)
+        from .provenance.refs import resolve_tree
+
+        tree = dataclasses.replace(tree, head=base_commit, head_tree=resolve_tree(tree.git_dir, base_commit))
     if tree is not None:
         provenance["code"] = {"tree": tree.tree, "base": tree.head, "repo": str(tree.root)}
     bucket = config.bucket

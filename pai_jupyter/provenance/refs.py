@@ -44,13 +44,8 @@ class SnapshotTree:
     git_dir: Path
     root: Path  # the repository's work tree
     tree: str
-    head: str | None  # HEAD's commit when there is one
-
-    @property
-    def head_tree(self) -> str | None:
-        if self.head is None:
-            return None
-        return _git(self.git_dir, "rev-parse", f"{self.head}^{{tree}}").strip()
+    head: str | None  # HEAD's commit when there is one (the new commit's parent)
+    head_tree: str | None = None  # that commit's tree
 
     @property
     def clean(self) -> bool:
@@ -82,30 +77,37 @@ def git_dir_of(root: Path) -> Path | None:
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
+def _locate(root: Path) -> tuple[Path, Path, str | None, str | None] | None:
+    """(git dir, work tree, HEAD commit, HEAD tree) in one ``rev-parse``; None outside Git."""
+    argv = ["git", "-C", str(root), "rev-parse", "--absolute-git-dir", "--show-toplevel"]
+    proc = subprocess.run([*argv, "HEAD^{commit}", "HEAD^{tree}"], capture_output=True, text=True, env=_env())
+    lines = proc.stdout.split("\n")
+    if proc.returncode == 0 and len(lines) >= 4:
+        return Path(lines[0]), Path(lines[1]), lines[2], lines[3]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env())  # no commit yet, or not a repo
+    lines = proc.stdout.split("\n")
+    if proc.returncode != 0 or len(lines) < 2 or not lines[0]:
+        return None
+    return Path(lines[0]), Path(lines[1] or root), None, None
+
+
 def snapshot_tree(root: Path | str, snapshot: Path | str) -> SnapshotTree | None:
     """Write the tree of ``snapshot`` (a copy of ``root``'s repository) into that repository.
 
+    The snapshot holds every file of the tree that runs, so ``add -A`` into an empty throwaway
+    index records exactly it (what ``read-tree HEAD`` first would give too, minus a stat pass).
     Returns None when ``root`` is not in a Git repository.
     """
-    root = Path(root).resolve()
-    git_dir = git_dir_of(root)
-    if git_dir is None:
+    located = _locate(Path(root).resolve())
+    if located is None:
         return None
-    work = Path(_git(git_dir, "rev-parse", "--show-toplevel", work_tree=root).strip() or root)
-    try:
-        head: str | None = _git(git_dir, "rev-parse", "--verify", "-q", "HEAD^{commit}").strip()
-    except GitFailed:
-        head = None
+    git_dir, work, head, head_tree = located
     with tempfile.TemporaryDirectory(prefix="pai-index-") as tmp:
         env = _env({"GIT_INDEX_FILE": str(Path(tmp) / "index")})
-        if head:
-            _git(git_dir, "read-tree", head, env=env)
-        else:
-            _git(git_dir, "read-tree", "--empty", env=env)
         # -f: the snapshot holds only what should be recorded, ignored names included (the entry script).
         _git(git_dir, "add", "-A", "-f", "--", ".", env=env, work_tree=Path(snapshot).resolve())
         tree = _git(git_dir, "write-tree", env=env).strip()
-    return SnapshotTree(git_dir=git_dir, root=work, tree=tree, head=head or None)
+    return SnapshotTree(git_dir=git_dir, root=work, tree=tree, head=head, head_tree=head_tree)
 
 
 def checkout_commit(repo: Path | str, commit: str, dest: Path) -> bool:
@@ -127,6 +129,13 @@ def checkout_commit(repo: Path | str, commit: str, dest: Path) -> bool:
     return True
 
 
+def resolve_tree(git_dir: Path, commit: str) -> str | None:
+    try:
+        return _git(git_dir, "rev-parse", "--verify", "-q", f"{commit}^{{tree}}").strip()
+    except GitFailed:
+        return None
+
+
 def check_job_id(job_id: str) -> str:
     if not _SAFE_ID.match(job_id) or ".." in job_id or job_id.endswith((".lock", ".")):
         raise ValidationError(f"job id {job_id!r} cannot name a Git ref", "job ids are letters, digits, . _ -")
@@ -137,22 +146,13 @@ def job_ref(job_id: str) -> str:
     return REF_PREFIX + check_job_id(job_id)
 
 
-def _identity(git_dir: Path) -> dict[str, str]:
-    """Author/committer for the job commit: the user's Git identity, or a neutral fallback."""
-
-    def config(key: str) -> str:
-        try:
-            return _git(git_dir, "config", "--get", key).strip()
-        except GitFailed:
-            return ""
-
-    name = os.environ.get("GIT_AUTHOR_NAME") or config("user.name") or FALLBACK_NAME
-    email = os.environ.get("GIT_AUTHOR_EMAIL") or config("user.email") or FALLBACK_EMAIL
+def _fallback_identity() -> dict[str, str]:
+    """Used only when Git knows no identity (no user.name/user.email configured anywhere)."""
     return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME") or name,
-        "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL") or email,
+        "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME") or FALLBACK_NAME,
+        "GIT_AUTHOR_EMAIL": os.environ.get("GIT_AUTHOR_EMAIL") or FALLBACK_EMAIL,
+        "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME") or FALLBACK_NAME,
+        "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL") or FALLBACK_EMAIL,
     }
 
 
@@ -171,7 +171,10 @@ def commit_job(tree: SnapshotTree, job_id: str, name: str, backend: str) -> dict
         args = ["commit-tree", tree.tree, "-m", message]
         if tree.head:
             args += ["-p", tree.head]
-        commit = _git(tree.git_dir, *args, env=_env(_identity(tree.git_dir))).strip()
+        try:
+            commit = _git(tree.git_dir, *args).strip()  # the user's own Git identity
+        except GitFailed:  # none configured: a neutral one rather than no record
+            commit = _git(tree.git_dir, *args, env=_env(_fallback_identity())).strip()
     assert commit is not None
     _git(
         tree.git_dir,
@@ -181,7 +184,6 @@ def commit_job(tree: SnapshotTree, job_id: str, name: str, backend: str) -> dict
         f"pai-jupyter: job {job_id} ({name}) on {backend}",
         ref,
         commit,
-        env=_env(_identity(tree.git_dir)),
     )
     return {
         "commit": commit,
