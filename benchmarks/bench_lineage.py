@@ -11,21 +11,12 @@
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-
-def _median_ms(func: Any, repeat: int = 7) -> float:
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+from .bench_provenance import _median_ms
 
 
 def _git(cwd: Path, *args: str) -> str:
