@@ -113,6 +113,8 @@ def train(
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"Submitted {job.id} ({job.name}) on {job.record.backend}.")
+        if job.code:
+            click.echo(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']})")
     if wait:
         job.wait(
             raise_on_failure=False,

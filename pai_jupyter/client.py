@@ -41,6 +41,8 @@ class Job:
         self._provenance: dict[str, Any] | None = None
         # What the user should know about the submission (a capped diff, files left out of the snapshot).
         self.warnings: list[str] = []
+        # Set at submit from a Git repository: {"commit", "ref", ...} of refs/pai/jobs/<id>.
+        self.code: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -270,6 +272,7 @@ def _record_code_commit(job: Job, tree: Any, push: bool) -> None:
         job.id, {"code_commit": code["commit"], "code_ref": code["ref"], "code": code}
     )
     job._provenance = None
+    job.code = code
 
 
 def submit_file(path: Path | str, spec: JobSpec, **kwargs: Any) -> Job:

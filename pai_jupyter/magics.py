@@ -123,6 +123,8 @@ class PaiMagics(MagicHelpers, Magics):
             f"Submitted {job.id} ({job.name}) on {job.record.backend}: {job.spec.workers} worker(s); "
             f"available as `{args.as_name}`."
         )
+        if job.code:
+            print(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']}).")
         if args.wait:
             self._wait_text(job)
         else:

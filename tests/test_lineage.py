@@ -168,7 +168,10 @@ def test_reproduce_magic_reports_identical(
     upload_data(tmp_path, {"a.csv": b"1\n"})
     ip.run_cell_magic("pai_train", f"--name det --data train={DATA_URI} --wait --no-widget", TRAIN_SCRIPT)
     job = ip.user_ns["_pai_job"]
-    capsys.readouterr()
+    commit = job.provenance["code_commit"]
+    assert f"Code: {commit[:12]} on refs/pai/jobs/{job.id}" in capsys.readouterr().out
+    ip.run_line_magic("pai_job", job.id)
+    assert f"code       {commit} (refs/pai/jobs/{job.id})" in capsys.readouterr().out
     ip.run_line_magic("pai_reproduce", f"{job.id} --wait")
     out = capsys.readouterr().out
     assert "identical: 2 artefact file(s)" in out
