@@ -22,7 +22,7 @@ from .client import BackendArg, Job, get_job, resolve_backend, submit_code
 from .errors import PaiError, ValidationError
 from .lineage import artefact_manifest
 from .provenance.fingerprint import compare as compare_fingerprints
-from .provenance.refs import checkout_commit
+from .provenance.refs import checkout_commit, tree_of
 from .storage.uri import OssUri
 
 
@@ -37,14 +37,17 @@ def reproduce(job_id: str, backend: BackendArg = None) -> tuple[Job, str]:
     commit, code = prov.get("code_commit"), prov.get("code") or {}
     with tempfile.TemporaryDirectory(prefix="pai-reproduce-") as tmp:
         code_dir = Path(tmp) / "code"
-        repo = None
+        repo, verified = None, False
         if commit and checkout_commit(code.get("repo") or "", commit, code_dir):
             source, repo = f"commit {commit} ({prov.get('code_ref')})", Path(code["repo"])
         elif original.record.code_uri:
             be.storage.download(OssUri.parse(original.record.code_uri), code_dir)
-            source = f"the job's uploaded snapshot {original.record.code_uri}" + (
-                f" (the repository holding {commit} is not on this machine)" if commit else ""
-            )
+            source = f"the job's uploaded snapshot {original.record.code_uri}"
+            verified = bool(commit) and code.get("tree") is not None and tree_of(code_dir) == code["tree"]
+            if commit:
+                source += f" (the repository holding {commit} is not on this machine; " + (
+                    "the snapshot's tree is that commit's tree)" if verified else "the snapshot does NOT match it)"
+                )
         else:
             raise ValidationError(
                 f"job {job_id} has neither a code commit nor a code snapshot to rerun",
@@ -62,6 +65,8 @@ def reproduce(job_id: str, backend: BackendArg = None) -> tuple[Job, str]:
         )
         provenance["git"] = prov.get("git") or provenance["git"]
         provenance["reproduces"] = {"job": original.id, "code_commit": commit, "code_source": source}
+        if repo is None and verified:  # same tree as the commit: name the commit, no ref to write here
+            provenance.update(code_commit=commit, code_ref=prov.get("code_ref"), code={**code, "pushed_to": None})
         rerun = spec.with_changes(output=None, checkpoint=None)
         job = submit_code(code_dir, rerun, provenance, backend=be, repo=repo, base_commit=commit)
     return job, source

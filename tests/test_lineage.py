@@ -224,3 +224,27 @@ def test_deploying_a_model_saved_by_another_sklearn_minor_warns_with_both_versio
             Service("drift-svc").delete()
         except NotFoundError:
             pass
+
+
+def test_reproduce_without_the_repository_reruns_the_uploaded_snapshot(pai_home: Path, tmp_path: Path) -> None:
+    from pai_jupyter.reproduce import compare_jobs, reproduce
+    from pai_jupyter.specs.job import DataInput, JobSpec
+
+    repo = init_repo(tmp_path / "repo")
+    (repo / "train.py").write_text(TRAIN_SCRIPT)
+    upload_data(tmp_path, {"a.csv": b"1\n"})
+    spec = JobSpec(name="moved", inputs=(DataInput.parse(f"train={DATA_URI}"),))
+    job = client.submit_file(repo / "train.py", spec).wait(timeout=120, poll=0.2)
+    commit = job.provenance["code_commit"]
+    repo.rename(tmp_path / "elsewhere")  # the repository is gone from where the job was made
+
+    rerun, source = reproduce(job.id)
+    assert source.startswith("the job's uploaded snapshot oss://")
+    assert (
+        f"the repository holding {commit} is not on this machine; the snapshot's tree is that commit's tree"
+        in source
+    )
+    rerun.wait(timeout=120, poll=0.2)
+    result = compare_jobs(job.id, rerun.id)
+    assert result.identical and result.code is None, result.text()
+    assert rerun.provenance["reproduces"]["job"] == job.id

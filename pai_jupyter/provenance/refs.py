@@ -129,6 +129,17 @@ def checkout_commit(repo: Path | str, commit: str, dest: Path) -> bool:
     return True
 
 
+def tree_of(folder: Path) -> str:
+    """The Git tree SHA of a folder, computed in a throwaway repository (content-addressed, so it
+    equals the tree of any commit holding exactly these files)."""
+    with tempfile.TemporaryDirectory(prefix="pai-tree-") as tmp:
+        git_dir = Path(tmp) / "repo.git"
+        subprocess.run(["git", "init", "-q", "--bare", str(git_dir)], check=True, capture_output=True, env=_env())
+        env = _env({"GIT_INDEX_FILE": str(Path(tmp) / "index")})
+        _git(git_dir, "add", "-A", "-f", "--", ".", env=env, work_tree=folder.resolve())
+        return _git(git_dir, "write-tree", env=env).strip()
+
+
 def resolve_tree(git_dir: Path, commit: str) -> str | None:
     try:
         return _git(git_dir, "rev-parse", "--verify", "-q", f"{commit}^{{tree}}").strip()
