@@ -25,28 +25,44 @@ from .storage.uri import OssUri
 # Files written beside a model that are not the artefact (provenance carries timestamps).
 NOT_ARTEFACTS = frozenset({"provenance.json"})
 DEPLOYMENTS = "pai-jupyter/deployments"
+# Lineage reads at most this much of a model to hash it (the sidebar asks on every open);
+# reproduce hashes everything.
+LINEAGE_HASH_BYTES = 512 * 2**20
 _TARGET = re.compile(r"^(?P<name>[^@\s]+)(?:@v?(?P<version>\d+))?$")
 
 
 # -- artefacts ----------------------------------------------------------------------------
-def artefact_manifest(storage: Any, uri: str) -> dict[str, Any]:
-    """``{"uri", "files": {relative path: {"sha256", "bytes"}}, "sha256"}`` of a model folder or file.
+def artefact_manifest(storage: Any, uri: str, max_bytes: int | None = None) -> dict[str, Any]:
+    """``{"uri", "files": {relative path: {"sha256", "bytes"}}, "sha256", "complete"}`` of a model.
 
-    ``sha256`` hashes the sorted ``path sha256`` lines: one digest for the whole artefact.
+    ``sha256`` hashes the sorted ``path sha256`` lines: one digest for the whole artefact. With
+    ``max_bytes``, files past that many bytes read are not downloaded: they enter the digest by
+    size and ETag/mtime (``"sha256": None``) and ``complete`` is False.
     """
     base = OssUri.parse(uri, "model URI")
     items = [i for i in storage.list(base, recursive=True) if not i.is_dir]
     files: dict[str, dict[str, Any]] = {}
+    read = 0
     prefix = base.as_dir().key
     for item in items:
         key = OssUri.parse(item.uri).key
         rel = key[len(prefix) :] if key.startswith(prefix) else Path(key).name
         if Path(rel).name in NOT_ARTEFACTS:
             continue
+        if max_bytes is not None and read + item.size > max_bytes:
+            stamp = f"etag:{item.etag}" if item.etag else f"mtime:{item.modified:.6f}"
+            files[rel] = {"sha256": None, "bytes": item.size, "listed": stamp}
+            continue
         data = storage.read_bytes(OssUri.parse(item.uri))
+        read += len(data)
         files[rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    digest = hashlib.sha256("".join(f"{k} {v['sha256']}\n" for k, v in sorted(files.items())).encode())
-    return {"uri": str(base), "files": dict(sorted(files.items())), "sha256": "sha256:" + digest.hexdigest()}
+    lines = [f"{k} {v['sha256'] or str(v['bytes']) + ' ' + v['listed']}\n" for k, v in sorted(files.items())]
+    return {
+        "uri": str(base),
+        "files": dict(sorted(files.items())),
+        "sha256": "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest(),
+        "complete": all(v["sha256"] for v in files.values()),
+    }
 
 
 # -- pieces --------------------------------------------------------------------------------
@@ -148,7 +164,7 @@ def service_lineage(name: str, version: int | None, backend: Backend) -> dict[st
     if version is None:
         version = record.serving_version or max(v.version for v in record.versions)
     v = record.version(version)
-    manifest = artefact_manifest(backend.storage, v.model_uri)
+    manifest = artefact_manifest(backend.storage, v.model_uri, max_bytes=LINEAGE_HASH_BYTES)
     provenance: dict[str, Any] | None = None
     if v.provenance_uri:
         try:
@@ -180,6 +196,7 @@ def service_lineage(name: str, version: int | None, backend: Backend) -> dict[st
         "model": {
             "uri": v.model_uri,
             "sha256": manifest["sha256"],
+            "hashed_in_full": manifest["complete"],
             "files": manifest["files"],
             "provenance_uri": v.provenance_uri,
         },
@@ -240,7 +257,8 @@ def render_lineage(data: dict[str, Any]) -> str:
         lines.append(
             f"{svc['name']}@v{v['number']}  ({svc['backend']}, {v['state']}, {v['weight']:g} % of traffic)"
         )
-        lines.append(f"  model    {model['uri']}  {model['sha256'][:19]}…  ({len(model['files'])} file(s))")
+        part = "" if model.get("hashed_in_full", True) else ", large files by size and ETag"
+        lines.append(f"  model    {model['uri']}  {model['sha256'][:19]}…  ({len(model['files'])} file(s){part})")
     job = data.get("job")
     if not job:
         lines.append("  job      unknown: the model was not deployed from a pai-jupyter job")

@@ -248,3 +248,22 @@ def test_reproduce_without_the_repository_reruns_the_uploaded_snapshot(pai_home:
     result = compare_jobs(job.id, rerun.id)
     assert result.identical and result.code is None, result.text()
     assert rerun.provenance["reproduces"]["job"] == job.id
+
+
+def test_model_hash_reads_at_most_its_budget(tmp_path: Path) -> None:
+    from pai_jupyter.lineage import artefact_manifest
+    from pai_jupyter.storage.local import LocalStorage
+    from pai_jupyter.storage.uri import OssUri
+
+    storage = LocalStorage(tmp_path / "storage")
+    storage.write_bytes(OssUri("bkt", "model/a.bin"), b"a" * 100)
+    storage.write_bytes(OssUri("bkt", "model/b.bin"), b"b" * 100)
+    storage.write_bytes(OssUri("bkt", "model/provenance.json"), b"{}")
+    full = artefact_manifest(storage, "oss://bkt/model/")
+    assert full["complete"] and sorted(full["files"]) == ["a.bin", "b.bin"]
+    part = artefact_manifest(storage, "oss://bkt/model/", max_bytes=150)
+    assert not part["complete"] and part["files"]["a.bin"] == full["files"]["a.bin"]
+    assert part["files"]["b.bin"]["sha256"] is None and part["files"]["b.bin"]["bytes"] == 100
+    assert artefact_manifest(storage, "oss://bkt/model/", max_bytes=150)["sha256"] == part["sha256"]
+    storage.write_bytes(OssUri("bkt", "model/b.bin"), b"c" * 100)  # rewritten: new mtime
+    assert artefact_manifest(storage, "oss://bkt/model/", max_bytes=150)["sha256"] != part["sha256"]

@@ -189,7 +189,8 @@ export interface Lineage {
   model?: {
     uri: string;
     sha256: string;
-    files: Record<string, { sha256: string; bytes: number }>;
+    hashed_in_full: boolean;
+    files: Record<string, { sha256: string | null; bytes: number }>;
     provenance_uri: string | null;
   };
   job: {

@@ -47,6 +47,7 @@ export function lineageRows(data: Lineage, now: number): [string, React.ReactNod
       'model',
       <span title={data.model.uri}>
         <code>{short(data.model.sha256)}</code> · {Object.keys(data.model.files).length} file(s)
+        {data.model.hashed_in_full ? '' : ' (large files by size and ETag)'}
       </span>
     ]);
   }
