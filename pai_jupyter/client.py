@@ -268,9 +268,13 @@ def _record_code_commit(job: Job, tree: Any, push: bool) -> None:
             code["pushed_to"] = push_ref(tree.git_dir, code["ref"])
         except (GitFailed, PaiError) as exc:
             job.warnings.append(f"could not push {code['ref']}: {exc.message}")
-    job.backend.training.add_provenance(
-        job.id, {"code_commit": code["commit"], "code_ref": code["ref"], "code": code}
-    )
+    try:
+        job.backend.training.add_provenance(
+            job.id, {"code_commit": code["commit"], "code_ref": code["ref"], "code": code}
+        )
+    except PaiError as exc:  # the job runs; only the record of its commit is missing
+        job.warnings.append(f"{code['ref']} was written but not recorded in the job's provenance: {exc.message}")
+        return
     job._provenance = None
     job.code = code
 

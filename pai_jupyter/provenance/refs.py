@@ -63,7 +63,10 @@ def _git(git_dir: Path, *args: str, env: dict[str, str] | None = None, work_tree
     argv = ["git", f"--git-dir={git_dir}"]
     if work_tree is not None:
         argv.append(f"--work-tree={work_tree}")
-    proc = subprocess.run([*argv, *args], capture_output=True, text=True, env=env or _env())
+    try:
+        proc = subprocess.run([*argv, *args], capture_output=True, text=True, env=env or _env())
+    except FileNotFoundError:
+        raise GitFailed("git is not installed", "install Git to get a commit per job") from None
     if proc.returncode != 0:
         raise GitFailed(f"git {args[0]} failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     return proc.stdout
@@ -71,16 +74,22 @@ def _git(git_dir: Path, *args: str, env: dict[str, str] | None = None, work_tree
 
 def git_dir_of(root: Path) -> Path | None:
     """The absolute ``.git`` folder of the repository containing ``root`` (None outside Git)."""
-    proc = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, env=_env()
-    )
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--absolute-git-dir"], capture_output=True, text=True, env=_env()
+        )
+    except FileNotFoundError:
+        return None
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 def _locate(root: Path) -> tuple[Path, Path, str | None, str | None] | None:
     """(git dir, work tree, HEAD commit, HEAD tree) in one ``rev-parse``; None outside Git."""
     argv = ["git", "-C", str(root), "rev-parse", "--absolute-git-dir", "--show-toplevel"]
-    proc = subprocess.run([*argv, "HEAD^{commit}", "HEAD^{tree}"], capture_output=True, text=True, env=_env())
+    try:
+        proc = subprocess.run([*argv, "HEAD^{commit}", "HEAD^{tree}"], capture_output=True, text=True, env=_env())
+    except FileNotFoundError:  # no git executable: no repository to record into
+        return None
     lines = proc.stdout.split("\n")
     if proc.returncode == 0 and len(lines) >= 4:
         return Path(lines[0]), Path(lines[1]), lines[2], lines[3]
@@ -134,7 +143,12 @@ def tree_of(folder: Path) -> str:
     equals the tree of any commit holding exactly these files)."""
     with tempfile.TemporaryDirectory(prefix="pai-tree-") as tmp:
         git_dir = Path(tmp) / "repo.git"
-        subprocess.run(["git", "init", "-q", "--bare", str(git_dir)], check=True, capture_output=True, env=_env())
+        try:
+            subprocess.run(
+                ["git", "init", "-q", "--bare", str(git_dir)], check=True, capture_output=True, env=_env()
+            )
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise GitFailed(f"could not make a scratch repository to hash the snapshot: {exc}") from None
         env = _env({"GIT_INDEX_FILE": str(Path(tmp) / "index")})
         _git(git_dir, "add", "-A", "-f", "--", ".", env=env, work_tree=folder.resolve())
         return _git(git_dir, "write-tree", env=env).strip()
