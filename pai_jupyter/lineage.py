@@ -177,7 +177,7 @@ def service_lineage(name: str, version: int | None, backend: Backend) -> dict[st
     events = [
         {"ts": e.ts, "kind": e.kind, "message": e.message}
         for e in backend.serving.events(name)
-        if e.version == version and e.kind in ("deploy", "rollout", "gate", "revert")
+        if e.version == version and e.kind in ("deploy", "rollout", "gate", "revert", "rollback")
     ]
     return {
         "service": {
@@ -312,9 +312,13 @@ def render_lineage(data: dict[str, Any]) -> str:
                 f"{_when(rollout['started_at'])} - {_when(rollout['updated_at'])}"
             )
         else:
-            first = next((e for e in data.get("events") or [] if e["kind"] == "deploy"), None)
-            how = "created with the service" if data["version"]["number"] == 1 else "no rollout recorded"
-            lines.append(f"  rollout  {how}" + (f", {_when(first['ts'])}" if first else ""))
+            # The service keeps its latest rollout only; an earlier one is told by its events.
+            events = data.get("events") or []
+            how = "created with the service" if data["version"]["number"] == 1 else "an earlier rollout"
+            last = events[-1] if events else None
+            lines.append(
+                f"  rollout  {how}" + (f"; last: {last['message']} ({_when(last['ts'])})" if last else "")
+            )
         deployed = data.get("deployed")
         if deployed:
             lines.append(

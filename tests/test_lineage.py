@@ -141,6 +141,8 @@ def test_lineage_of_a_service_version_reaches_its_commit_and_data(
         v1 = ip.run_line_magic("pai_lineage", "lin-svc@v1 --json")
         assert v1["job"]["id"] == job1.id and v1["data"]["train"]["digest"] != data["data"]["train"]["digest"]
         assert v1["rollout"] is None
+        ip.run_line_magic("pai_lineage", "lin-svc@v1")
+        assert "rollout  created with the service; last: v1 is serving 100 %" in capsys.readouterr().out
 
         ip.run_line_magic("pai_lineage", "lin-svc@v2")
         out = capsys.readouterr().out
