@@ -39,12 +39,6 @@ PROCESSOR_LIBRARIES = {
     "torchscript": ("torch",),
     "tensorflow": ("tensorflow",),
 }
-FRAMEWORK_DISTS = {
-    "scikit-learn": "scikit-learn",
-    "xgboost": "xgboost",
-    "torch": "torch",
-    "tensorflow": "tensorflow",
-}
 _SKLEARN_VERSION = re.compile(
     rb"_sklearn_version.{0,8}?(\d+\.\d+(?:\.\d+)?(?:(?:rc|a|b|\.dev|\.post)\d+)?)", re.DOTALL
 )

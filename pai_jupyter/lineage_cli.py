@@ -69,7 +69,7 @@ def lineage_command(target: str, backend: str | None, as_json: bool) -> None:
 
 
 @click.command("reproduce")
-@click.argument("job_id")
+@click.argument("job_id", metavar="JOB")
 @click.option("--wait", is_flag=True, help="Wait for the rerun, then compare its artefacts with the original's.")
 @click.option(
     "--compare", "compare_with", default=None, metavar="RERUN_JOB", help="Only compare JOB with an ended rerun."
@@ -86,7 +86,7 @@ def reproduce_command(
     """
     import sys
 
-    from .reproduce import compare_jobs, reproduce
+    from .reproduce import compare_jobs, reproduce, wait_for_rerun
 
     if compare_with is None:
         job, source = reproduce(job_id, backend=backend)
@@ -99,7 +99,7 @@ def reproduce_command(
                 click.echo(f"Compare once it ends: jupyter pai reproduce {job_id} --compare {job.id}")
             emit({"rerun": job.record.to_dict()}, as_json)
             return
-        job.wait(timeout=timeout, raise_on_failure=False)
+        wait_for_rerun(job_id, job, timeout)
         compare_with = job.id
     result = compare_jobs(job_id, compare_with, backend=backend)
     emit(result.to_dict(), as_json, result.text())

@@ -58,7 +58,7 @@ class LineageMagics(MagicHelpers, Magics):
         args = self._parse(_reproduce_parser, line, "%pai_reproduce")
         if args is None:
             return
-        from .reproduce import compare_jobs, reproduce
+        from .reproduce import compare_jobs, reproduce, wait_for_rerun
 
         rerun_id = args["compare_with"]
         if rerun_id is None:
@@ -70,7 +70,7 @@ class LineageMagics(MagicHelpers, Magics):
             if not args["wait"]:
                 print(f"Compare once it ends: %pai_reproduce {args['job_id']} --compare {job.id}")
                 return
-            job.wait(timeout=args["timeout"], raise_on_failure=False)
+            wait_for_rerun(args["job_id"], job, args["timeout"])
             rerun_id = job.id
         result = compare_jobs(args["job_id"], rerun_id, backend=args["backend"])
         self.shell.user_ns[args["as_name"]] = result

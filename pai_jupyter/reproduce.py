@@ -183,3 +183,14 @@ def compare_jobs(original_id: str, rerun_id: str, backend: BackendArg = None) ->
         data=data,
         states=states,
     )
+
+
+def wait_for_rerun(original_id: str, rerun: Job, timeout: float | None) -> None:
+    """Wait for the rerun to end (whatever its outcome); a timeout is one line saying how to compare later."""
+    try:
+        rerun.wait(timeout=timeout, raise_on_failure=False)
+    except TimeoutError:
+        raise PaiError(
+            f"the rerun {rerun.id} is still {rerun.record.state} after {timeout:g}s",
+            f"compare once it ends: jupyter pai reproduce {original_id} --compare {rerun.id}",
+        ) from None

@@ -269,3 +269,17 @@ def test_model_hash_reads_at_most_its_budget(tmp_path: Path) -> None:
     assert artefact_manifest(storage, "oss://bkt/model/", max_bytes=150)["sha256"] == part["sha256"]
     storage.write_bytes(OssUri("bkt", "model/b.bin"), b"c" * 100)  # rewritten: new mtime
     assert artefact_manifest(storage, "oss://bkt/model/", max_bytes=150)["sha256"] != part["sha256"]
+
+
+def test_reproduce_wait_timeout_is_one_line_with_the_compare_command(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_cell_magic("pai_train", "--name slow --no-widget", "import time\ntime.sleep(60)\n")
+    job = ip.user_ns["_pai_job"]
+    with pytest.raises(UsageError) as err:
+        ip.run_line_magic("pai_reproduce", f"{job.id} --wait --timeout 1s")
+    rerun = ip.user_ns["_pai_reproduction"]
+    assert f"the rerun {rerun.id} is still" in str(err.value) and "after 1s" in str(err.value)
+    assert f"jupyter pai reproduce {job.id} --compare {rerun.id}" in str(err.value)
+    job.stop()
+    rerun.stop()
