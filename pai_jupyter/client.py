@@ -221,7 +221,7 @@ def submit_code(
                 f"data input {channel} ({fp['uri']}) was fingerprinted in part: {fp['sampled']['why']}"
             )
     tree = None
-    if repo is not None:
+    if repo is not None and config.job_refs:
         try:
             tree = snapshot_tree(repo, code_dir)
         except GitFailed as exc:

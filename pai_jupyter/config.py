@@ -51,6 +51,11 @@ class PaiConfig(Configurable):
     autostart = Bool(True, help="Start the local control plane on first use when none runs.").tag(config=True)
 
     # Lineage
+    job_refs = Bool(
+        True,
+        help="Commit each job's code on refs/pai/jobs/<id> in the Git repository it was submitted from; "
+        "env PAI_JUPYTER_JOB_REFS=0 turns it off.",
+    ).tag(config=True)
     push_job_refs = Bool(
         help="Push each job's refs/pai/jobs/<id> commit to the Git remote (as --push-ref does); "
         "env PAI_JUPYTER_PUSH_JOB_REFS=1."
@@ -64,6 +69,10 @@ class PaiConfig(Configurable):
     eas_endpoint = Unicode(help="PAI-EAS endpoint override (VPC endpoints, tests).").tag(config=True)
     oss_endpoint = Unicode(help="OSS endpoint override; internal endpoint by default inside DSW.").tag(config=True)
     protocol = Unicode(help="'https' (default) or 'http' for endpoints on local servers.").tag(config=True)
+
+    @default("job_refs")
+    def _default_job_refs(self) -> bool:
+        return _env("PAI_JUPYTER_JOB_REFS", fallback="1").lower() not in ("0", "false", "no")
 
     @default("push_job_refs")
     def _default_push_job_refs(self) -> bool:

@@ -143,3 +143,11 @@ def test_job_ids_that_cannot_name_a_ref_are_refused(bad: str) -> None:
 
     with pytest.raises(ValidationError):
         job_ref(bad)
+
+
+def test_job_refs_can_be_turned_off(pai_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAI_JUPYTER_JOB_REFS", "0")
+    repo = make_repo(tmp_path / "repo")
+    job = client.submit("print(1)\n", JobSpec(name="norefs"), cwd=repo)
+    assert git(repo, "for-each-ref", REF_PREFIX) == "" and job.code is None
+    assert "code_commit" not in job.provenance and job.provenance["git"]["is_repo"]
