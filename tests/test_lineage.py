@@ -221,6 +221,10 @@ def test_deploying_a_model_saved_by_another_sklearn_minor_warns_with_both_versio
             f"has {sklearn.__version__}" in err
         )
         assert ip.user_ns["_pai_service"].record.versions[0].state == "Running"  # warned, still deployed
+
+        proc = run_cli("deploy", "cli-svc", "--model", str(workdir / "model.pkl"), "--strict-env", check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert f"scikit-learn {saved} (saved in the model)" in proc.stderr and sklearn.__version__ in proc.stderr
     finally:
         try:
             Service("drift-svc").delete()
