@@ -20,6 +20,7 @@ from typing import Any
 
 from .backends.base import Backend
 from .errors import NotFoundError, PaiError, ValidationError
+from .provenance.redact import redact
 from .storage.uri import OssUri
 
 # Files written beside a model that are not the artefact (provenance carries timestamps).
@@ -137,7 +138,8 @@ def job_lineage(job_id: str, backend: Backend, provenance: dict[str, Any] | None
         "code": code_summary(provenance),
         "environment": environment_summary(provenance),
         "data": provenance.get("data_fingerprints") or {u: None for u in provenance.get("data") or []},
-        "spec": record.spec.to_dict() if record is not None else provenance.get("spec") or {},
+        # Redacted like provenance: lineage records get pasted into reviews and tickets.
+        "spec": redact(record.spec.to_dict()) if record is not None else provenance.get("spec") or {},
         "reproduces": provenance.get("reproduces"),
     }
     return out

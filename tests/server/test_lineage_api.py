@@ -35,13 +35,18 @@ async def test_job_and_service_lineage(pai_home: Path, tmp_path: Path, jp_fetch:
     (tmp_path / "rows").mkdir()
     (tmp_path / "rows" / "rows.csv").write_text("0,1\n")
     client.upload(tmp_path / "rows", "oss://pai-jupyter/lineage-data/")
-    spec = JobSpec(name="lin", inputs=(DataInput.parse("train=oss://pai-jupyter/lineage-data/"),))
+    spec = JobSpec(
+        name="lin",
+        inputs=(DataInput.parse("train=oss://pai-jupyter/lineage-data/"),),
+        env={"WANDB_API_KEY": "k-1234567890abcdef", "LR": "0.1"},
+    )
     job = client.submit(TRAIN, spec, cwd=repo).wait(timeout=120, poll=0.2)
     service = service_client.deploy("lin-api", job.id)
     try:
         data = (await get_json(jp_fetch, "jobs", job.id, "lineage"))["lineage"]
         assert data["job"]["id"] == job.id and data["code"]["commit"] == job.provenance["code_commit"]
         assert data["code"]["ref"] == f"refs/pai/jobs/{job.id}" and data["data"]["train"]["objects"] == 1
+        assert data["spec"]["env"] == {"WANDB_API_KEY": "<redacted>", "LR": "0.1"}
 
         svc = (await get_json(jp_fetch, "services", "lin-api", "lineage"))["lineage"]
         assert svc["version"]["number"] == 1 and svc["job"]["id"] == job.id
