@@ -20,7 +20,7 @@ from . import client
 from ._version import __version__
 from .config import current_config
 from .errors import PaiError
-from .options import backend_option, emit, json_option, spec_from_options, train_options
+from .options import backend_option, emit, json_option, push_ref_option, spec_from_options, train_options
 from .render import MetricSummary, job_details, job_line, jobs_table, sparkline, table, transfer_progress
 from .specs.policy import check_checkpoint_policy
 
@@ -107,6 +107,7 @@ def server_status(as_json: bool) -> None:
 @click.argument("script", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", default=None, help="Job name (default: the script's name).")
 @train_options
+@push_ref_option
 @click.option("--wait", is_flag=True, help="Wait for the job to end; exit 1 if it fails.")
 @json_option
 def train(
@@ -116,6 +117,7 @@ def train(
     as_json: bool,
     backend: str | None,
     simulate_preemption_after: float | None,
+    push_ref: bool | None,
     **opts: Any,
 ) -> None:
     """Submit SCRIPT as a training job (same options as %%pai_train)."""
@@ -126,12 +128,19 @@ def train(
     for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
         click.echo(str(note), err=as_json or note.level == "warning")
     job = client.submit_file(
-        script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after, include=include
+        script,
+        spec,
+        backend=backend,
+        simulate_preemption_after=simulate_preemption_after,
+        include=include,
+        push_ref=push_ref,
     )
     for warning in job.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"Submitted {job.id} ({job.name}) on {job.record.backend}.")
+        if job.code:
+            click.echo(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']})")
     if wait:
         job.wait(
             raise_on_failure=False,
@@ -299,6 +308,9 @@ def storage_cp(source: str, dest: str, backend: str | None) -> None:
 
 def _register_extra_commands() -> None:
     """Serving commands live in their own module; add them when present."""
+    from .lineage_cli import register as register_lineage
+
+    register_lineage(cli)
     try:
         from .serving_cli import register
     except ImportError:

@@ -76,6 +76,17 @@ class PaiConfig(Configurable):
         "from the file: only for models you trust. .skops files need no trust."
     ).tag(config=True)
 
+    # Lineage
+    job_refs = Bool(
+        True,
+        help="Commit each job's code on refs/pai/jobs/<id> in the Git repository it was submitted from; "
+        "env PAI_JUPYTER_JOB_REFS=0 turns it off.",
+    ).tag(config=True)
+    push_job_refs = Bool(
+        help="Push each job's refs/pai/jobs/<id> commit to the Git remote (as --push-ref does); "
+        "env PAI_JUPYTER_PUSH_JOB_REFS=1."
+    ).tag(config=True)
+
     # Alibaba Cloud
     region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
     workspace_id = Unicode(help="PAI workspace id.").tag(config=True)
@@ -87,6 +98,14 @@ class PaiConfig(Configurable):
     # Used by the DLC training face: AIWorkspace (ListImages) and PAI-DSW (GetInstance).
     workspace_endpoint = Unicode(help="AIWorkspace endpoint override (image list).").tag(config=True)
     dsw_endpoint = Unicode(help="PAI-DSW endpoint override (workspace lookup inside DSW).").tag(config=True)
+
+    @default("job_refs")
+    def _default_job_refs(self) -> bool:
+        return _env("PAI_JUPYTER_JOB_REFS", fallback="1").lower() not in ("0", "false", "no")
+
+    @default("push_job_refs")
+    def _default_push_job_refs(self) -> bool:
+        return _env("PAI_JUPYTER_PUSH_JOB_REFS").lower() in ("1", "true", "yes")
 
     @default("backend")
     def _default_backend(self) -> str:

@@ -22,7 +22,7 @@ from . import client
 from .backends.base import JobRecord
 from .config import PaiConfig, set_current_config
 from .magic_support import MagicHelpers, guard
-from .options import backend_option, join_continuation, spec_from_options, train_options
+from .options import backend_option, join_continuation, push_ref_option, spec_from_options, train_options
 from .render import MetricSummary, job_details, job_line, jobs_table
 from .specs.job import JobSpec
 
@@ -36,11 +36,13 @@ class TrainArgs:
     backend: str | None
     simulate_preemption_after: float | None
     include: tuple[str, ...] = ()
+    push_ref: bool | None = None
 
 
 @click.command("%%pai_train", help="Submit this cell as a training job.")
 @click.option("--name", default="notebook-job", show_default=True, help="Job name (DLC DisplayName).")
 @train_options
+@push_ref_option
 @click.option("--as", "as_name", default="_pai_job", show_default=True, help="Variable that receives the Job.")
 @click.option("--wait", is_flag=True, help="Block until the job ends; fail the cell if the job fails.")
 @click.option("--no-widget", is_flag=True, help="Print text instead of showing a live widget.")
@@ -51,13 +53,21 @@ def _train_parser(
     no_widget: bool,
     backend: str | None,
     simulate_preemption_after: float | None,
+    push_ref: bool | None,
     **opts: Any,
 ) -> TrainArgs:
     if not as_name.isidentifier():
         raise click.BadParameter(f"{as_name!r} is not a Python variable name", param_hint="--as")
     include = tuple(opts.pop("include", ()) or ())
     return TrainArgs(
-        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after, include
+        spec_from_options(name, **opts),
+        as_name,
+        wait,
+        not no_widget,
+        backend,
+        simulate_preemption_after,
+        include,
+        push_ref,
     )
 
 
@@ -105,6 +115,7 @@ class PaiMagics(MagicHelpers, Magics):
             backend=args.backend,
             simulate_preemption_after=args.simulate_preemption_after,
             include=args.include,
+            push_ref=args.push_ref,
         )
         self.shell.user_ns[args.as_name] = job
         for warning in job.warnings:
@@ -122,6 +133,8 @@ class PaiMagics(MagicHelpers, Magics):
             f"Submitted {job.id} ({job.name}) on {job.record.backend}: {job.spec.workers} worker(s); "
             f"available as `{args.as_name}`."
         )
+        if job.code:
+            print(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']}).")
         if args.wait:
             self._wait_text(job)
         else:
@@ -191,7 +204,10 @@ class PaiMagics(MagicHelpers, Magics):
 
 
 def load_magics(ipython: Any) -> None:
+    from .lineage_magics import LineageMagics
+
     ipython.register_magics(PaiMagics)
+    ipython.register_magics(LineageMagics)
     _load_extra_magics(ipython)
     from .doctor import load_magics as load_doctor_magics
 

@@ -54,6 +54,12 @@ backend_option = click.option(
     "--backend", default=None, help="Backend to use for this call: local or aliyun (default: PaiConfig.backend)."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+push_ref_option = click.option(
+    "--push-ref/--no-push-ref",
+    "push_ref",
+    default=None,
+    help="Push the job's refs/pai/jobs/<id> commit to the Git remote (default: PaiConfig.push_job_refs).",
+)
 
 
 def emit(data: Any, as_json: bool, text: str | None = None) -> None:

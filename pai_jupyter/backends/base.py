@@ -112,6 +112,7 @@ class ObjectInfo:
     size: int
     modified: float
     is_dir: bool = False
+    etag: str | None = None  # OSS's ETag (content MD5 for simple uploads); None where storage has none
 
 
 @runtime_checkable
@@ -137,6 +138,9 @@ class TrainingBackend(Protocol):
     ) -> list[MetricPoint]: ...
     def events(self, job_id: str) -> list[JobEvent]: ...
     def provenance(self, job_id: str) -> dict[str, Any]: ...
+    def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Merge ``fields`` known only after submit (the job's code commit) into its provenance."""
+        ...
 
 
 class Backend:
