@@ -23,8 +23,9 @@ from .errors import NotFoundError, PaiError, ValidationError
 from .provenance.redact import redact
 from .storage.uri import OssUri
 
-# Files written beside a model that are not the artefact (provenance carries timestamps).
-NOT_ARTEFACTS = frozenset({"provenance.json"})
+# Files written beside a model that are not the artefact (provenance carries timestamps;
+# ``.keep`` is the folder marker the aliyun backend writes before a read-write OSS mount).
+NOT_ARTEFACTS = frozenset({"provenance.json", ".keep"})
 DEPLOYMENTS = "pai-jupyter/deployments"
 # Lineage reads at most this much of a model to hash it (the sidebar asks on every open);
 # reproduce hashes everything.

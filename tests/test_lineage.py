@@ -117,9 +117,10 @@ def test_lineage_of_a_service_version_reaches_its_commit_and_data(
         upload_data(tmp_path, {"xy.csv": b"0,1,2\n1,0,3\n1,1,5\n2,1,7\n"})
         ip.run_cell_magic("pai_train", f"--name lin {options} --as job2", LINEAR_CELL)
         job1, job2 = ip.user_ns["job1"], ip.user_ns["job2"]
-        ip.run_line_magic("pai_deploy", f"lin-svc --model {job1.id} --no-widget")
+        ip.run_line_magic("pai_deploy", f"lin-svc --model {job1.id} --trust-pickle --no-widget")
         ip.run_line_magic(
-            "pai_deploy", f"lin-svc --model {job2.id} --plan 50,100 --bake 0 --min-requests 1000 --no-widget"
+            "pai_deploy",
+            f"lin-svc --model {job2.id} --plan 50,100 --bake 0 --min-requests 1000 --trust-pickle --no-widget",
         )
         capsys.readouterr()
 
@@ -208,13 +209,13 @@ def test_deploying_a_model_saved_by_another_sklearn_minor_warns_with_both_versio
     _sklearn_model_saved_by(saved, workdir / "model.pkl")
     try:
         with pytest.raises(UsageError) as refused:
-            ip.run_line_magic("pai_deploy", "strict-svc --model model.pkl --strict-env --no-widget")
+            ip.run_line_magic("pai_deploy", "strict-svc --model model.pkl --strict-env --trust-pickle --no-widget")
         assert f"scikit-learn {saved} (saved in the model)" in str(refused.value)
         assert f"serving runtime has {sklearn.__version__}" in str(refused.value)
         with pytest.raises(NotFoundError):
             Service("strict-svc").refresh()  # refused: nothing was deployed
 
-        ip.run_line_magic("pai_deploy", "drift-svc --model model.pkl --no-widget")
+        ip.run_line_magic("pai_deploy", "drift-svc --model model.pkl --trust-pickle --no-widget")
         err = capsys.readouterr().err
         assert (
             f"warning: environment drift: scikit-learn {saved} (saved in the model) but the serving runtime "
@@ -222,7 +223,15 @@ def test_deploying_a_model_saved_by_another_sklearn_minor_warns_with_both_versio
         )
         assert ip.user_ns["_pai_service"].record.versions[0].state == "Running"  # warned, still deployed
 
-        proc = run_cli("deploy", "cli-svc", "--model", str(workdir / "model.pkl"), "--strict-env", check=False)
+        proc = run_cli(
+            "deploy",
+            "cli-svc",
+            "--model",
+            str(workdir / "model.pkl"),
+            "--strict-env",
+            "--trust-pickle",
+            check=False,
+        )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert f"scikit-learn {saved} (saved in the model)" in proc.stderr and sklearn.__version__ in proc.stderr
     finally:

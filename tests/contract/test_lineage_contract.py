@@ -58,7 +58,9 @@ def test_lineage_and_reproduce(backend: Backend, bucket: str, tmp_path: Path) ->
     result = compare_jobs(job.id, rerun.id, backend=backend)
     assert result.identical and result.same_files == ["model.pkl"] and not result.data, result.text()
 
-    service = service_client.deploy("lin-contract", job.id, backend=backend)
+    # On EAS the default image's Python 3.9 cannot install this scikit-learn: name a py311 image.
+    image = "registry.cn-hangzhou.aliyuncs.com/team/serving:py311-ubuntu2204" if backend.id == "aliyun" else None
+    service = service_client.deploy("lin-contract", job.id, backend=backend, trust_pickle=True, image=image)
     try:
         walked = lineage("lin-contract@v1", backend)
         assert walked["service"]["backend"] == backend.id and walked["job"]["id"] == job.id

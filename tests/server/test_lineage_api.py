@@ -41,7 +41,7 @@ async def test_job_and_service_lineage(pai_home: Path, tmp_path: Path, jp_fetch:
         env={"WANDB_API_KEY": "k-1234567890abcdef", "LR": "0.1"},
     )
     job = client.submit(TRAIN, spec, cwd=repo).wait(timeout=120, poll=0.2)
-    service = service_client.deploy("lin-api", job.id)
+    service = service_client.deploy("lin-api", job.id, trust_pickle=True)
     try:
         data = (await get_json(jp_fetch, "jobs", job.id, "lineage"))["lineage"]
         assert data["job"]["id"] == job.id and data["code"]["commit"] == job.provenance["code_commit"]
