@@ -29,6 +29,8 @@ import sys
 from pathlib import Path
 
 from ..errors import PaiError
+from .envconfig import env_overrides
+from .http1 import Limits
 from .httpserver import Handler, serve_forever
 from .processors import BUILTIN, load_processor
 from .processors.base import InputError, Processor
@@ -124,8 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     warm_up(processor)
     try:
+        # PAI_SERVING_HEAD_TIMEOUT_S / _IDLE_TIMEOUT_S / _MAX_CONNECTIONS, as for the gateway
+        limits = env_overrides(Limits())
+    except PaiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         log.info("serving %s on %s:%d (pid %d)", processor.name, args.host, args.port, os.getpid())
-        asyncio.run(serve_forever(build_handler(processor), args.host, args.port, MAX_BODY))
+        asyncio.run(serve_forever(build_handler(processor), args.host, args.port, MAX_BODY, limits))
     except OSError as exc:  # the port was taken between choosing and binding it
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 3
