@@ -52,8 +52,8 @@ PAUSE_AT = 1 << 20
 Reply = tuple[int, dict[str, str], bytes]
 JSON_TYPE = "application/json; charset=utf-8"
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-# control characters percent-encoded in a target: %00-%1F and %7F
-_ENCODED_CTL = re.compile(r"%(?:[01][0-9a-fA-F]|7[fF])")
+# anything but visible ASCII in a target, and control characters percent-encoded: %00-%1F and %7F
+_BAD_TARGET = re.compile(r"[^\x21-\x7e]|%(?:[01][0-9a-fA-F]|7[fF])")
 
 
 @dataclass
@@ -103,7 +103,7 @@ def check_target(target: str) -> None:
     """Refuse a target that is not an origin-form path or that carries control characters, encoded or not."""
     if not target.startswith("/"):
         raise Refusal(400, "the request target must be a path starting with '/'", "send origin-form: /path?query")
-    if _ENCODED_CTL.search(target) or any(ord(c) < 0x21 or ord(c) > 0x7E for c in target):
+    if _BAD_TARGET.search(target):
         raise Refusal(
             400,
             "the request target carries control or non-ASCII characters",
@@ -149,7 +149,7 @@ class Http1Server(asyncio.Protocol):
         self.broken = False  # stop parsing: the connection closes after the queued answers
         # the message being parsed
         self._url = b""
-        self._headers: CIMultiDict[str] = CIMultiDict()
+        self._raw_headers: list[tuple[str, str]] = []
         self._head_size = 0
         self._body: list[bytes] = []
         self._body_size = 0
@@ -235,7 +235,7 @@ class Http1Server(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self._url = b""
-        self._headers = CIMultiDict()
+        self._raw_headers = []
         self._head_size = 0
         self._body = []
         self._body_size = 0
@@ -250,8 +250,10 @@ class Http1Server(asyncio.Protocol):
         self._grow(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._grow(len(name) + len(value) + 4)
-        self._headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > MAX_HEAD:
+            raise Refusal(431, f"request head is over {MAX_HEAD // 1024} KiB", None)
+        self._raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._state = "body"
@@ -262,7 +264,7 @@ class Http1Server(asyncio.Protocol):
             parser.get_method().decode("ascii"),
             self._url.decode("latin-1"),
             parser.get_http_version(),
-            self._headers,
+            CIMultiDict(self._raw_headers),
         )
         self._req = req
         _check_head(req)
@@ -319,7 +321,7 @@ class Http1Server(asyncio.Protocol):
     # -- answering -------------------------------------------------------------------------------
     def _refuse(self, refusal: Refusal) -> None:
         self.broken = True
-        target, headers = self._url.decode("latin-1"), self._headers
+        target, headers = self._url.decode("latin-1"), CIMultiDict(self._raw_headers)
         if self._head_chunks:  # the parser stopped inside a head: read what it can of it, to count the refusal
             target, headers = salvage_head(b"".join(self._head_chunks), target, headers)
         self.refused(target, headers, refusal.status)
