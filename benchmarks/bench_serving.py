@@ -1,45 +1,41 @@
 """Serving benchmarks on the local backend (one command: ``python -m benchmarks serving``).
 
+The load comes from ``wrk`` (``benchmarks/wrk.py``; ``scripts/install-bench-deps.sh``
+installs it), a C load generator costing a few tens of microseconds of CPU per
+request, so the figures describe the servers rather than the client.
+
 * Gateway overhead: the same ONNX model (64 -> 10 linear) served by one
   instance behind the gateway (``/api/predict/<svc>``, token check, weighted
   routing, windows) vs the same model server process called directly, in the
-  same run, alternating A/B rounds; the gateway is measured on its own listener
+  same run, alternating rounds; the gateway is measured on its own listener
   (the endpoint) and, as the "old path" rows, on the control plane's aiohttp
-  port, which still answers ``/api/predict/``. Throughput with 16 concurrent connections;
+  port, which still answers ``/api/predict/``. Throughput with 16 connections;
   p50/p99 latency one request at a time. Targets: >= 0.8x throughput and
   <= +0.5 ms p50. The throughput runs also measure each process's CPU time
   per request (user + system, from the kernel's accounting, so much less
-  sensitive to other load than req/s): the gateway's, the instance's and the
-  load generator's. Two bounds follow from them and are printed beside the
-  measured ratio: with every process on its own core, throughput is bounded
-  by the busiest process (``max`` of the per-process costs); with all of them
-  sharing the cores and CPU-saturated, by the total (``sum``). On a 2-core
-  box the second is what the measured ratio follows. On aiohttp the gateway
-  cost ~335-340 us per request; on its own listener ~205-225 us (mostly kernel
-  socket work and event-loop wake-ups; parsing, auth and framing are ~12 us),
-  about what the instance (~230-245 us) and the client (~265-275 us) cost on
-  the gateway path. Those two alone already cost ~500 us per request there
-  against ~415 us for the whole direct path (the extra hop costs them too), so
-  with the cores shared even a free gateway would stay under ~0.83x; measured
-  on a 2-core box: 0.49-0.52x on the listener vs 0.43-0.47x on aiohttp.
-* A full 10 -> 50 -> 100 rollout under steady load (4 concurrent clients):
-  failed requests (target 0); then a rollout whose new version fails every
-  request: time from the breached gate (the client receiving the error that
-  puts the new version over the error cap) to the weights being restored
-  (the revert event). Target <= 2 s.
+  sensitive to other load than req/s): the gateway's, the instance's and
+  wrk's. With the cores shared and CPU-saturated, throughput is bounded by the
+  total CPU per request of each path; that bound is printed beside the
+  measured ratio.
+* The listener's own CPU per request without sockets (llhttp parsing, the
+  token check, routing, framing the answer), in this process.
+* A full 10 -> 50 -> 100 rollout under steady load (4 concurrent clients of
+  ``loadgen``, which records each answer's version): failed requests (target
+  0); then a rollout whose new version fails every request: time from the
+  breached gate (the client receiving the error that puts the new version over
+  the error cap) to the weights being restored (the revert event). Target <= 2 s.
 * Cold start: a service at zero instances (dev, ``--min 0 --scale-to-zero``)
   until its first response. Target <= 1.5 s for a small ONNX model.
 * LitServe / BentoML serving the same ONNX model, only where they import; they
-  are not dependencies of pai-jupyter nor of its tests. To include them::
+  are not dependencies of pai-jupyter nor of its tests. Ours and theirs run in
+  alternating rounds (which goes first alternates), failed requests are
+  reported (and count in neither figure), and every version is recorded. To
+  include them::
 
-      pip install litserve bentoml
+      pip install --target /tmp/bench-deps litserve bentoml
+      PYTHONPATH=$PWD:/tmp/bench-deps python -m benchmarks serving
 
-  (or, to keep them out of the project's environment,
-  ``pip install --target /tmp/bench-deps litserve bentoml`` and run with
-  ``PYTHONPATH=/tmp/bench-deps``). Otherwise the rows say "skipped: not installed".
-
-The load generator is aiohttp in this process; with few cores it competes with
-the servers for CPU, which weighs on both sides of each A/B pair alike.
+  Otherwise the rows say "skipped: not installed".
 """
 
 from __future__ import annotations

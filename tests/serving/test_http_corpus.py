@@ -266,6 +266,14 @@ def test_unknown_major_version_and_absurd_eas_date(targets: dict[str, Target], w
         assert got == 401 and "Date" in json.loads(body)["error"] and not closed
 
 
+def test_encoded_sub_path_reaches_the_instance_still_encoded(targets: dict[str, Target]) -> None:
+    """A percent-encoded non-latin-1 sub-path (was a 500, uncounted) goes upstream exactly as received."""
+    t = targets["gateway"]
+    got, headers, body, _ = exchange(t, with_length(t, path="/%E2%82%AC?q=%20"))
+    assert got == 404 and headers["x-pai-version"] == "1"  # the instance's own answer
+    assert "/%E2%82%AC" in json.loads(body)["error"]
+
+
 @pytest.mark.parametrize("which", ["gateway", "direct"])
 def test_slow_head_gets_408(targets: dict[str, Target], which: str) -> None:
     t = targets[which]
