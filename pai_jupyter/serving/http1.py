@@ -117,6 +117,9 @@ def _check_head(req: Request) -> None:
             505 if req.version.startswith("2") else 400, f"HTTP/{req.version} is not served", "use HTTP/1.1"
         )
     check_target(req.target)
+    if req.method == "CONNECT" or "Upgrade" in req.headers:
+        # llhttp stops at an upgrade; serving it as plain HTTP would leave the body unparsed
+        raise Refusal(400, "protocol upgrades and CONNECT are not served", "send plain HTTP/1.1 without Upgrade")
     te = req.headers.getall("Transfer-Encoding", [])
     if te:
         if len(te) != 1 or te[0].strip().lower() != "chunked":
@@ -363,6 +366,8 @@ class Http1Server(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         self.transport.write(encode(reply, close))
+        if self._state == "idle":
+            self._since = time.monotonic()  # the keep-alive idle time starts with the answer
         if close:
             self.transport.close()
             self.queue.clear()

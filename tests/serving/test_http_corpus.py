@@ -215,6 +215,7 @@ CORPUS = {
     ),
     "HTTP/1.9": (lambda t: with_length(t, version="HTTP/1.9"), 400),
     "raw non-ASCII in the path": (lambda t: with_length(t, path="/predict\xe9"), 400),
+    "Upgrade: h2c": (lambda t: with_length(t, "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"), 400),
 }
 
 
