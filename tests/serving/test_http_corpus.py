@@ -49,6 +49,7 @@ class Target:
     auth: str  # header line(s) every request carries
     weights: tuple[np.ndarray, np.ndarray]
     live: object = None  # () -> the service's live figures (gateway only)
+    log: Path | None = None  # the control plane's log (gateway only)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Targ
                     f"Authorization: {token}\r\n",
                     weights,
                     lambda: backend.serving.live("corpus"),
+                    Path(env["PAI_JUPYTER_HOME"]) / "server.log",
                 ),
                 "direct": Target("direct", port, "", "", weights),
             }
@@ -265,6 +267,15 @@ def test_unknown_major_version_and_absurd_eas_date(targets: dict[str, Target], w
         raw += "Date: Mon, 01 Jan 9999999999999999999999 00:00:00 GMT\r\nContent-Length: 2\r\n\r\n{}"
         got, _, body, closed = exchange(t, raw.encode())
         assert got == 401 and "Date" in json.loads(body)["error"] and not closed
+        # 300 more on one connection: each answered, and the log does not grow by a traceback each
+        assert t.log is not None
+        size = t.log.stat().st_size
+        with socket.create_connection(("127.0.0.1", t.port), timeout=10) as sock:
+            sock.sendall(raw.encode() * 300)
+            buf = bytearray()
+            assert all(read_response(sock, buf)[0] == 401 for _ in range(300))
+        grown = t.log.read_bytes()[size:]
+        assert b"Traceback" not in grown and len(grown) < 4096, grown[-2000:]
 
 
 def test_encoded_sub_path_reaches_the_instance_still_encoded(targets: dict[str, Target]) -> None:
