@@ -74,7 +74,17 @@ class Refusal(Exception):
 class Request:
     """One request: ``target`` exactly as received (still percent-encoded), case-insensitive headers."""
 
-    __slots__ = ("body", "chunked", "content_length", "headers", "keep_alive", "method", "target", "version")
+    __slots__ = (
+        "body",
+        "chunked",
+        "content_length",
+        "headers",
+        "keep_alive",
+        "method",
+        "size",
+        "target",
+        "version",
+    )
 
     def __init__(self, method: str, target: str, version: str, headers: CIMultiDict[str]) -> None:
         self.method, self.target, self.version, self.headers = method, target, version, headers
@@ -82,6 +92,7 @@ class Request:
         self.keep_alive = True
         self.chunked = False
         self.content_length: int | None = None
+        self.size = 0  # bytes it holds while it waits its turn (head + body)
 
 
 def error_reply(status: int, message: str, hint: str | None = None) -> Reply:
@@ -313,7 +324,8 @@ class Http1Server(asyncio.Protocol):
         if self._discard or req is None:
             return
         req.body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        self.queued_bytes += len(req.body)
+        req.size = len(req.body) + self._head_size + 256  # + the objects around them
+        self.queued_bytes += req.size
         self.queue.append((req, None, not req.keep_alive))
 
     def _grow(self, n: int) -> None:
@@ -336,7 +348,7 @@ class Http1Server(asyncio.Protocol):
             if req is None:
                 self._write(reply, close)  # type: ignore[arg-type]
                 continue
-            self.queued_bytes -= len(req.body)
+            self.queued_bytes -= req.size
             try:
                 result = self.handle(req)
             except Exception:

@@ -155,3 +155,39 @@ def test_endpoint_is_the_listener_and_pipelined_predictions(backend, onnx_model:
     old = f"{backend.client.base_url}{url.path}"
     resp = requests.post(old, data=body, headers={"Authorization": token}, timeout=10)
     assert resp.status_code == 200 and resp.headers["X-PAI-Version"] == "1"
+
+
+def test_pipelined_requests_pause_reading_while_one_is_served() -> None:
+    """Tiny pipelined requests count against the buffer too: reading pauses, so memory stays bounded."""
+    from pai_jupyter.serving.http1 import PAUSE_AT, Http1Server, Limits
+
+    class Never(Http1Server):
+        def admit(self, req):  # type: ignore[no-untyped-def]
+            return 100
+
+        def handle(self, req):  # type: ignore[no-untyped-def]
+            return asyncio.get_running_loop().create_future()  # never answered: the first one stays busy
+
+    class Transport(asyncio.Transport):
+        paused = 0
+
+        def write(self, data) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def is_closing(self) -> bool:
+            return False
+
+        def pause_reading(self) -> None:
+            self.paused += 1
+
+    async def main() -> None:
+        conn = Never(set(), Limits())
+        transport = Transport()
+        conn.connection_made(transport)
+        one = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+        for _ in range(2 * PAUSE_AT // (len(one) * 1000) + 1):
+            conn.data_received(one * 1000)
+        assert transport.paused == 1 and conn.busy
+        conn.connection_lost(None)
+
+    asyncio.run(main())
