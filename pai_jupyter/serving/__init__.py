@@ -27,6 +27,7 @@ Tuning (environment of the control plane; defaults in brackets):
 ``PAI_SERVING_THREADS`` [1] (model runtime threads per instance),
 ``PAI_SERVING_HEAD_TIMEOUT_S`` [10] (a request head must arrive within it, else 408),
 ``PAI_SERVING_IDLE_TIMEOUT_S`` [75] (idle keep-alive connections close),
-``PAI_SERVING_MAX_CONNECTIONS`` [1024] (open connections per listener; one more gets 503);
-the last three apply to the gateway and to every instance.
+``PAI_SERVING_MAX_CONNECTIONS`` [1024] (open connections per listener; one more gets 503),
+``PAI_SERVING_BODY_TIMEOUT_S`` [60] (a request body must arrive within it of its head, else 408);
+the last four apply to the gateway and to every instance.
 """

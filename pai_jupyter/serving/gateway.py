@@ -83,6 +83,7 @@ class GatewayConfig:
     head_timeout_s: float = 10.0
     idle_timeout_s: float = 75.0
     max_connections: int = 1024
+    body_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> GatewayConfig:

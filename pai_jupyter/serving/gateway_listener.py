@@ -67,7 +67,9 @@ class GatewayListener:
         self.gateway = gateway
         self.host, self.port = host, port
         config = gateway.config
-        self.limits = Limits(config.head_timeout_s, config.idle_timeout_s, config.max_connections)
+        self.limits = Limits(
+            config.head_timeout_s, config.idle_timeout_s, config.max_connections, config.body_timeout_s
+        )
         self.connections: set[_Connection] = set()
         self._server: asyncio.base_events.Server | None = None
 

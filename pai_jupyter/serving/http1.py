@@ -21,7 +21,8 @@ each answered with one JSON line and the connection closed (after the answers
 to requests before it on the connection, in order). Chunked request bodies are
 served: the handler sees the de-chunked body. A head must arrive within
 ``head_timeout_s`` of its first byte (or of the connection opening): a head
-trickled byte by byte gets 408 and the connection is closed; an idle keep-alive
+trickled byte by byte gets 408 and the connection is closed, as does a body
+that takes over ``body_timeout_s`` after its head; an idle keep-alive
 connection closes after ``idle_timeout_s``. At most ``max_connections`` are
 open at once; one more gets 503 and is closed.
 
@@ -61,6 +62,7 @@ class Limits:
     head_timeout_s: float = 10.0
     idle_timeout_s: float = 75.0
     max_connections: int = 1024
+    body_timeout_s: float = 60.0
 
 
 class Refusal(Exception):
@@ -271,6 +273,7 @@ class Http1Server(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._state = "body"
+        self._since = time.monotonic()
         self._head_raw = 0
         self._head_chunks = []
         parser = self.parser
@@ -407,6 +410,14 @@ class Http1Server(asyncio.Protocol):
                     self.transport.close()  # connected and never sent a byte
                 return
             self._arm(left)
+        elif self._state == "body" and not self.broken:
+            left = self._since + self.limits.body_timeout_s - now
+            if left <= 0:
+                message = f"the request body did not arrive within {self.limits.body_timeout_s:g}s of its head"
+                self._refuse(Refusal(408, message, None))
+                self._pump()
+                return
+            self._arm(min(left, self.limits.head_timeout_s))
         elif self._state == "idle" and not self.busy and not self.queue:
             left = self._since + self.limits.idle_timeout_s - now
             if left <= 0:

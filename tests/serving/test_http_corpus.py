@@ -69,6 +69,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Targ
         "PAI_JUPYTER_BACKEND": "local",
         "PAI_SERVING_HEAD_TIMEOUT_S": str(HEAD_TIMEOUT_S),
         "PAI_SERVING_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+        "PAI_SERVING_BODY_TIMEOUT_S": str(HEAD_TIMEOUT_S),
     }
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
@@ -304,6 +305,28 @@ def test_slow_head_gets_408(targets: dict[str, Target], which: str) -> None:
         status, _, body = read_response(sock, bytearray())
         assert status == 408, body
         assert sock.recv(1) == b""
+    assert time.monotonic() - started < HEAD_TIMEOUT_S * 3
+
+
+@pytest.mark.parametrize("which", ["gateway", "direct"])
+def test_slow_body_gets_408(targets: dict[str, Target], which: str) -> None:
+    t = targets[which]
+    raw = with_length(t)
+    cut = raw.index(b"\r\n\r\n") + 4
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", t.port), timeout=10) as sock:
+        sock.sendall(raw[:cut])
+        try:
+            for i in range(cut, len(raw)):
+                if time.monotonic() - started > HEAD_TIMEOUT_S * 4:
+                    break
+                sock.sendall(raw[i : i + 1])
+                time.sleep(HEAD_TIMEOUT_S / 6)
+        except OSError:
+            pass  # closed by the server under our feet
+        sock.settimeout(HEAD_TIMEOUT_S * 3)
+        status, _, body = read_response(sock, bytearray())
+        assert status == 408 and b"body" in body, body
     assert time.monotonic() - started < HEAD_TIMEOUT_S * 3
 
 
