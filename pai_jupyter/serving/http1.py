@@ -342,7 +342,10 @@ class Http1Server(asyncio.Protocol):
         target, headers = self._url.decode("latin-1"), CIMultiDict(self._raw_headers)
         if self._head_chunks:  # the parser stopped inside a head: read what it can of it, to count the refusal
             target, headers = salvage_head(b"".join(self._head_chunks), target, headers)
-        self.refused(target, headers, refusal.status)
+        try:
+            self.refused(target, headers, refusal.status)
+        except Exception:  # counting must never cost the client its answer
+            log.exception("counting a refused request failed")
         self.queue.append((None, error_reply(refusal.status, refusal.message, refusal.hint), True))
 
     def _pump(self) -> None:
