@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from pai_jupyter.aliyun.eas_runtime import SERVER_REQUIREMENTS
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError
 from pai_jupyter.service_client import PredictError, get_service
@@ -82,7 +83,7 @@ def test_create_service_request_and_first_version(serving, fakes: AliyunFakes, a
         "PYTHONPATH": "/ml/usercode",
     }
     # ONNX files carry their opset: the newest onnxruntime the image's Python 3.9 installs.
-    assert container["prepare"] == {"pythonRequirements": ["numpy", "onnxruntime==1.19.2"]}
+    assert container["prepare"] == {"pythonRequirements": [*SERVER_REQUIREMENTS, "onnxruntime==1.19.2"]}
     model_mount, runtime_mount = body["storage"]
     assert model_mount == {
         "mount_path": "/eas/workspace/model",
