@@ -94,7 +94,9 @@ screenshots: install $(UI_DEPS)
 
 test: lint lint-ts tsc pytest ui-test
 
+# wrk (Debian) drives the serving benchmarks: scripts/install-bench-deps.sh installs it.
 bench: install
+	scripts/install-bench-deps.sh
 	$(BIN)/python -m benchmarks
 
 clean:

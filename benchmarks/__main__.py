@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import sys
 import time
@@ -18,6 +19,8 @@ def main(argv: list[str]) -> int:
     if wanted:
         names = [n for n in names if any(w in n for w in wanted)]
     rows: list[dict] = []
+    load_before = os.getloadavg()
+    run_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for name in names:
         started = time.monotonic()
         print(f"== {name}", flush=True)
@@ -35,7 +38,19 @@ def main(argv: list[str]) -> int:
         print(f"   ({time.monotonic() - started:.0f}s)", flush=True)
     out = HERE / "results.json"
     out.write_text(json.dumps(rows, indent=2))
-    print(f"\nWrote {out.relative_to(HERE.parent)}")
+    # The run behind the README's figures: one file per selection, with when and on what it ran.
+    kept = HERE / "results" / f"{'-'.join(wanted) or 'all'}.json"
+    kept.parent.mkdir(exist_ok=True)
+    run = {
+        "run_at": run_at,
+        "selection": wanted or "all",
+        "cpu_count": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "rows": rows,
+    }
+    kept.write_text(json.dumps(run, indent=2))
+    print(f"\nWrote {out.relative_to(HERE.parent)} and {kept.relative_to(HERE.parent)}")
     return 0
 
 

@@ -3,7 +3,7 @@
 * Environment capture (every installed distribution with its version, the
   frameworks, selected environment variables) cold, i.e. with the per-sys.path
   cache cleared, against ``importlib.metadata.distributions()`` reading each
-  distribution's metadata - what a straightforward implementation does - in
+  distribution's metadata once - what a straightforward implementation does - in
   the same run. Target: <= 150 ms.
 * The same capture warm (cache hit), as a repeated submission pays it.
 * The whole ``capture()`` (environment + Git with an uncommitted diff +
@@ -30,7 +30,12 @@ def _median_ms(func: Any, repeat: int = 9) -> float:
 
 
 def _naive() -> dict[str, str]:
-    return {d.metadata["Name"]: d.version for d in metadata.distributions()}
+    """Each distribution's METADATA parsed once (``d.version`` would parse it a second time)."""
+    out = {}
+    for d in metadata.distributions():
+        meta = d.metadata
+        out[meta["Name"]] = meta["Version"]
+    return out
 
 
 def run() -> list[dict[str, Any]]:
@@ -62,7 +67,7 @@ def run() -> list[dict[str, Any]]:
             "value": cold_ms,
             "unit": "ms",
             "baseline": naive_ms,
-            "baseline_name": "importlib.metadata parse of every distribution",
+            "baseline_name": "importlib.metadata: each METADATA parsed once",
             "ratio": cold_ms / naive_ms,
             "target": "<= 150 ms",
         },

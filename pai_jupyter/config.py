@@ -51,6 +51,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "backup_interval": ("PAI_JUPYTER_BACKUP_INTERVAL",),
     "backup_keep": ("PAI_JUPYTER_BACKUP_KEEP",),
     "trust_pickle": ("PAI_JUPYTER_TRUST_PICKLE",),
+    "job_refs": ("PAI_JUPYTER_JOB_REFS",),
+    "push_job_refs": ("PAI_JUPYTER_PUSH_JOB_REFS",),
 }
 # Settings that must lie in [0, 10**9) (a typo such as a negative interval is one clear line).
 _RANGED = ("backup_interval", "backup_keep")
@@ -162,6 +164,17 @@ class PaiConfig(Configurable):
         "from the file: only for models you trust. .skops files need no trust."
     ).tag(config=True)
 
+    # Lineage
+    job_refs = Bool(
+        True,
+        help="Commit each job's code on refs/pai/jobs/<id> in the Git repository it was submitted from; "
+        "env PAI_JUPYTER_JOB_REFS=0 turns it off.",
+    ).tag(config=True)
+    push_job_refs = Bool(
+        help="Push each job's refs/pai/jobs/<id> commit to the Git remote (as --push-ref does); "
+        "env PAI_JUPYTER_PUSH_JOB_REFS=1."
+    ).tag(config=True)
+
     # Alibaba Cloud
     region = Unicode(help="Alibaba Cloud region id, e.g. cn-hangzhou.").tag(config=True)
     workspace_id = Unicode(help="PAI workspace id.").tag(config=True)
@@ -189,6 +202,8 @@ class PaiConfig(Configurable):
         "backup_interval": 3600.0,
         "backup_keep": 5,
         "trust_pickle": False,
+        "job_refs": True,
+        "push_job_refs": False,
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -271,6 +286,14 @@ class PaiConfig(Configurable):
     @default("trust_pickle")
     def _default_trust_pickle(self) -> bool:
         return bool(self._resolved("trust_pickle")[0])
+
+    @default("job_refs")
+    def _default_job_refs(self) -> bool:
+        return bool(self._resolved("job_refs")[0])
+
+    @default("push_job_refs")
+    def _default_push_job_refs(self) -> bool:
+        return bool(self._resolved("push_job_refs")[0])
 
     @default("region")
     def _default_region(self) -> str:

@@ -16,8 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-def test_tutorial_runs_end_to_end(pai_home: Path) -> None:
+def test_tutorial_runs_end_to_end(pai_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import nbformat
+
+    monkeypatch.setenv("PAI_JUPYTER_JOB_REFS", "0")  # the kernel runs inside this project's own repository
     from nbclient import NotebookClient
 
     nb = nbformat.read(REPO / "examples" / "digits_tutorial.ipynb", as_version=4)

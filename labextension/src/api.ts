@@ -4,7 +4,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { ErrorBody, JobRecord, RolloutAction, ServiceRecord } from './tokens';
+import { ErrorBody, JobRecord, Lineage, RolloutAction, ServiceRecord } from './tokens';
 
 /** An error the server explained (message and hint), or a transport failure. */
 export class PaiApiError extends Error {
@@ -65,6 +65,15 @@ export class PaiApi {
       method: 'POST',
       body: JSON.stringify({ version })
     });
+  }
+
+  jobLineage(id: string): Promise<{ lineage: Lineage }> {
+    return this.request(`jobs/${encodeURIComponent(id)}/lineage`);
+  }
+
+  serviceLineage(service: string, version: number | null): Promise<{ lineage: Lineage }> {
+    const query = version === null ? '' : `?version=${version}`;
+    return this.request(`services/${encodeURIComponent(service)}/lineage${query}`);
   }
 
   /** Open the push websocket; the token goes in the query as for kernel sockets. */

@@ -164,3 +164,61 @@ export type PushMessage =
   | { topic: string | null; type: 'error'; error: string; hint: string | null; error_type: string };
 
 export const TERMINAL_STATES = new Set(['Succeeded', 'Failed', 'Stopped']);
+
+/** A data input's fingerprint at submit (pai_jupyter.provenance.fingerprint). */
+export interface DataFingerprint {
+  uri: string;
+  objects: number;
+  bytes: number;
+  digest: string;
+  keyed_by: 'etag' | 'mtime';
+  complete: boolean;
+  sampled: { listed_objects: number; folders_not_listed: number; why: string } | null;
+}
+
+/** GET /pai/api/jobs/ID/lineage and /pai/api/services/NAME/lineage (pai_jupyter.lineage). */
+export interface Lineage {
+  service?: { name: string; backend: string; endpoint: string; env: string };
+  version?: {
+    number: number;
+    state: string;
+    weight: number;
+    processor: string;
+    created_at: number;
+  };
+  model?: {
+    uri: string;
+    sha256: string;
+    hashed_in_full: boolean;
+    files: Record<string, { sha256: string | null; bytes: number }>;
+    provenance_uri: string | null;
+  };
+  job: {
+    id: string;
+    name: string | null;
+    state: string | null;
+    backend: string | null;
+    finished_at: number | null;
+    model_uri: string | null;
+  } | null;
+  code: {
+    commit: string | null;
+    ref: string | null;
+    ref_present: boolean | null;
+    base: string | null;
+    branch: string | null;
+    dirty: boolean | null;
+    pushed_to: string | null;
+    repo: string | null;
+  } | null;
+  environment: {
+    python: string | null;
+    frameworks: Record<string, string>;
+    cuda: string | null;
+    packages: number;
+  } | null;
+  data: Record<string, DataFingerprint | null> | null;
+  spec: { framework?: string; workers?: number; entry?: string; workdir?: string } | null;
+  rollout?: RolloutRecord | null;
+  deployed?: { user: string; host: string; at: number } | null;
+}

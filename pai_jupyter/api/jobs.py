@@ -7,6 +7,7 @@ Everything here talks to a ``Backend`` (local or aliyun) and nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import sys
 import tempfile
@@ -33,6 +34,8 @@ class Job:
         self._provenance: dict[str, Any] | None = None
         # What the user should know about the submission (a capped diff, files left out of the snapshot).
         self.warnings: list[str] = []
+        # Set at submit from a Git repository: {"commit", "ref", ...} of refs/pai/jobs/<id>.
+        self.code: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -153,12 +156,17 @@ def submit(
     simulate_preemption_after: float | None = None,
     include: Sequence[str] = (),
     source_name: str = "the cell",
+    push_ref: bool | None = None,
 ) -> Job:
     """Package ``source`` as the job's entry script with its code and provenance, and submit it.
 
     ``include``: glob patterns of credential files (``.env``, ``.netrc``, ...) to copy into
     the code snapshot anyway; by default they are left out. A Python entry script that does
     not compile is not submitted (``source_name`` names it in the error).
+
+    The code that runs is also committed on ``refs/pai/jobs/<job-id>`` in the
+    user's repository (see ``provenance.refs``); ``push_ref`` (default:
+    ``PaiConfig.push_job_refs``) pushes that ref to the remote.
     """
     from jupyter_core.paths import jupyter_runtime_dir
 
@@ -175,10 +183,6 @@ def submit(
         data_uris=[i.uri for i in spec.inputs],
         spec=spec.to_dict(),
     )
-    config = current_config()
-    bucket = config.bucket
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    base = OssUri(bucket, f"pai-jupyter/submissions/{spec.name}-{stamp}-{secrets.token_hex(3)}/")
     with tempfile.TemporaryDirectory(prefix="pai-snapshot-") as tmp:
         snapshot = make_snapshot(
             cwd,
@@ -186,18 +190,23 @@ def submit(
             spec.entry,
             Path(tmp) / "code",
             include=include,
-            private_dirs=(config.home_path, Path(jupyter_runtime_dir())),  # the control plane's token and state
+            private_dirs=(
+                current_config().home_path,
+                Path(jupyter_runtime_dir()),
+            ),  # the control plane's token and state
         )
         spec = spec.with_changes(workdir=snapshot.workdir)
-        code_uri = be.storage.upload(Path(tmp) / "code", base.join("code").as_dir())
-    provenance["snapshot"] = {"uri": str(code_uri), "files": snapshot.files, "bytes": snapshot.bytes}
-    be.storage.write_bytes(base.join("provenance.json"), _json_bytes(provenance))
-    kwargs: dict[str, Any] = {"python": python or sys.executable}
-    if simulate_preemption_after is not None:
-        kwargs["simulate_preemption_after"] = simulate_preemption_after
-    record = be.training.submit(spec, str(code_uri), provenance, **kwargs)
-    job = Job(record, be)
-    job.warnings = list(provenance.get("warnings", []))
+        job = submit_code(
+            Path(tmp) / "code",
+            spec,
+            provenance,
+            backend=be,
+            repo=cwd,
+            python=python,
+            simulate_preemption_after=simulate_preemption_after,
+            push_ref=push_ref,
+        )
+    job.warnings[:0] = list(provenance.get("warnings", []))
     if snapshot.skipped:
         job.warnings.append(
             "left out of the code snapshot (over 10 MB each; upload data and pass --data oss://...): "
@@ -225,6 +234,95 @@ def check_syntax(source: str, entry: str, source_name: str) -> None:
         ) from None
     except ValueError as exc:  # null bytes
         raise ValidationError(f"{source_name} cannot be compiled: {exc}; nothing was submitted") from None
+
+
+def submit_code(
+    code_dir: Path,
+    spec: JobSpec,
+    provenance: dict[str, Any],
+    *,
+    backend: BackendArg = None,
+    repo: Path | None = None,
+    python: str | None = None,
+    simulate_preemption_after: float | None = None,
+    push_ref: bool | None = None,
+    base_commit: str | None = None,
+) -> Job:
+    """Submit an already built code folder: fingerprint the data, upload, submit, commit the job's ref.
+
+    ``repo``: a folder inside the Git repository the code comes from (None: no ref).
+    ``base_commit``: the commit the code is expected to be (a rerun): the ref points at it when
+    the trees match, else a new commit on top of it.
+    """
+    from ..provenance.refs import GitFailed, snapshot_tree
+    from .fingerprint import fingerprint_inputs
+
+    be = resolve_backend(backend)
+    config = current_config()
+    warnings: list[str] = []
+    provenance["data_fingerprints"] = fingerprint_inputs(be.storage, spec.inputs)
+    for channel, fp in provenance["data_fingerprints"].items():
+        if not fp["complete"]:
+            warnings.append(
+                f"data input {channel} ({fp['uri']}) was fingerprinted in part: {fp['sampled']['why']}"
+            )
+    tree = None
+    if repo is not None and config.job_refs:
+        try:
+            tree = snapshot_tree(repo, code_dir)
+        except GitFailed as exc:
+            warnings.append(f"no refs/pai/jobs commit for this job: {exc.message}")
+    if tree is not None and base_commit:
+        from ..provenance.refs import resolve_tree
+
+        tree = dataclasses.replace(tree, head=base_commit, head_tree=resolve_tree(tree.git_dir, base_commit))
+    if tree is not None:
+        provenance["code"] = {"tree": tree.tree, "base": tree.head, "repo": str(tree.root)}
+    bucket = config.bucket
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = OssUri(bucket, f"pai-jupyter/submissions/{spec.name}-{stamp}-{secrets.token_hex(3)}/")
+    files = [p for p in code_dir.rglob("*") if p.is_file()]
+    code_uri = be.storage.upload(code_dir, base.join("code").as_dir())
+    provenance["snapshot"] = {
+        "uri": str(code_uri),
+        "files": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+    }
+    be.storage.write_bytes(base.join("provenance.json"), _json_bytes(provenance))
+    kwargs: dict[str, Any] = {"python": python or sys.executable}
+    if simulate_preemption_after is not None:
+        kwargs["simulate_preemption_after"] = simulate_preemption_after
+    record = be.training.submit(spec, str(code_uri), provenance, **kwargs)
+    job = Job(record, be)
+    job.warnings = warnings
+    if tree is not None:
+        _record_code_commit(job, tree, push_ref if push_ref is not None else config.push_job_refs)
+    return job
+
+
+def _record_code_commit(job: Job, tree: Any, push: bool) -> None:
+    """Commit the snapshot on ``refs/pai/jobs/<id>``, optionally push it, and add it to the provenance."""
+    from ..provenance.refs import GitFailed, commit_job, push_ref
+
+    try:
+        code = commit_job(tree, job.id, job.name, job.record.backend)
+    except (GitFailed, PaiError) as exc:
+        job.warnings.append(f"no refs/pai/jobs commit for this job: {exc.message}")
+        return
+    if push:
+        try:
+            code["pushed_to"] = push_ref(tree.git_dir, code["ref"])
+        except (GitFailed, PaiError) as exc:
+            job.warnings.append(f"could not push {code['ref']}: {exc.message}")
+    try:
+        job.backend.training.add_provenance(
+            job.id, {"code_commit": code["commit"], "code_ref": code["ref"], "code": code}
+        )
+    except PaiError as exc:  # the job runs; only the record of its commit is missing
+        job.warnings.append(f"{code['ref']} was written but not recorded in the job's provenance: {exc.message}")
+        return
+    job._provenance = None
+    job.code = code
 
 
 def submit_file(path: Path | str, spec: JobSpec, **kwargs: Any) -> Job:

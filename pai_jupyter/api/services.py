@@ -61,6 +61,8 @@ class Service:
         self._token: str | None = None
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
+        # Set by ``deploy``: the serving runtime against the model's environment (``drift.DriftReport``).
+        self.drift: Any = None
 
     # -- state ------------------------------------------------------------------
     @property
@@ -365,6 +367,7 @@ def deploy(
     image: str | None = None,
     instance_type: str | None = None,
     elastic_inference: str | None = None,
+    strict_env: bool = False,
 ) -> Service:
     """Create ``name`` with ``model`` as version 1, or roll ``model`` out as its next version.
 
@@ -423,8 +426,57 @@ def deploy(
     build_spec(name, processor or "onnx", **options)
     model_uri, processor, job_id = resolve_model(name, model, be, processor, progress, trust_pickle)
     spec = build_spec(name, processor, **options)
+    drift = _check_drift(be, model_uri, processor, job_id, strict_env)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
-    return Service(record.name, backend=be, record=record)
+    svc = Service(record.name, backend=be, record=record)
+    svc.drift = drift
+    _record_deployment(be, record, model_uri, job_id, drift)
+    return svc
+
+
+def _check_drift(be: Backend, model_uri: str, processor: str, job_id: str | None, strict: bool) -> Any:
+    """Compare the model's training/saving environment with the serving runtime; refuse under ``strict``."""
+    from .drift import check_deploy
+
+    report = check_deploy(be, model_uri, processor, job_id)
+    if strict and report.warnings:
+        raise ValidationError(
+            "--strict-env: the serving runtime differs from the model's: "
+            + "; ".join(f.message for f in report.warnings),
+            "serve it from an environment with those versions, retrain/re-save the model there, "
+            "or deploy without --strict-env",
+        )
+    return report
+
+
+def _record_deployment(be: Backend, record: ServiceRecord, model_uri: str, job_id: str | None, drift: Any) -> None:
+    """Who deployed which version, when: read back by ``jupyter pai lineage``."""
+    import getpass
+    import socket
+
+    from ..config import current_config
+    from .lineage import write_deployment_record
+
+    newest = max(record.versions, key=lambda v: v.version)
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (some containers)
+        user = "unknown"
+    write_deployment_record(
+        be,
+        current_config().bucket,
+        {
+            "service": record.name,
+            "version": newest.version,
+            "user": user,
+            "host": socket.gethostname(),
+            "at": time.time(),
+            "backend": be.id,
+            "model_uri": model_uri,
+            "job_id": job_id,
+            "drift": drift.to_dict(),
+        },
+    )
 
 
 def _existing(be: Backend, name: str) -> ServiceRecord | None:

@@ -144,6 +144,7 @@ class ControlPlane:
         r.add_get(f"{API}/jobs/{{id}}/metrics", self.metrics)
         r.add_get(f"{API}/jobs/{{id}}/events", self.events)
         r.add_get(f"{API}/jobs/{{id}}/provenance", self.provenance)
+        r.add_post(f"{API}/jobs/{{id}}/provenance", self.add_provenance)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -217,6 +218,11 @@ class ControlPlane:
 
     async def provenance(self, request: web.Request) -> web.Response:
         return web.json_response({"provenance": self.jobs.provenance(request.match_info["id"])})
+
+    async def add_provenance(self, request: web.Request) -> web.Response:
+        """Merge fields known only after submit (the job's code commit) into its provenance."""
+        body = await json_body(request)
+        return web.json_response({"provenance": self.runner.add_provenance(request.match_info["id"], body)})
 
 
 def _int(value: str | None, default: int) -> int:

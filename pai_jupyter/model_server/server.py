@@ -38,6 +38,8 @@ from typing import Any
 
 from ..errors import PaiError
 from .batching import Batcher, BatchingProcessor, Outcome
+from .environ import env_overrides
+from .http1 import Limits
 from .httpserver import Answer, Handler, serve_forever
 from .processors import BUILTIN, load_processor
 from .processors.base import InputError, Processor
@@ -176,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         batch_size, batch_timeout_ms = batching_options(args.max_batch_size, args.max_batch_timeout)
+        # PAI_SERVING_HEAD_TIMEOUT_S / _IDLE_TIMEOUT_S / _MAX_CONNECTIONS, as for the gateway
+        limits = env_overrides(Limits())
         processor = load_processor(args.processor, args.model, args.threads, trust_pickle=args.trust_pickle)
     except PaiError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             os.getpid(),
             f", batches of up to {batcher.max_size} within {batcher.timeout_s * 1000:g} ms" if batcher else "",
         )
-        asyncio.run(serve_forever(build_handler(processor, batcher), args.host, args.port, MAX_BODY))
+        asyncio.run(serve_forever(build_handler(processor, batcher), args.host, args.port, MAX_BODY, limits))
     except OSError as exc:  # the port was taken between choosing and binding it
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 3

@@ -19,12 +19,14 @@ REST (``extension.py`` has the table):
 - ``GET  /pai/api/jobs/ID/events``                ``{"events": [JobEvent...]}``
 - ``GET  /pai/api/jobs/ID/provenance``            ``{"provenance", "summary"}``
 - ``POST /pai/api/jobs/ID/stop``                  ``{"job"}``
+- ``GET  /pai/api/jobs/ID/lineage``               ``{"lineage"}``: commit + ref, environment, data fingerprints, spec
 - ``GET  /pai/api/services``                      ``{"services": [ServiceRecord...]}``
 - ``GET  /pai/api/services/NAME``                 ``{"service"}``
 - ``GET  /pai/api/services/NAME/metrics?since=``   ``{"metrics": [ServiceMetricPoint...]}``
 - ``GET  /pai/api/services/NAME/events?since=``    ``{"events": [ServiceEvent...]}``
 - ``POST /pai/api/services/NAME/rollout/ACTION``  pause | resume | promote | abort -> ``{"service"}``
 - ``POST /pai/api/services/NAME/rollback``        body ``{"version": N}`` -> ``{"service"}``
+- ``GET  /pai/api/services/NAME/lineage?version=`` ``{"lineage"}``: model hash -> job -> commit -> ... -> rollout
 
 Push (``/pai/api/push``, websocket): send ``{"type": "subscribe", "topics": [...]}``
 with topics ``jobs``, ``job:<id>``, ``services``, ``service:<name>``; receive

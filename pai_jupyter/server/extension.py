@@ -23,6 +23,7 @@ from .jobs_handlers import (
     JobsHandler,
     JobStopHandler,
 )
+from .lineage_handlers import JobLineageHandler, ServiceLineageHandler
 from .meta_handlers import InfoHandler
 from .push import PushHandler
 from .rollouts import RolloutDriver
@@ -56,12 +57,14 @@ class PaiExtension(ExtensionApp):
         (rf"/pai/api/jobs/{_ID}/events", JobEventsHandler),
         (rf"/pai/api/jobs/{_ID}/provenance", JobProvenanceHandler),
         (rf"/pai/api/jobs/{_ID}/stop", JobStopHandler),
+        (rf"/pai/api/jobs/{_ID}/lineage", JobLineageHandler),
         (r"/pai/api/services", ServicesHandler),
         (rf"/pai/api/services/{_NAME}", ServiceHandler),
         (rf"/pai/api/services/{_NAME}/metrics", ServiceMetricsHandler),
         (rf"/pai/api/services/{_NAME}/events", ServiceEventsHandler),
         (rf"/pai/api/services/{_NAME}/rollout/(?P<action>[a-z]+)", RolloutActionHandler),
         (rf"/pai/api/services/{_NAME}/rollback", RollbackHandler),
+        (rf"/pai/api/services/{_NAME}/lineage", ServiceLineageHandler),
     ]
 
     drive_rollouts = Bool(

@@ -272,7 +272,7 @@ def test_gpu_and_elastic_inference_reach_the_service_json(serving, fakes: Aliyun
     assert (
         body["cloud"] == {"computing": {"instance_type": "ecs.gn6i-c4g1.xlarge"}} and "gpu" not in body["metadata"]
     )
-    assert body["containers"][0]["prepare"]["pythonRequirements"][1].startswith("onnxruntime-gpu==")
+    assert body["containers"][0]["prepare"]["pythonRequirements"][-1].startswith("onnxruntime-gpu==")
     ei = ServiceSpec(
         name="ei-svc", processor="onnx", instance_type="ecs.c6.xlarge", elastic_inference="eais.ei-a6.2xlarge"
     )

@@ -11,6 +11,7 @@ import pytest
 
 from pai_jupyter.backends.aliyun.eas_runtime import (
     RUNTIME_FILES,
+    SERVER_REQUIREMENTS,
     image_python,
     requirements,
     runtime_digest,
@@ -31,14 +32,20 @@ def test_image_python_comes_from_the_tag() -> None:
 @pytest.mark.parametrize(
     ("processor", "packages", "image", "gpu", "expected"),
     [
-        ("onnx", {"onnxruntime": "1.32.0"}, PY39, False, ["numpy", "onnxruntime==1.19.2"]),
-        ("onnx", {}, PY311, True, ["numpy", "onnxruntime-gpu==1.32.0"]),
-        ("torchscript", {"torch": "2.8.0+cpu"}, PY39, False, ["numpy", "torch==2.8.0"]),
-        ("torchscript", {"torch": "2.13.0+cpu"}, PY311, True, ["numpy", "torch==2.13.0"]),
-        ("tensorflow", {"tensorflow": "2.15.1"}, PY39, False, ["numpy", "tensorflow-cpu==2.15.1"]),
-        ("sklearn", {"scikit_learn": "1.5.2"}, PY39, False, ["numpy", "scikit-learn==1.5.2"]),
-        ("xgboost", {"xgboost": "3.2.0"}, PY311, False, ["numpy", "xgboost==3.2.0"]),
-        ("xgboost", {"xgboost": "3.2.0"}, "registry.example.com/x:latest", False, ["numpy", "xgboost==3.2.0"]),
+        ("onnx", {"onnxruntime": "1.32.0"}, PY39, False, [*SERVER_REQUIREMENTS, "onnxruntime==1.19.2"]),
+        ("onnx", {}, PY311, True, [*SERVER_REQUIREMENTS, "onnxruntime-gpu==1.32.0"]),
+        ("torchscript", {"torch": "2.8.0+cpu"}, PY39, False, [*SERVER_REQUIREMENTS, "torch==2.8.0"]),
+        ("torchscript", {"torch": "2.13.0+cpu"}, PY311, True, [*SERVER_REQUIREMENTS, "torch==2.13.0"]),
+        ("tensorflow", {"tensorflow": "2.15.1"}, PY39, False, [*SERVER_REQUIREMENTS, "tensorflow-cpu==2.15.1"]),
+        ("sklearn", {"scikit_learn": "1.5.2"}, PY39, False, [*SERVER_REQUIREMENTS, "scikit-learn==1.5.2"]),
+        ("xgboost", {"xgboost": "3.2.0"}, PY311, False, [*SERVER_REQUIREMENTS, "xgboost==3.2.0"]),
+        (
+            "xgboost",
+            {"xgboost": "3.2.0"},
+            "registry.example.com/x:latest",
+            False,
+            [*SERVER_REQUIREMENTS, "xgboost==3.2.0"],
+        ),
     ],
 )
 def test_requirements_pin_what_saved_the_model(

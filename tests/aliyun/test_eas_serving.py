@@ -10,6 +10,7 @@ import time
 import pytest
 
 from pai_jupyter.api.services import PredictError, get_service
+from pai_jupyter.backends.aliyun.eas_runtime import SERVER_REQUIREMENTS
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
@@ -47,7 +48,7 @@ def _releases(fakes: AliyunFakes) -> list[tuple[str, dict]]:
 
 def _local_outputs(fakes: AliyunFakes, model: str, inputs: list) -> list:
     """What our processor answers locally for the same model file."""
-    from pai_jupyter.serving.processors import load_processor
+    from pai_jupyter.model_server.processors import load_processor
 
     return load_processor("onnx", fakes.oss.path(BUCKET, f"models/{model}/model.onnx")).predict(inputs, {})
 
@@ -82,7 +83,7 @@ def test_create_service_request_and_first_version(serving, fakes: AliyunFakes, a
         "PYTHONPATH": "/ml/usercode",
     }
     # ONNX files carry their opset: the newest onnxruntime the image's Python 3.9 installs.
-    assert container["prepare"] == {"pythonRequirements": ["numpy", "onnxruntime==1.19.2"]}
+    assert container["prepare"] == {"pythonRequirements": [*SERVER_REQUIREMENTS, "onnxruntime==1.19.2"]}
     model_mount, runtime_mount = body["storage"]
     assert model_mount == {
         "mount_path": "/eas/workspace/model",

@@ -75,7 +75,9 @@ def test_deploy_predict_auth_and_limits(backend, onnx_model: Path) -> None:
     # Refused requests were counted, never served.
     live = backend.serving.live("svc")
     assert sum(live["auth_failures"].values()) == 5
-    assert live["versions"]["1"]["total_requests"] == 3  # two good predictions and the bad input
+    # two good predictions and the bad input, plus the 413: an authenticated refusal is the version's error
+    assert live["versions"]["1"]["total_requests"] == 4
+    assert live["versions"]["1"]["total_errors"] == 1
     kinds = [e.kind for e in backend.serving.events("svc")]
     assert "auth" in kinds and "deploy" in kinds
 

@@ -1,4 +1,4 @@
-"""The gateway's own HTTP/1.1 listener: framing, keep-alive, pipelining, 100-continue, 411, early 413, 400.
+"""The gateway's own HTTP/1.1 listener: framing, keep-alive, pipelining, 100-continue, early 413, 400.
 
 The framing tests run a real ``GatewayListener`` on a real socket in this
 process, in front of a ``Gateway`` whose service has no version taking traffic
@@ -107,7 +107,7 @@ def test_expect_continue_and_early_413() -> None:
 @pytest.mark.parametrize(
     ("raw", "status"),
     [
-        (b"POST /api/predict/svc HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411),
+        (b"POST /api/predict/svc HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
         (b"GARBAGE\r\n\r\n", 400),
         (b"POST /api/predict/svc SPDY/3\r\n\r\n", 400),
         (b"POST /api/predict/svc HTTP/1.1\r\nContent-Length: ten\r\n\r\n", 400),
@@ -154,3 +154,39 @@ def test_endpoint_is_the_listener_and_pipelined_predictions(backend, onnx_model:
     old = f"{backend.client.base_url}{url.path}"
     resp = requests.post(old, data=body, headers={"Authorization": token}, timeout=10)
     assert resp.status_code == 401 and "X-PAI-Version" not in resp.headers
+
+
+def test_pipelined_requests_pause_reading_while_one_is_served() -> None:
+    """Tiny pipelined requests count against the buffer too: reading pauses, so memory stays bounded."""
+    from pai_jupyter.model_server.http1 import PAUSE_AT, Http1Server, Limits
+
+    class Never(Http1Server):
+        def admit(self, req):  # type: ignore[no-untyped-def]
+            return 100
+
+        def handle(self, req):  # type: ignore[no-untyped-def]
+            return asyncio.get_running_loop().create_future()  # never answered: the first one stays busy
+
+    class Transport(asyncio.Transport):
+        paused = 0
+
+        def write(self, data) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def is_closing(self) -> bool:
+            return False
+
+        def pause_reading(self) -> None:
+            self.paused += 1
+
+    async def main() -> None:
+        conn = Never(set(), Limits())
+        transport = Transport()
+        conn.connection_made(transport)
+        one = b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n"
+        for _ in range(2 * PAUSE_AT // (len(one) * 1000) + 1):
+            conn.data_received(one * 1000)
+        assert transport.paused == 1 and conn.busy
+        conn.connection_lost(None)
+
+    asyncio.run(main())

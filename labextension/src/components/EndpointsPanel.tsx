@@ -8,6 +8,7 @@ import { age, clock, percent } from '../format';
 import { PaiModel, ServiceDetail } from '../model';
 import { RolloutAction, ServiceMetricPoint, ServiceRecord } from '../tokens';
 import { KeyValues, Section, StateBadge } from './common';
+import { LineageSection } from './LineageSection';
 import { ChartSeries, LineChart } from './LineChart';
 import { RolloutTimeline } from './RolloutTimeline';
 import { TrafficSplit, versionColour } from './TrafficSplit';
@@ -289,6 +290,12 @@ function ServiceDetailView(props: {
           <RolloutTimeline rollout={rollout} />
         </Section>
       ) : null}
+      <LineageSection
+        api={model.api}
+        target={{ kind: 'service', name: record.name, version: null }}
+        now={model.now}
+        versions={versions.map(v => v.version)}
+      />
       <Section title="Autoscaler">
         <KeyValues
           rows={Object.entries(record.autoscaler).map(([k, v]): [string, string] => [k, String(v)])}

@@ -7,6 +7,7 @@ import { age, duration } from '../format';
 import { JobDetail, PaiModel } from '../model';
 import { JobRecord, TERMINAL_STATES } from '../tokens';
 import { KeyValues, Section, StateBadge } from './common';
+import { LineageSection } from './LineageSection';
 import { LineChart } from './LineChart';
 
 export function JobsPanel(props: { model: PaiModel }): JSX.Element {
@@ -224,6 +225,7 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
           />
         )}
       </Section>
+      <LineageSection api={model.api} target={{ kind: 'job', id: job.id }} now={model.now} />
     </div>
   );
 }

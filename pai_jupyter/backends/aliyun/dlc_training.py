@@ -498,6 +498,17 @@ class DlcTraining(DlcTelemetry):
                 self.client.stop_job(dlc_id)
         return self.reconcile_job(job_id)
 
+    def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Merge ``fields`` into the run's provenance.json (and the model's copy once written)."""
+        manifest, item = self._resolve(job_id)
+        if manifest is None:
+            raise NotFoundError(f"job {job_id} was not submitted by pai-jupyter, so it has no provenance")
+        run = OssUri.parse(manifest["outputs"]["run"]).join("provenance.json")
+        provenance = {**self.provenance(job_id), **fields}
+        self.storage.write_bytes(run, json.dumps(provenance, indent=2, default=str).encode())
+        if manifest["provenance_written"]:
+            self._write_provenance(manifest, item)
+
     def provenance(self, job_id: str) -> dict[str, Any]:
         manifest, _ = self._resolve(job_id)
         if manifest is None:

@@ -10,7 +10,8 @@ answers the same JSON ``{"inputs": ...}`` -> ``{"outputs": ...}`` as locally
   ``oss://<bucket>/pai-jupyter/runtime/<hash>/`` and mounted read-only at
   ``/ml/usercode`` (the PAI SDK's code mount path, ``container_serving_spec``),
   with ``PYTHONPATH`` pointing there;
-- NumPy and the model's framework are installed by the container's
+- NumPy, the HTTP framing's ``httptools`` and ``multidict`` (``serving/http1.py``)
+  and the model's framework are installed by the container's
   ``prepare.pythonRequirements`` (the PAI SDK's ``requirements=``), pinned to the
   version that saved the model (its ``provenance.json``, else this kernel's);
 - that version is checked at deploy time against what the image's Python can
@@ -72,6 +73,11 @@ NEWEST = {
 # takes the newest onnxruntime the image's Python can install.
 _PORTABLE = {"onnx"}
 
+# What the model server itself imports beyond the standard library (numpy; http1.py: httptools,
+# multidict), installed before the framework; lower bounds as in pyproject.toml, each with wheels
+# for Python 3.9 to 3.11.
+SERVER_REQUIREMENTS = ["numpy", "httptools>=0.6", "multidict>=6.0"]
+
 # The pai_jupyter modules the container imports (eas_container and what it needs).
 RUNTIME_FILES = (
     "__init__.py",
@@ -82,6 +88,8 @@ RUNTIME_FILES = (
     "decisions/signature.py",
     "model_server/__init__.py",
     "model_server/batching.py",
+    "model_server/environ.py",
+    "model_server/http1.py",
     "model_server/httpserver.py",
     "model_server/server.py",
     "model_server/eas_container.py",
@@ -131,10 +139,10 @@ def requirements(processor: str, image: str, packages: dict[str, str], gpu: bool
     label = image.rsplit("/", 1)[-1]
     if newest is None:
         # An image we know nothing about: pin what saved the model and let EAS install it.
-        return ["numpy", f"{dist}=={saved}" if saved else dist]
+        return [*SERVER_REQUIREMENTS, f"{dist}=={saved}" if saved else dist]
     ceiling = newest["tensorflow" if dist.startswith("tensorflow") else dist.replace("-gpu", "")]
     if processor in _PORTABLE:
-        return ["numpy", f"{dist}=={ceiling}"]
+        return [*SERVER_REQUIREMENTS, f"{dist}=={ceiling}"]
     if saved is None:
         raise ValidationError(
             f"cannot tell which {dist} version saved this {processor} model (no provenance.json beside it "
@@ -148,7 +156,7 @@ def requirements(processor: str, image: str, packages: dict[str, str], gpu: bool
             f"where {dist} stops at {ceiling}, so it cannot load the model",
             f"retrain with {dist}<={ceiling}, or pass --image with a newer Python (a py310 or py311 tag)",
         )
-    return ["numpy", f"{dist}=={saved}"]
+    return [*SERVER_REQUIREMENTS, f"{dist}=={saved}"]
 
 
 def runtime_files(root: Path | None = None) -> dict[str, bytes]:

@@ -89,14 +89,14 @@ class OssStorage:
         if self._object_exists(uri):
             with self._call("stat", uri):
                 meta = self.bucket(uri).get_object_meta(uri.key)
-            return [ObjectInfo(str(uri), int(meta.content_length), float(meta.last_modified))]
+            return [ObjectInfo(str(uri), int(meta.content_length), float(meta.last_modified), etag=meta.etag)]
         out = []
         for item in self._iter(uri, recursive):
             child = OssUri(uri.bucket, item.key)
             if item.is_prefix():
                 out.append(ObjectInfo(str(child), 0, 0.0, True))
             elif not item.key.endswith("/"):  # skip folder marker objects
-                out.append(ObjectInfo(str(child), int(item.size), float(item.last_modified)))
+                out.append(ObjectInfo(str(child), int(item.size), float(item.last_modified), etag=item.etag))
         return sorted(out, key=lambda o: o.uri)
 
     def read_bytes(self, uri: OssUri) -> bytes:

@@ -130,6 +130,9 @@ class LocalTraining:
     def provenance(self, job_id: str) -> dict[str, Any]:
         return self.client.get(f"{API}/jobs/{job_id}/provenance")["provenance"]
 
+    def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
+        self.client.post(f"{API}/jobs/{job_id}/provenance", fields)
+
 
 class LocalBackend(Backend):
     id = "local"

@@ -462,6 +462,14 @@ class JobRunner:
             self._write_provenance(record)
         self._wake.set()
 
+    def add_provenance(self, job_id: str, fields: dict) -> dict:
+        """Merge ``fields`` into the stored provenance; rewrite the artefact's copy if already written."""
+        provenance = self.store.add_provenance(job_id, fields)
+        record = self.store.get(job_id)
+        if record.state == SUCCEEDED and record.outputs.get("provenance"):
+            self._write_provenance(record)
+        return provenance
+
     def _write_provenance(self, record: JobRecord) -> None:
         import json
 

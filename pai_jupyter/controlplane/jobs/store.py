@@ -95,6 +95,16 @@ class JobStore:
     def provenance(self, job_id: str) -> dict:
         return loads(self.row(job_id)["provenance"], {})
 
+    def add_provenance(self, job_id: str, fields: dict) -> dict:
+        """Merge ``fields`` into the job's provenance (the code commit, known only after submit)."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT provenance FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"job {job_id!r} does not exist", "list jobs with `jupyter pai jobs list`")
+            provenance = {**loads(row[0], {}), **fields}
+            conn.execute("UPDATE jobs SET provenance = ? WHERE id = ?", (dumps(provenance), job_id))
+        return provenance
+
     # -- events ---------------------------------------------------------------
     def event(self, job_id: str, kind: str, message: str, data: dict | None = None) -> None:
         self.db.execute(

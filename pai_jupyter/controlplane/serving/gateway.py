@@ -43,6 +43,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
 
+from ...model_server.http1 import Refusal, check_target
 from ...records import VERSION_HEADER
 from .envconfig import env_overrides
 from .instances import EventSink, Instance, VersionPool
@@ -74,6 +75,11 @@ class GatewayConfig:
     request_timeout_s: float = 60.0
     window_horizon_s: int = 900
     auth_event_every_s: float = 10.0
+    # the listener's HTTP limits (``http1.Limits``)
+    head_timeout_s: float = 10.0
+    idle_timeout_s: float = 75.0
+    max_connections: int = 1024
+    body_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> GatewayConfig:
@@ -105,6 +111,8 @@ class ServiceRoute:
     queued: int = 0
     last_request_at: float | None = None
     auth_failures: dict[str, int] = field(default_factory=dict)
+    # refused before routing (malformed, timed out) without valid credentials: counted here, not per version
+    malformed: int = 0
     _auth_unreported: dict[str, int] = field(default_factory=dict)
     _auth_reported_at: float = 0.0
 
@@ -126,16 +134,23 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 @dataclass
 class GatewayRequest:
-    """One request as the gateway sees it: ``raw_path`` as sent (with the query), case-insensitive headers."""
+    """One request as the gateway sees it: ``raw_path`` as sent (still percent-encoded, with the query).
+
+    Only the service segment is decoded (to look the service up); the sub-path
+    and the query go upstream exactly as they came.
+    """
 
     method: str
     raw_path: str
     headers: Mapping[str, str]
     body: bytes = b""
 
-    @property
-    def path(self) -> str:
-        return unquote(self.raw_path.split("?", 1)[0])
+    def parts(self) -> tuple[str, str, str]:
+        """(service name, version pin, sub-path still encoded) of a ``/api/predict/...`` target."""
+        rest = self.raw_path.partition("?")[0][len(PREFIX) :]
+        segment, _, sub = rest.partition("/")
+        name, _, pin = unquote(segment, errors="strict").partition("@")
+        return name, pin, sub
 
     @property
     def query_string(self) -> str:
@@ -164,16 +179,24 @@ class Gateway:
     # -- the core -------------------------------------------------------------------
     def admit(self, req: GatewayRequest, content_length: int | None) -> ServiceRoute | Reply:
         """The service route if the request may go on to send its body, else the refusal to answer."""
-        rest = req.path[len(PREFIX) :]
-        name = rest.partition("/")[0].partition("@")[0]
+        try:
+            name = req.parts()[0]
+        except UnicodeDecodeError:
+            name = ""
         route = self.services.get(name)
         if route is None:
             self.unknown_service_requests += 1
             return _json_error(404, f"no service named {name!r}", "list services with `jupyter pai services list`")
         try:
             self._authenticate(route, req)
+            try:
+                check_target(req.raw_path)
+            except Refusal as bad:
+                self._count_refusal(route, req)
+                return _json_error(bad.status, bad.message, bad.hint)
             limit = route.max_body_bytes
             if content_length is not None and content_length > limit:
+                self._count_refusal(route, req)
                 raise _Refused(
                     413, "too large", f"request body of {content_length} bytes is over the {limit}-byte limit"
                 )
@@ -181,11 +204,45 @@ class Gateway:
             return self._refuse(route, refused)
         return route
 
+    def count_refusal(self, raw_path: str, headers: Mapping[str, str]) -> None:
+        """A request refused by the listener before ``admit`` (malformed head, head timeout, body over the limit).
+
+        Counted as an error of the version it would have gone to (its pin, else the
+        next weighted pick) when it carries valid credentials for the service, so
+        rollout gates see it; without them only in the service's ``malformed``
+        count, so nobody without the token can move a rollout.
+        """
+        if not raw_path.startswith(PREFIX):
+            return
+        req = GatewayRequest("POST", raw_path, headers)
+        try:
+            route = self.services.get(req.parts()[0])
+        except UnicodeDecodeError:
+            return
+        if route is None:
+            return
+        try:
+            self._authenticate(route, req)
+        except _Refused:
+            route.malformed += 1
+            return
+        self._count_refusal(route, req)
+
+    def _count_refusal(self, route: ServiceRoute, req: GatewayRequest) -> None:
+        try:
+            pin = _pinned_version(req.parts()[1])
+        except UnicodeDecodeError:
+            pin = None
+        number = pin if pin is not None else route.wrr.pick()
+        version = route.versions.get(number) if number is not None else None
+        if version is None:
+            route.malformed += 1
+            return
+        version.window.record(time.time(), 0.0, True)
+
     async def serve(self, route: ServiceRoute, req: GatewayRequest) -> Reply:
         """Answer an admitted request whose body has been read."""
-        rest = req.path[len(PREFIX) :]
-        segment, _, sub = rest.partition("/")
-        name, _, pin = segment.partition("@")
+        name, pin, sub = req.parts()
         if req.headers.get("Authorization", "").startswith("EAS "):
             try:
                 self._check_md5(req, req.body)
@@ -218,8 +275,10 @@ class Gateway:
         date = request.headers.get("Date", "")
         try:
             sent = parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError, IndexError):
-            raise _Refused(403, "bad signature", "signed request without a valid Date header") from None
+        except (TypeError, ValueError, IndexError, OverflowError):
+            raise _Refused(
+                401, "bad date", "signed request without a valid Date header", "send an RFC 7231 Date"
+            ) from None
         if abs(time.time() - sent) > self.config.max_date_skew_s:
             raise _Refused(
                 403,
@@ -373,6 +432,7 @@ class Gateway:
         return {
             "queued": route.queued,
             "auth_failures": dict(route.auth_failures),
+            "malformed": route.malformed,
             "last_request_at": route.last_request_at,
             "versions": {
                 str(n): {

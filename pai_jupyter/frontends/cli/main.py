@@ -22,11 +22,12 @@ from ...config import current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...errors import PaiError
 from ..options.common import backend_option, emit, json_option
-from ..options.jobs import spec_from_options, train_options
+from ..options.jobs import push_ref_option, spec_from_options, train_options
 from ..render.common import table, transfer_progress
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
 from .config import register as register_config
 from .doctor import register as register_doctor
+from .lineage import register as register_lineage
 from .services import register as register_services
 
 log = logging.getLogger("pai_jupyter.frontends.cli.main")
@@ -112,6 +113,7 @@ def server_status(as_json: bool) -> None:
 @click.argument("script", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--name", default=None, help="Job name (default: the script's name).")
 @train_options
+@push_ref_option
 @click.option("--wait", is_flag=True, help="Wait for the job to end; exit 1 if it fails.")
 @json_option
 def train(
@@ -121,6 +123,7 @@ def train(
     as_json: bool,
     backend: str | None,
     simulate_preemption_after: float | None,
+    push_ref: bool | None,
     **opts: Any,
 ) -> None:
     """Submit SCRIPT as a training job (same options as %%pai_train)."""
@@ -131,12 +134,19 @@ def train(
     for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
         click.echo(str(note), err=as_json or note.level == "warning")
     job = client.submit_file(
-        script, spec, backend=backend, simulate_preemption_after=simulate_preemption_after, include=include
+        script,
+        spec,
+        backend=backend,
+        simulate_preemption_after=simulate_preemption_after,
+        include=include,
+        push_ref=push_ref,
     )
     for warning in job.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not as_json:
         click.echo(f"Submitted {job.id} ({job.name}) on {job.record.backend}.")
+        if job.code:
+            click.echo(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']})")
     if wait:
         job.wait(
             raise_on_failure=False,
@@ -305,6 +315,7 @@ def storage_cp(source: str, dest: str, backend: str | None) -> None:
 register_services(cli)
 register_config(cli)
 register_doctor(cli)
+register_lineage(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

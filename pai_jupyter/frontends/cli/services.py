@@ -45,6 +45,8 @@ def deploy_command(name: str, wait: bool, as_json: bool, **opts: Any) -> None:
     """Create service NAME from a model, or roll a new version of it out (same options as %pai_deploy)."""
     request = deploy_request(name, **opts)
     svc = request.deploy(progress=_progress(as_json))
+    for finding in svc.drift.findings if svc.drift is not None else ():
+        click.echo(f"{finding.level}: environment drift: {finding.message}", err=True)
     record = svc.record
     if not as_json:
         newest = max(v.version for v in record.versions)

@@ -24,7 +24,7 @@ from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...records import JobRecord
 from ...specs.job import JobSpec
 from ..options.common import backend_option, join_continuation
-from ..options.jobs import spec_from_options, train_options
+from ..options.jobs import push_ref_option, spec_from_options, train_options
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table
 from .common import MagicHelpers, guard
 
@@ -38,11 +38,13 @@ class TrainArgs:
     backend: str | None
     simulate_preemption_after: float | None
     include: tuple[str, ...] = ()
+    push_ref: bool | None = None
 
 
 @click.command("%%pai_train", help="Submit this cell as a training job.")
 @click.option("--name", default="notebook-job", show_default=True, help="Job name (DLC DisplayName).")
 @train_options
+@push_ref_option
 @click.option("--as", "as_name", default="_pai_job", show_default=True, help="Variable that receives the Job.")
 @click.option("--wait", is_flag=True, help="Block until the job ends; fail the cell if the job fails.")
 @click.option("--no-widget", is_flag=True, help="Print text instead of showing a live widget.")
@@ -53,13 +55,21 @@ def _train_parser(
     no_widget: bool,
     backend: str | None,
     simulate_preemption_after: float | None,
+    push_ref: bool | None,
     **opts: Any,
 ) -> TrainArgs:
     if not as_name.isidentifier():
         raise click.BadParameter(f"{as_name!r} is not a Python variable name", param_hint="--as")
     include = tuple(opts.pop("include", ()) or ())
     return TrainArgs(
-        spec_from_options(name, **opts), as_name, wait, not no_widget, backend, simulate_preemption_after, include
+        spec_from_options(name, **opts),
+        as_name,
+        wait,
+        not no_widget,
+        backend,
+        simulate_preemption_after,
+        include,
+        push_ref,
     )
 
 
@@ -107,6 +117,7 @@ class PaiMagics(MagicHelpers, Magics):
             backend=args.backend,
             simulate_preemption_after=args.simulate_preemption_after,
             include=args.include,
+            push_ref=args.push_ref,
         )
         self.shell.user_ns[args.as_name] = job
         for warning in job.warnings:
@@ -124,6 +135,8 @@ class PaiMagics(MagicHelpers, Magics):
             f"Submitted {job.id} ({job.name}) on {job.record.backend}: {job.spec.workers} worker(s); "
             f"available as `{args.as_name}`."
         )
+        if job.code:
+            print(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']}).")
         if args.wait:
             self._wait_text(job)
         else:

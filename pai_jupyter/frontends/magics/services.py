@@ -7,6 +7,7 @@ input raises ``UsageError``: IPython prints one line, no traceback.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,8 @@ class ServingMagics(MagicHelpers, Magics):
             return
         svc = args.request.deploy(progress=_progress_printer())
         self.shell.user_ns[args.as_name] = svc
+        for finding in svc.drift.findings if svc.drift is not None else ():
+            print(f"{finding.level}: environment drift: {finding.message}", file=sys.stderr)
         record = svc.record
         newest = max(record.versions, key=lambda v: v.version)
         rollout = record.rollout

@@ -96,6 +96,14 @@ train_options = stack(
 )
 
 
+push_ref_option = click.option(
+    "--push-ref/--no-push-ref",
+    "push_ref",
+    default=None,
+    help="Push the job's refs/pai/jobs/<id> commit to the Git remote (default: PaiConfig.push_job_refs).",
+)
+
+
 def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec:
     """Build and validate a JobSpec from parsed train options."""
     env = {}

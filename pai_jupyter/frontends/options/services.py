@@ -202,7 +202,13 @@ plan_options = stack(
     ),
 )
 
-deploy_options = stack(model_option, service_options, plan_options, backend_option)
+strict_env_option = click.option(
+    "--strict-env",
+    is_flag=True,
+    help="Refuse to deploy when the serving runtime's library/Python versions differ from the model's "
+    "(default: warn).",
+)
+deploy_options = stack(model_option, service_options, plan_options, strict_env_option, backend_option)
 
 
 @dataclass
@@ -216,6 +222,7 @@ class DeployRequest:
     plan: RolloutPlan | None = None
     new_api_version: bool = False
     backend: str | None = None
+    strict_env: bool = False
 
     def deploy(self, progress: Any = None) -> Any:
         from ...api.services import deploy
@@ -228,6 +235,7 @@ class DeployRequest:
             new_api_version=self.new_api_version,
             backend=self.backend,
             progress=progress,
+            strict_env=self.strict_env,
             **self.options,
         )
 
@@ -363,4 +371,5 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         plan=plan,
         new_api_version=bool(opts.get("new_api_version")),
         backend=opts.get("backend"),
+        strict_env=bool(opts.get("strict_env")),
     )

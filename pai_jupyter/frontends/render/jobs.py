@@ -128,6 +128,8 @@ def job_details(
             )
         else:
             lines.append("  git        not a Git repo")
+        if provenance.get("code_commit"):
+            lines.append(f"  code       {provenance['code_commit']} ({provenance.get('code_ref')})")
     if summary is not None and "loss" in summary.series:
         lines.append(f"  loss       {sparkline([v for _, v in summary.series['loss']])}")
     for event in events or []:

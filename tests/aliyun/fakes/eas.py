@@ -116,8 +116,11 @@ BUILTIN_CODES = {
     *(f"pytorch_{d}_{v}" for d in ("cpu", "gpu") for v in ("1.6", "1.7", "1.9", "1.10")),
 }
 # What the documented general Python image (python-inference:py39-ubuntu2004) lacks and a
-# container must install through prepare.pythonRequirements before it imports them.
-IMAGE_LACKS = {"numpy", "onnxruntime", "torch", "tensorflow", "scikit-learn", "xgboost"}
+# container must install through prepare.pythonRequirements before it imports them; like NumPy,
+# the HTTP packages our model server imports are not part of a general Python image.
+IMAGE_LACKS = {"numpy", "httptools", "multidict", "onnxruntime", "torch", "tensorflow", "scikit-learn", "xgboost"}
+# What our model server imports beyond the standard library (serving/model_server.py, http1.py).
+SERVER_IMPORTS = ("numpy", "httptools", "multidict")
 QPS_WINDOW = 10.0
 LABEL_MAX = 128  # label keys and values: at most 128 bytes, no ',' or '=' (UpdateServiceLabel doc)
 SCALE_METRICS = {"qps", "cpu", "gpu", "gpu[util]"}
@@ -320,7 +323,7 @@ class FakeEas(FakeServer):
             paths = [Path(d) for d in env.get("PYTHONPATH", "").split(":") if d]
             if not any((d / module).is_dir() for d in paths):
                 return f"the container exited: ModuleNotFoundError: No module named '{module}'"
-            for need in ("numpy",):  # our model server imports numpy; the image has none
+            for need in SERVER_IMPORTS:  # the image has none of them
                 if need not in wanted:
                     return f"the container exited: ModuleNotFoundError: No module named '{need}'"
             proc_name = env.get("PAI_PROCESSOR", "")
