@@ -254,7 +254,8 @@ def test_failing_job_metrics_leave_the_job_view_working(
     aliyun: Backend, fakes: AliyunFakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("pai_jupyter.backends.aliyun.sdk_errors.BACKOFF_S", 0.01)
-    src = "from pai_jupyter import report\nreport(step=1, loss=0.25)\n"
+    # the job lives a second so the fake samples its pod (it samples running pods only)
+    src = "import time\nfrom pai_jupyter import report\nreport(step=1, loss=0.25)\ntime.sleep(1.0)\n"
     job = submit(src, JobSpec(name="no-sys"), cwd=tmp_path, backend=aliyun).wait(timeout=30, poll=0.1)
     fakes.dlc.metrics_failing = True
     points = job.metrics()
