@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from pai_jupyter.api.services import PredictError, get_service
+from pai_jupyter.api.predict import PredictError
+from pai_jupyter.api.services import get_service
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError
 from pai_jupyter.specs.service import AutoscalePolicy, RolloutPlan, ServiceSpec
@@ -47,7 +48,7 @@ def _releases(fakes: AliyunFakes) -> list[tuple[str, dict]]:
 
 def _local_outputs(fakes: AliyunFakes, model: str, inputs: list) -> list:
     """What our processor answers locally for the same model file."""
-    from pai_jupyter.serving.processors import load_processor
+    from pai_jupyter.model_server.processors import load_processor
 
     return load_processor("onnx", fakes.oss.path(BUCKET, f"models/{model}/model.onnx")).predict(inputs, {})
 
