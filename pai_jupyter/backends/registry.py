@@ -44,15 +44,22 @@ def get_backend(name: str | None = None, config: PaiConfig | None = None) -> Bac
     """The backend for ``name`` (default: the configured one), built once per settings."""
     config = config or PaiConfig()
     name = name or config.backend
-    key = (name, *(str(config.trait_values()[k]) for k in sorted(config.trait_names(config=True))))
+    key = _key(name, config)
     backend = _cache.get(key)
     if backend is None:
         backend = _cache[key] = _load(name)(config)
+        # A backend may fill a setting in while it is built (aliyun inside DSW: the workspace's
+        # bucket); the settings as they are now name the same backend, not a second one.
+        _cache.setdefault(_key(name, config), backend)
     return backend
+
+
+def _key(name: str, config: PaiConfig) -> tuple[str, ...]:
+    return (name, *(str(config.trait_values()[k]) for k in sorted(config.trait_names(config=True))))
 
 
 def reset_backends() -> None:
     """Forget built backends (tests, or after the configuration changed)."""
-    for backend in _cache.values():
+    for backend in {id(b): b for b in _cache.values()}.values():
         backend.close()
     _cache.clear()

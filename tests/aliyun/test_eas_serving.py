@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from pai_jupyter.api.services import PredictError, get_service
+from pai_jupyter.api.predict import PredictError
+from pai_jupyter.api.services import get_service
 from pai_jupyter.backends.aliyun.eas_runtime import SERVER_REQUIREMENTS
 from pai_jupyter.backends.base import Backend
 from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError

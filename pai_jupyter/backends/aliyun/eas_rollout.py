@@ -55,6 +55,8 @@ class EasRollouts:
     origin: str
     driver_kind: str
     _watchers: dict[str, threading.Thread]
+    _reconciling: dict[str, threading.Lock]
+    _reconciling_guard: threading.Lock
 
     # Provided by EasServing.
     def get(self, name: str) -> ServiceRecord:  # pragma: no cover
@@ -144,8 +146,15 @@ class EasRollouts:
         A driver (``drive=True``) of the workspace that started the rollout renews the
         step's lease and runs one controller tick. Anyone who finds the lease past its
         deadline reverts the weights to the old version and records why. Otherwise, and
-        for observers (``drive=False``), nothing is written.
+        for observers (``drive=False``), nothing is written. One reconcile of a service runs
+        at a time in a process, so a watcher thread and ``wait_rollout`` never write a stale state.
         """
+        with self._reconciling_guard:
+            lock = self._reconciling.setdefault(name, threading.Lock())
+        with lock:
+            return self._reconcile_service(name, drive)
+
+    def _reconcile_service(self, name: str, drive: bool) -> ServiceRecord:
         state = self._load(name)
         rollout = self._active(state)
         if rollout is None:
@@ -158,9 +167,14 @@ class EasRollouts:
         if not drive or lease.get("origin") != self.origin:
             return self._record(state, self._members(state["group"]))
         if now - float(lease.get("renewed_at") or 0) >= min(self.tick, self.lease_s / 4):
-            lease.update(driver=self._driver(), until=now + self.lease_s, renewed_at=now)
-            state["lease"] = lease
-            self._save(state)
+            state = self._load(name)  # renew on the newest state: never write back an older rollout
+            if (state.get("lease") or {}).get("rollout") == rollout.id:
+                lease = state["lease"]
+                lease.update(driver=self._driver(), until=now + self.lease_s, renewed_at=now)
+                self._save(state)
+            rollout = self._active(state)
+            if rollout is None:
+                return self._record(state, self._members(state["group"]))
         members = self._members(state["group"])
         if rollout.state == ROLLOUT_RUNNING and self._advance(state, rollout, members):
             members = self._members(state["group"])

@@ -98,6 +98,9 @@ class EasServing(EasRollouts):
         self.figures = ClientFigures()
         self._client: Any = None
         self._watchers: dict[str, threading.Thread] = {}
+        # One reconcile of a service at a time in this process (the watcher thread and wait_rollout).
+        self._reconciling: dict[str, threading.Lock] = {}
+        self._reconciling_guard = threading.Lock()
         self.lease_s = LEASE_S
         # Who drives rollouts from here: the workspace (DSW instance) or this host.
         self.origin = os.environ.get("DSW_INSTANCE_ID") or f"host {socket.gethostname()}"

@@ -40,4 +40,4 @@ async def test_the_server_finishes_a_rollout_nobody_watches(
         await asyncio.sleep(0.2)
     assert record.rollout.state == "succeeded" and record.weights == {2: 100.0}
     assert serving.driver_kind == "jupyter server"  # the extension's driver reconciled it
-    assert [e.kind for e in serving.events("bg-svc")].count("gate") == 1  # 20 % passed, then 100 %
+    assert [e.kind for e in serving.events("bg-svc")].count("gate") == 2  # 20 % passed, then 100 % passed
