@@ -149,10 +149,14 @@ class EasRollouts:
         for observers (``drive=False``), nothing is written. One reconcile of a service runs
         at a time in a process, so a watcher thread and ``wait_rollout`` never write a stale state.
         """
-        with self._reconciling_guard:
-            lock = self._reconciling.setdefault(name, threading.Lock())
-        with lock:
+        with self._service_lock(name):
             return self._reconcile_service(name, drive)
+
+    def _service_lock(self, name: str) -> threading.Lock:
+        """The lock every read-modify-write of ``name``'s state in this process holds (reconcile,
+        rollout actions, rollback), so none of them writes back a state another has replaced."""
+        with self._reconciling_guard:
+            return self._reconciling.setdefault(name, threading.Lock())
 
     def _reconcile_service(self, name: str, drive: bool) -> ServiceRecord:
         state = self._load(name)
@@ -303,29 +307,31 @@ class EasRollouts:
 
     def rollout_action(self, name: str, action: str) -> ServiceRecord:
         check_rollout_action(action)
-        state = self._load(name)
-        rollout = require_active(name, self._active(state))
-        now = time.time()
-        self._carry_out(state, rollout, user_decision(action, rollout), now, lease=action == "resume")
+        with self._service_lock(name):
+            state = self._load(name)
+            rollout = require_active(name, self._active(state))
+            now = time.time()
+            self._carry_out(state, rollout, user_decision(action, rollout), now, lease=action == "resume")
         if rollout.state == ROLLOUT_RUNNING:
             self._watch(name)
         return self.get(name)
 
     def rollback(self, name: str, version: int) -> ServiceRecord:
-        state = self._load(name)
-        members = self._members(state["group"])
-        if str(version) not in state["versions"] or version not in members:
-            raise NotFoundError(
-                f"service {name!r} has no version {version}",
-                f"versions: {', '.join(sorted(state['versions'], key=int))}",
-            )
-        if members[version].get("Status") != "Running":
-            raise ConflictError(f"v{version} of {name} is {members[version].get('Status')}, not Running")
-        rollout = self._active(state)
-        if rollout is not None:
-            apply(rollout, rollback_decision(version), time.time())
-            self._store_rollout(state, rollout)
-        self._set_weights(state, {n: (100 if n == version else 0) for n in members})
-        self._event(state, "rollout", f"rolled back: 100 % on v{version}", version)
-        self._save(state)
+        with self._service_lock(name):
+            state = self._load(name)
+            members = self._members(state["group"])
+            if str(version) not in state["versions"] or version not in members:
+                raise NotFoundError(
+                    f"service {name!r} has no version {version}",
+                    f"versions: {', '.join(sorted(state['versions'], key=int))}",
+                )
+            if members[version].get("Status") != "Running":
+                raise ConflictError(f"v{version} of {name} is {members[version].get('Status')}, not Running")
+            rollout = self._active(state)
+            if rollout is not None:
+                apply(rollout, rollback_decision(version), time.time())
+                self._store_rollout(state, rollout)
+            self._set_weights(state, {n: (100 if n == version else 0) for n in members})
+            self._event(state, "rollout", f"rolled back: 100 % on v{version}", version)
+            self._save(state)
         return self.get(name)
