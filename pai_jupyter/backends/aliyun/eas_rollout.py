@@ -149,10 +149,13 @@ class EasRollouts:
         for observers (``drive=False``), nothing is written. One reconcile of a service runs
         at a time in a process, so a watcher thread and ``wait_rollout`` never write a stale state.
         """
-        with self._reconciling_guard:
-            lock = self._reconciling.setdefault(name, threading.Lock())
-        with lock:
+        with self._service_lock(name):
             return self._reconcile_service(name, drive)
+
+    def _service_lock(self, name: str) -> threading.Lock:
+        """The lock that orders this process's writes to ``name``'s rollout (reconciles, actions)."""
+        with self._reconciling_guard:
+            return self._reconciling.setdefault(name, threading.Lock())
 
     def _reconcile_service(self, name: str, drive: bool) -> ServiceRecord:
         state = self._load(name)
@@ -303,15 +306,20 @@ class EasRollouts:
 
     def rollout_action(self, name: str, action: str) -> ServiceRecord:
         check_rollout_action(action)
-        state = self._load(name)
-        rollout = require_active(name, self._active(state))
-        now = time.time()
-        self._carry_out(state, rollout, user_decision(action, rollout), now, lease=action == "resume")
+        with self._service_lock(name):
+            state = self._load(name)
+            rollout = require_active(name, self._active(state))
+            now = time.time()
+            self._carry_out(state, rollout, user_decision(action, rollout), now, lease=action == "resume")
         if rollout.state == ROLLOUT_RUNNING:
             self._watch(name)
         return self.get(name)
 
     def rollback(self, name: str, version: int) -> ServiceRecord:
+        with self._service_lock(name):
+            return self._rollback(name, version)
+
+    def _rollback(self, name: str, version: int) -> ServiceRecord:
         state = self._load(name)
         members = self._members(state["group"])
         if str(version) not in state["versions"] or version not in members:
