@@ -153,8 +153,7 @@ class EasRollouts:
             return self._reconcile_service(name, drive)
 
     def _service_lock(self, name: str) -> threading.Lock:
-        """The lock every read-modify-write of ``name``'s state in this process holds (reconcile,
-        rollout actions, rollback), so none of them writes back a state another has replaced."""
+        """The lock that orders this process's writes to ``name``'s rollout (reconciles, actions)."""
         with self._reconciling_guard:
             return self._reconciling.setdefault(name, threading.Lock())
 
@@ -318,20 +317,23 @@ class EasRollouts:
 
     def rollback(self, name: str, version: int) -> ServiceRecord:
         with self._service_lock(name):
-            state = self._load(name)
-            members = self._members(state["group"])
-            if str(version) not in state["versions"] or version not in members:
-                raise NotFoundError(
-                    f"service {name!r} has no version {version}",
-                    f"versions: {', '.join(sorted(state['versions'], key=int))}",
-                )
-            if members[version].get("Status") != "Running":
-                raise ConflictError(f"v{version} of {name} is {members[version].get('Status')}, not Running")
-            rollout = self._active(state)
-            if rollout is not None:
-                apply(rollout, rollback_decision(version), time.time())
-                self._store_rollout(state, rollout)
-            self._set_weights(state, {n: (100 if n == version else 0) for n in members})
-            self._event(state, "rollout", f"rolled back: 100 % on v{version}", version)
-            self._save(state)
+            return self._rollback(name, version)
+
+    def _rollback(self, name: str, version: int) -> ServiceRecord:
+        state = self._load(name)
+        members = self._members(state["group"])
+        if str(version) not in state["versions"] or version not in members:
+            raise NotFoundError(
+                f"service {name!r} has no version {version}",
+                f"versions: {', '.join(sorted(state['versions'], key=int))}",
+            )
+        if members[version].get("Status") != "Running":
+            raise ConflictError(f"v{version} of {name} is {members[version].get('Status')}, not Running")
+        rollout = self._active(state)
+        if rollout is not None:
+            apply(rollout, rollback_decision(version), time.time())
+            self._store_rollout(state, rollout)
+        self._set_weights(state, {n: (100 if n == version else 0) for n in members})
+        self._event(state, "rollout", f"rolled back: 100 % on v{version}", version)
+        self._save(state)
         return self.get(name)
