@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from importlib.metadata import entry_points
 
 from ..config import PaiConfig
@@ -14,6 +15,9 @@ _BUILTIN = {
     "aliyun": "pai_jupyter.backends.aliyun:AliyunBackend",
 }
 _cache: dict[tuple, Backend] = {}
+# The server extension builds backends from several threads (its executor, its rollout driver):
+# one builds, the others wait and get the same object.
+_building = threading.RLock()
 
 
 def available_backends() -> dict[str, str]:
@@ -46,11 +50,15 @@ def get_backend(name: str | None = None, config: PaiConfig | None = None) -> Bac
     name = name or config.backend
     key = _key(name, config)
     backend = _cache.get(key)
-    if backend is None:
-        backend = _cache[key] = _load(name)(config)
-        # A backend may fill a setting in while it is built (aliyun inside DSW: the workspace's
-        # bucket); the settings as they are now name the same backend, not a second one.
-        _cache.setdefault(_key(name, config), backend)
+    if backend is not None:
+        return backend
+    with _building:
+        backend = _cache.get(key)
+        if backend is None:
+            backend = _cache[key] = _load(name)(config)
+            # A backend may fill a setting in while it is built (aliyun inside DSW: the workspace's
+            # bucket); the settings as they are now name the same backend, not a second one.
+            _cache.setdefault(_key(name, config), backend)
     return backend
 
 
