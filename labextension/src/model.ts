@@ -15,6 +15,9 @@ import {
   ServiceMetricPoint,
   ServiceRecord
 } from './tokens';
+import { DEFAULT_SETTINGS, PaiSettings, Tab } from './settings';
+
+export type { Tab } from './settings';
 
 /** Points kept per series: enough for a sidebar-wide chart, bounded memory for long jobs. */
 export const MAX_POINTS = 600;
@@ -48,13 +51,13 @@ export interface Notice {
   hint: string | null;
 }
 
-export type Tab = 'jobs' | 'endpoints';
-
 export class PaiModel {
   constructor(readonly api: PaiApi = new PaiApi()) {}
 
   // -- state read by the components ------------------------------------------
   tab: Tab = 'jobs';
+  /** The user's settings (settings registry); the plugin keeps them current. */
+  settings: PaiSettings = { ...DEFAULT_SETTINGS };
   connected = false;
   jobs: JobRecord[] | null = null;
   services: ServiceRecord[] | null = null;
