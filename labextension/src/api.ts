@@ -4,6 +4,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { trans } from './i18n';
 import { ErrorBody, JobRecord, Lineage, RolloutAction, ServiceRecord } from './tokens';
 
 /** An error the server explained (message and hint), or a transport failure. */
@@ -27,8 +28,8 @@ export class PaiApi {
       response = await ServerConnection.makeRequest(url, init, this.settings);
     } catch (error) {
       throw new PaiApiError(
-        `cannot reach the Jupyter server: ${String(error)}`,
-        'is the server still running?',
+        trans().__('cannot reach the Jupyter server: %1', String(error)),
+        trans().__('is the server still running?'),
         0
       );
     }

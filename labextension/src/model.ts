@@ -4,6 +4,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { PaiApi, PaiApiError } from './api';
+import { trans } from './i18n';
 import {
   JobEvent,
   JobRecord,
@@ -24,10 +25,16 @@ export const MAX_POINTS = 600;
 const MAX_EVENTS = 200;
 const RECONNECT_MS = 1000;
 const FAILURES_BEFORE_NOTICE = 3;
-const OFFLINE: Notice = {
-  message: 'The PAI server extension does not answer',
-  hint: 'check that `jupyter server extension list` shows pai_jupyter enabled; retrying every second'
-};
+/** The notice shown while the push socket cannot connect (translated when raised). */
+function offlineNotice(): Notice {
+  return {
+    message: trans().__('The PAI server extension does not answer'),
+    hint: trans().__(
+      'check that `jupyter server extension list` shows pai_jupyter enabled; retrying every second'
+    ),
+    offline: true
+  };
+}
 
 export type Series = [number, number][];
 
@@ -49,6 +56,8 @@ export interface ServiceDetail {
 export interface Notice {
   message: string;
   hint: string | null;
+  /** Set on the notice that the socket is down (cleared when it reconnects). */
+  offline?: boolean;
 }
 
 export class PaiModel {
@@ -87,7 +96,7 @@ export class PaiModel {
     socket.onopen = () => {
       this.connected = true;
       this._failures = 0;
-      if (this.notice === OFFLINE) {
+      if (this.notice?.offline) {
         this.notice = null;
       }
       this._topics = new Set();
@@ -101,7 +110,7 @@ export class PaiModel {
       this._socket = null;
       this.connected = false;
       if (++this._failures === FAILURES_BEFORE_NOTICE) {
-        this.notice = OFFLINE;
+        this.notice = offlineNotice();
       }
       this._emit();
       if (!this._disposed) {

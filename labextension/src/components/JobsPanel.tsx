@@ -4,9 +4,10 @@ import React, { useState } from 'react';
 import { showDialog, Dialog } from '@jupyterlab/apputils';
 
 import { age, duration } from '../format';
+import { trans } from '../i18n';
 import { JobDetail, PaiModel } from '../model';
 import { JobRecord, TERMINAL_STATES } from '../tokens';
-import { KeyValues, Section, StateBadge } from './common';
+import { fill, KeyValues, Section, StateBadge } from './common';
 import { LineageSection } from './LineageSection';
 import { LineChart } from './LineChart';
 
@@ -32,7 +33,7 @@ function JobList(props: { model: PaiModel }): JSX.Element {
   const [filter, setFilter] = useState('');
   const jobs = props.model.jobs;
   if (jobs === null) {
-    return <div className="pai-Empty">Loading jobs…</div>;
+    return <div className="pai-Empty">{trans().__('Loading jobs…')}</div>;
   }
   const shown = jobs.filter(j => matches(j, filter));
   const now = props.model.now;
@@ -41,31 +42,35 @@ function JobList(props: { model: PaiModel }): JSX.Element {
       <input
         className="pai-Filter jp-mod-styled"
         type="search"
-        placeholder="Filter by name, state, backend…"
+        placeholder={trans().__('Filter by name, state, backend…')}
         value={filter}
         onChange={e => setFilter(e.target.value)}
-        aria-label="Filter jobs"
+        aria-label={trans().__('Filter jobs')}
       />
       {jobs.length === 0 ? (
         <div className="pai-Empty">
-          No jobs yet. Submit one with <code>%%pai_train</code> or <code>jupyter pai train</code>.
+          {fill(
+            trans().__('No jobs yet. Submit one with %1 or %2.'),
+            <code>%%pai_train</code>,
+            <code>jupyter pai train</code>
+          )}
         </div>
       ) : null}
-      <ul className="pai-Rows" aria-label="Jobs">
+      <ul className="pai-Rows" aria-label={trans().__('Jobs')}>
         {shown.map(job => (
           <li key={job.id}>
             <button
               className="pai-Row"
               data-job-id={job.id}
               onClick={() => props.model.selectJob(job.id)}
-              title={`${job.id}: open details`}
+              title={trans().__('%1: open details', job.id)}
             >
               <span className="pai-Row-main">
                 <span className="pai-Row-name">{job.name}</span>
                 <StateBadge state={job.state} />
               </span>
               <span className="pai-Row-meta">
-                {job.backend} · {job.spec.workers} worker{job.spec.workers === 1 ? '' : 's'} ·{' '}
+                {job.backend} · {trans()._n('%1 worker', '%1 workers', job.spec.workers)} ·{' '}
                 {age(job.created_at, now)}
               </span>
             </button>
@@ -73,7 +78,7 @@ function JobList(props: { model: PaiModel }): JSX.Element {
         ))}
       </ul>
       {jobs.length > 0 && shown.length === 0 ? (
-        <div className="pai-Empty">No job matches “{filter}”.</div>
+        <div className="pai-Empty">{trans().__('No job matches “%1”.', filter)}</div>
       ) : null}
     </div>
   );
@@ -81,9 +86,17 @@ function JobList(props: { model: PaiModel }): JSX.Element {
 
 async function confirmStop(model: PaiModel, job: JobRecord): Promise<void> {
   const result = await showDialog({
-    title: `Stop ${job.name}?`,
-    body: `Job ${job.id} and its ${job.spec.workers} worker(s) will be stopped.`,
-    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Stop job' })]
+    title: trans().__('Stop %1?', job.name),
+    body: trans()._n(
+      'Job %2 and its %1 worker will be stopped.',
+      'Job %2 and its %1 workers will be stopped.',
+      job.spec.workers,
+      job.id
+    ),
+    buttons: [
+      Dialog.cancelButton({ label: trans().__('Cancel') }),
+      Dialog.warnButton({ label: trans().__('Stop job') })
+    ]
   });
   if (result.button.accept) {
     await model.stopJob(job.id);
@@ -95,14 +108,14 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
   const job = detail.record;
   const back = (
     <button className="pai-LinkButton pai-Back" onClick={() => model.selectJob(null)}>
-      ← All jobs
+      {trans().__('← All jobs')}
     </button>
   );
   if (!job) {
     return (
       <div className="pai-Detail">
         {back}
-        <div className="pai-Empty">Loading {detail.id}…</div>
+        <div className="pai-Empty">{trans().__('Loading %1…', detail.id)}</div>
       </div>
     );
   }
@@ -124,37 +137,37 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
           disabled={terminal || model.busy}
           onClick={() => void confirmStop(model, job)}
         >
-          Stop
+          {trans().__('Stop')}
         </button>
       </div>
       <div className="pai-Row-meta">
         <code>{job.id}</code> · {job.backend} ·{' '}
-        {job.started_at ? `elapsed ${duration(elapsed)}` : 'not started'}
-        {job.attempt > 1 ? ` · attempt ${job.attempt}` : ''}
+        {job.started_at ? trans().__('elapsed %1', duration(elapsed)) : trans().__('not started')}
+        {job.attempt > 1 ? ` · ${trans().__('attempt %1', job.attempt)}` : ''}
       </div>
       {job.reason && terminal ? <div className="pai-Reason">{job.reason}</div> : null}
       {advice.length > 0 ? (
         <div className="pai-Advice" role="status" data-testid="pai-advice">
-          <b>Advice</b>
+          <b>{trans().__('Advice')}</b>
           {advice.slice(-1).map(e => (
             <div key={e.ts}>{e.message}</div>
           ))}
         </div>
       ) : null}
-      <Section title="Metrics">
+      <Section title={trans().__('Metrics')}>
         <LineChart
-          title="loss"
+          title={trans().__('loss')}
           series={[{ label: 'loss', points: series['loss'] ?? [] }]}
           testId="pai-loss-chart"
         />
         <LineChart
-          title="steps/s"
+          title={trans().__('steps/s')}
           yFloor={0}
           series={[{ label: 'steps/s', points: series['steps_per_sec'] ?? [], colour: 2 }]}
         />
         {hasGpu ? (
           <LineChart
-            title="GPU utilisation"
+            title={trans().__('GPU utilisation')}
             unit="%"
             yRange={[0, 100]}
             series={[{ label: 'GPU', points: series['gpu_util'] ?? [], colour: 1 }]}
@@ -162,13 +175,13 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
         ) : (
           <>
             <LineChart
-              title="CPU (no GPU)"
+              title={trans().__('CPU (no GPU)')}
               unit="%"
               yFloor={0}
               series={[{ label: 'CPU', points: series['cpu_percent'] ?? [], colour: 1 }]}
             />
             <LineChart
-              title="memory"
+              title={trans().__('memory')}
               unit=" MB"
               yFloor={0}
               series={[{ label: 'memory', points: series['memory_mb'] ?? [], colour: 4 }]}
@@ -176,51 +189,58 @@ function JobDetailView(props: { model: PaiModel; detail: JobDetail }): JSX.Eleme
           </>
         )}
       </Section>
-      <Section title="Latest log lines">
+      <Section title={trans().__('Latest log lines')}>
         <pre className="pai-Logs" data-testid="pai-logs">
-          {detail.logs || '(no output yet)'}
+          {detail.logs || trans().__('(no output yet)')}
         </pre>
       </Section>
-      <Section title="Spec">
+      <Section title={trans().__('Spec')}>
         <KeyValues
           rows={[
-            ['framework', spec.framework],
-            ['workers', String(spec.workers)],
-            ['instance', spec.instance_type ?? '–'],
-            ['GPUs', spec.gpu_count ? `${spec.gpu_count} × ${spec.gpu_type ?? 'GPU'}` : 'none'],
-            ['resource group', spec.resource_group],
-            ['spot', spec.spot ? 'yes' : 'no'],
-            ...spec.inputs.map((i): [string, string] => [`input ${i.channel}`, i.uri]),
-            ['output', spec.output ?? '–'],
+            [trans().__('framework'), spec.framework],
+            [trans().__('workers'), String(spec.workers)],
+            [trans().__('instance'), spec.instance_type ?? '–'],
+            [
+              trans().__('GPUs'),
+              spec.gpu_count ? `${spec.gpu_count} × ${spec.gpu_type ?? 'GPU'}` : trans().__('none')
+            ],
+            [trans().__('resource group'), spec.resource_group],
+            [trans().__('spot'), spec.spot ? trans().__('yes') : trans().__('no')],
+            ...spec.inputs.map((i): [string, string] => [trans().__('input %1', i.channel), i.uri]),
+            [trans().__('output'), spec.output ?? '–'],
             ...Object.entries(job.outputs).map(([k, v]): [string, string] => [k, v])
           ]}
         />
       </Section>
-      <Section title="Provenance">
+      <Section title={trans().__('Provenance')}>
         {!prov || !prov.available ? (
-          <div className="pai-Empty">No provenance recorded.</div>
+          <div className="pai-Empty">{trans().__('No provenance recorded.')}</div>
         ) : (
           <KeyValues
             testId="pai-provenance"
             rows={[
               [
-                'commit',
+                trans().__('commit'),
                 prov.is_repo && prov.commit ? (
                   <code title={prov.commit}>
                     {prov.commit.slice(0, 12)}
                     {prov.branch ? ` (${prov.branch})` : ''}
                   </code>
                 ) : (
-                  'not a Git repo'
+                  trans().__('not a Git repo')
                 )
               ],
               [
-                'dirty',
-                prov.is_repo ? (prov.dirty ? 'yes: uncommitted diff captured' : 'no') : '–'
+                trans().__('dirty'),
+                prov.is_repo
+                  ? prov.dirty
+                    ? trans().__('yes: uncommitted diff captured')
+                    : trans().__('no')
+                  : '–'
               ],
-              ['framework', prov.frameworks?.length ? prov.frameworks.join(', ') : '–'],
-              ['CUDA', prov.cuda ?? 'none (CPU)'],
-              ['python', prov.python ?? '–']
+              [trans().__('framework'), prov.frameworks?.length ? prov.frameworks.join(', ') : '–'],
+              [trans().__('CUDA'), prov.cuda ?? trans().__('none (CPU)')],
+              [trans().__('python'), prov.python ?? '–']
             ]}
           />
         )}

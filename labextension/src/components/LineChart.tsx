@@ -8,6 +8,7 @@
 import React from 'react';
 
 import { num } from '../format';
+import { trans } from '../i18n';
 
 export interface ChartSeries {
   label: string;
@@ -65,7 +66,7 @@ export function LineChart(props: LineChartProps): JSX.Element {
       <div className="pai-Chart" data-testid={props.testId} data-points={all.length}>
         {header}
         <div className="pai-Chart-empty" style={{ height }}>
-          waiting for data
+          {trans().__('waiting for data')}
         </div>
       </div>
     );
@@ -95,7 +96,7 @@ export function LineChart(props: LineChartProps): JSX.Element {
         preserveAspectRatio="none"
         height={height}
         role="img"
-        aria-label={`${props.title} chart`}
+        aria-label={trans().__('%1 chart', props.title)}
       >
         <line className="pai-Chart-axis" x1={0} x2={WIDTH} y1={height - 1} y2={height - 1} />
         {drawn.map(s =>

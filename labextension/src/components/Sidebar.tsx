@@ -3,15 +3,18 @@ import React from 'react';
 
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 
+import { trans } from '../i18n';
 import { PaiModel, Tab } from '../model';
 import { NoticeBar } from './common';
 import { EndpointsPanel } from './EndpointsPanel';
 import { JobsPanel } from './JobsPanel';
 
-const TABS: [Tab, string][] = [
-  ['jobs', 'Jobs'],
-  ['endpoints', 'Endpoints']
-];
+function tabs(): [Tab, string][] {
+  return [
+    ['jobs', trans().__('Jobs')],
+    ['endpoints', trans().__('Endpoints')]
+  ];
+}
 
 function SidebarBody(props: { model: PaiModel }): JSX.Element {
   const { model } = props;
@@ -21,13 +24,17 @@ function SidebarBody(props: { model: PaiModel }): JSX.Element {
         <span className="pai-Header-title">PAI</span>
         <span
           className={`pai-Live ${model.connected ? 'pai-Live-on' : 'pai-Live-off'}`}
-          title={model.connected ? 'Live: updates are pushed by the server' : 'Reconnecting…'}
+          title={
+            model.connected
+              ? trans().__('Live: updates are pushed by the server')
+              : trans().__('Reconnecting…')
+          }
         >
-          {model.connected ? 'live' : 'offline'}
+          {model.connected ? trans().__('live') : trans().__('offline')}
         </span>
       </div>
       <div className="pai-Tabs" role="tablist">
-        {TABS.map(([tab, label]) => (
+        {tabs().map(([tab, label]) => (
           <button
             key={tab}
             role="tab"

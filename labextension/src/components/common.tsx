@@ -1,6 +1,7 @@
 // Pieces shared by both panels.
 import React from 'react';
 
+import { trans } from '../i18n';
 import { PaiModel } from '../model';
 
 export function StateBadge(props: { state: string }): JSX.Element {
@@ -25,7 +26,7 @@ export function NoticeBar(props: { model: PaiModel }): JSX.Element | null {
       <button
         className="pai-LinkButton"
         onClick={() => props.model.dismissNotice()}
-        title="Dismiss"
+        title={trans().__('Dismiss')}
       >
         ×
       </button>
@@ -56,4 +57,15 @@ export function Section(props: { title: string; children: React.ReactNode }): JS
       {props.children}
     </section>
   );
+}
+
+/**
+ * A translated sentence with elements in it: `fill(trans().__('Deploy with %1.'), <code>x</code>)`
+ * puts the elements where the catalogue's translation has its `%N` placeholders.
+ */
+export function fill(text: string, ...parts: React.ReactNode[]): React.ReactNode {
+  return text.split(/(%\d)/).map((piece, i) => {
+    const match = /^%(\d)$/.exec(piece);
+    return <React.Fragment key={i}>{match ? parts[Number(match[1]) - 1] : piece}</React.Fragment>;
+  });
 }
