@@ -6,9 +6,9 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 
 import { age, clock, percent } from '../format';
 import { trans } from '../i18n';
-import { PaiModel, ServiceDetail } from '../model';
+import { ListState, PaiModel, ServiceDetail } from '../model';
 import { RolloutAction, ServiceMetricPoint, ServiceRecord } from '../tokens';
-import { fill, KeyValues, Section, StateBadge } from './common';
+import { fill, KeyValues, ListFilter, ListFooter, Section, StateBadge } from './common';
 import { LineageSection } from './LineageSection';
 import { ChartSeries, LineChart } from './LineChart';
 import { RolloutTimeline } from './RolloutTimeline';
@@ -23,45 +23,103 @@ export function EndpointsPanel(props: { model: PaiModel }): JSX.Element {
   return <ServiceList model={model} />;
 }
 
+/** The states the list's state filter offers (pai_jupyter.records SVC_*). */
+const SERVICE_STATES = [
+  'Creating',
+  'Running',
+  'Updating',
+  'Scaling',
+  'Stopped',
+  'Failed',
+  'Deleting'
+];
+
+/** The filter applied in the browser when the server cannot filter (an older server). */
+function matches(s: ServiceRecord, list: ListState): boolean {
+  const text = list.q.trim().toLowerCase();
+  return (!list.state || s.state === list.state) && (!text || s.name.toLowerCase().includes(text));
+}
+
 function ServiceList(props: { model: PaiModel }): JSX.Element {
-  const services = props.model.services;
+  const { model } = props;
+  const services = model.services;
+  const list = model.serviceList;
+  const filter = (
+    <ListFilter
+      q={list.q}
+      state={list.state}
+      states={SERVICE_STATES}
+      placeholder={trans().__('Search all endpoints by name…')}
+      label={trans().__('Filter endpoints')}
+      onChange={(q, state) => model.filterServices(q, state)}
+    />
+  );
   if (services === null) {
-    return <div className="pai-Empty">{trans().__('Loading endpoints…')}</div>;
+    return (
+      <div className="pai-List">
+        {filter}
+        <div className="pai-Empty">{trans().__('Loading endpoints…')}</div>
+      </div>
+    );
   }
-  if (services.length === 0) {
+  const filtered = list.q.trim() !== '' || list.state !== '';
+  if (services.length === 0 && !filtered) {
     return (
       <div className="pai-Empty">
         {fill(trans().__('No endpoints yet. Deploy a model with %1.'), <code>%pai_deploy</code>)}
       </div>
     );
   }
-  const now = props.model.now;
+  const shown = list.serverSide ? services : services.filter(s => matches(s, list));
+  const now = model.now;
   return (
-    <ul className="pai-Rows" aria-label={trans().__('Endpoints')}>
-      {services.map(s => (
-        <li key={s.name}>
-          <button
-            className="pai-Row"
-            data-service={s.name}
-            onClick={() => props.model.selectService(s.name)}
-          >
-            <span className="pai-Row-main">
-              <span className="pai-Row-name">{s.name}</span>
-              <StateBadge state={s.state} />
-            </span>
-            <TrafficSplit versions={s.versions} compact />
-            <span className="pai-Row-meta">
-              {trans()._n('%1 version', '%1 versions', s.versions.length)} · {s.env} · {s.backend} ·{' '}
-              {trans().__('updated %1', age(s.updated_at, now))}
-              {s.rollout?.state === 'running' || s.rollout?.state === 'paused'
-                ? ` · ${trans().__('rollout %1', s.rollout.state)}`
-                : ''}
-            </span>
-          </button>
-        </li>
-      ))}
-    </ul>
+    <div className="pai-List">
+      {filter}
+      <ul className="pai-Rows" aria-label={trans().__('Endpoints')}>
+        {shown.map(s => (
+          <li key={s.name}>
+            <button
+              className="pai-Row"
+              data-service={s.name}
+              onClick={() => model.selectService(s.name)}
+            >
+              <span className="pai-Row-main">
+                <span className="pai-Row-name">{s.name}</span>
+                <StateBadge state={s.state} />
+              </span>
+              <TrafficSplit versions={s.versions} compact />
+              <span className="pai-Row-meta">
+                {trans()._n('%1 version', '%1 versions', s.versions.length)} · {s.env} · {s.backend}{' '}
+                · {trans().__('updated %1', age(s.updated_at, now))}
+                {s.rollout?.state === 'running' || s.rollout?.state === 'paused'
+                  ? ` · ${trans().__('rollout %1', s.rollout.state)}`
+                  : ''}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {filtered && shown.length === 0 && !list.loading ? (
+        <div className="pai-Empty">{trans().__('No endpoint matches the filter.')}</div>
+      ) : null}
+      <ListFooter
+        shown={shown.length}
+        total={list.serverSide ? list.total : shown.length}
+        hasMore={list.next !== null}
+        loading={list.loading}
+        onMore={() => void model.moreServices()}
+        testId="pai-services-count"
+      />
+    </div>
   );
+}
+
+/**
+ * Whether an action is valid now: the server's `actions` when it sends them (pause, resume,
+ * promote, abort, rollback), else what the rollout's state allows.
+ */
+function allowed(record: ServiceRecord, action: string, fallback: boolean): boolean {
+  return record.actions ? record.actions.includes(action) : fallback;
 }
 
 /** The question asked before a rollout action that cannot be undone (none for pause/resume). */
@@ -195,7 +253,7 @@ function ServiceDetailView(props: {
       </Section>
       <Section title={trans().__('Actions')}>
         <div className="pai-Actions">
-          {active && rollout?.state === 'running' ? (
+          {allowed(record, 'pause', active && rollout?.state === 'running') ? (
             <button
               className="jp-Button jp-mod-styled"
               disabled={busy}
@@ -204,7 +262,7 @@ function ServiceDetailView(props: {
               {trans().__('Pause')}
             </button>
           ) : null}
-          {active && rollout?.state === 'paused' ? (
+          {allowed(record, 'resume', active && rollout?.state === 'paused') ? (
             <button
               className="jp-Button jp-mod-styled"
               disabled={busy}
@@ -213,26 +271,26 @@ function ServiceDetailView(props: {
               {trans().__('Resume')}
             </button>
           ) : null}
-          {active ? (
-            <>
-              <button
-                className="jp-Button jp-mod-styled jp-mod-accept"
-                disabled={busy}
-                onClick={() => void runAction(model, record.name, 'promote')}
-              >
-                {trans().__('Promote')}
-              </button>
-              <button
-                className="jp-Button jp-mod-styled jp-mod-warn"
-                disabled={busy}
-                onClick={() => void runAction(model, record.name, 'abort')}
-              >
-                {trans().__('Abort')}
-              </button>
-            </>
+          {allowed(record, 'promote', active) ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-accept"
+              disabled={busy}
+              onClick={() => void runAction(model, record.name, 'promote')}
+            >
+              {trans().__('Promote')}
+            </button>
+          ) : null}
+          {allowed(record, 'abort', active) ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-warn"
+              disabled={busy}
+              onClick={() => void runAction(model, record.name, 'abort')}
+            >
+              {trans().__('Abort')}
+            </button>
           ) : null}
         </div>
-        {versions.length > 1 ? (
+        {versions.length > 1 && allowed(record, 'rollback', true) ? (
           <div className="pai-Actions">
             <label className="pai-Rollback-label">
               {trans().__('Roll back to')}

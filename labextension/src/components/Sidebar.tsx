@@ -1,4 +1,4 @@
-// The PAI sidebar: a header (connection state), two tabs, and the panel of the tab.
+// The PAI sidebar: a header (connection state), the tabs, and the panel of the tab.
 import React from 'react';
 
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
@@ -6,13 +6,15 @@ import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { trans } from '../i18n';
 import { PaiModel, Tab } from '../model';
 import { NoticeBar } from './common';
+import { ComparePanel } from './ComparePanel';
 import { EndpointsPanel } from './EndpointsPanel';
 import { JobsPanel } from './JobsPanel';
 
 function tabs(): [Tab, string][] {
   return [
     ['jobs', trans().__('Jobs')],
-    ['endpoints', trans().__('Endpoints')]
+    ['endpoints', trans().__('Endpoints')],
+    ['compare', trans().__('Compare')]
   ];
 }
 
@@ -48,10 +50,23 @@ function SidebarBody(props: { model: PaiModel }): JSX.Element {
       </div>
       <NoticeBar model={model} />
       <div className="pai-Panel">
-        {model.tab === 'jobs' ? <JobsPanel model={model} /> : <EndpointsPanel model={model} />}
+        <TabPanel model={model} />
       </div>
     </div>
   );
+}
+
+function TabPanel(props: { model: PaiModel }): JSX.Element | null {
+  switch (props.model.tab) {
+    case 'jobs':
+      return <JobsPanel model={props.model} />;
+    case 'endpoints':
+      return <EndpointsPanel model={props.model} />;
+    case 'compare':
+      return <ComparePanel model={props.model} />;
+    default:
+      return null;
+  }
 }
 
 export class PaiSidebar extends ReactWidget {
