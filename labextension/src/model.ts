@@ -4,6 +4,8 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { PaiApi, PaiApiError } from './api';
+import { ConnectionState, PushConnection } from './connection';
+import { trans } from './i18n';
 import {
   JobEvent,
   JobRecord,
@@ -22,12 +24,7 @@ export type { Tab } from './settings';
 /** Points kept per series: enough for a sidebar-wide chart, bounded memory for long jobs. */
 export const MAX_POINTS = 600;
 const MAX_EVENTS = 200;
-const RECONNECT_MS = 1000;
-const FAILURES_BEFORE_NOTICE = 3;
-const OFFLINE: Notice = {
-  message: 'The PAI server extension does not answer',
-  hint: 'check that `jupyter server extension list` shows pai_jupyter enabled; retrying every second'
-};
+const FAILURES_BEFORE_OFFLINE = 3;
 
 export type Series = [number, number][];
 
@@ -59,6 +56,8 @@ export class PaiModel {
   /** The user's settings (settings registry); the plugin keeps them current. */
   settings: PaiSettings = { ...DEFAULT_SETTINGS };
   connected = false;
+  /** The push socket: `reconnecting` (with backoff) after it was lost or never answered. */
+  connection: ConnectionState = 'connecting';
   jobs: JobRecord[] | null = null;
   services: ServiceRecord[] | null = null;
   job: JobDetail | null = null;
@@ -79,42 +78,44 @@ export class PaiModel {
 
   // -- lifecycle ---------------------------------------------------------------
   start(): void {
-    if (this._socket || this._disposed) {
+    if (this._connection || this._disposed) {
       return;
     }
-    const socket = this.api.openPush();
-    this._socket = socket;
-    socket.onopen = () => {
-      this.connected = true;
-      this._failures = 0;
-      if (this.notice === OFFLINE) {
-        this.notice = null;
-      }
-      this._topics = new Set();
-      this._subscribe();
-      this._emit();
-    };
-    socket.onmessage = event => {
-      this._handle(JSON.parse(String(event.data)) as PushMessage);
-    };
-    socket.onclose = () => {
-      this._socket = null;
-      this.connected = false;
-      if (++this._failures === FAILURES_BEFORE_NOTICE) {
-        this.notice = OFFLINE;
-      }
-      this._emit();
-      if (!this._disposed) {
-        this._retry = window.setTimeout(() => this.start(), RECONNECT_MS);
-      }
-    };
+    const connection = new PushConnection({
+      open: () => this.api.openPush(),
+      onMessage: message => this._handle(message)
+    });
+    this._connection = connection;
+    connection.stateChanged.connect((_, state) => this._onConnection(connection, state));
+    connection.start();
   }
 
   dispose(): void {
     this._disposed = true;
-    window.clearTimeout(this._retry);
-    this._socket?.close();
+    this._connection?.dispose();
     Signal.clearData(this);
+  }
+
+  /** New settings from the registry: the push cadence and the subscriptions follow them. */
+  applySettings(settings: PaiSettings): void {
+    this.settings = settings;
+    this._subscribe(true);
+    this._emit();
+  }
+
+  /** Put back the tab and the selected item of an earlier session (the state DB's copy). */
+  restore(state: { tab?: Tab; job?: string | null; service?: string | null }): void {
+    if (state.tab) {
+      this.tab = state.tab;
+    }
+    if (state.job) {
+      this.selectJob(state.job);
+    }
+    if (state.service) {
+      this.selectService(state.service);
+    }
+    this._subscribe();
+    this._emit();
   }
 
   // -- user actions --------------------------------------------------------------
@@ -186,15 +187,56 @@ export class PaiModel {
     }
   }
 
-  private _subscribe(): void {
-    const socket = this._socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
+  private _onConnection(connection: PushConnection, state: ConnectionState): void {
+    this.connection = state;
+    this.connected = state === 'live';
+    if (state === 'live') {
+      if (this.notice === this._offline) {
+        this.notice = null;
+      }
+      this._offline = null;
+      this._topics = new Set();
+      this._subscribe();
+    } else if (state === 'reconnecting') {
+      const seconds = Math.max(1, Math.round((connection.retryAt - Date.now()) / 1000));
+      const failures = connection.failures;
+      const offline: Notice = {
+        message:
+          failures >= FAILURES_BEFORE_OFFLINE
+            ? trans().__('The PAI server extension does not answer; reconnecting…')
+            : trans().__('Reconnecting to the PAI server extension…'),
+        hint:
+          failures >= FAILURES_BEFORE_OFFLINE
+            ? trans().__(
+                'Check that `jupyter server extension list` shows pai_jupyter enabled. Next try in %1 s.',
+                seconds
+              )
+            : trans().__('The push connection was lost; next try in %1 s.', seconds)
+      };
+      // Replace our own notice only: an action's error stays until dismissed.
+      if (this.notice === null || this.notice === this._offline) {
+        this.notice = offline;
+      }
+      this._offline = offline;
+    }
+    this._emit();
+  }
+
+  private _subscribe(force = false): void {
+    const connection = this._connection;
+    if (!connection || connection.state !== 'live') {
       return;
     }
-    const topics =
-      this.tab === 'jobs'
-        ? ['jobs', ...(this.job ? [`job:${this.job.id}`] : [])]
-        : ['services', ...(this.service ? [`service:${this.service.name}`] : [])];
+    // Both lists always: notifications watch jobs and endpoints whichever tab is shown.
+    const topics = [
+      'jobs',
+      'services',
+      ...(this.tab === 'jobs' && this.job ? [`job:${this.job.id}`] : []),
+      ...(this.tab === 'endpoints' && this.service ? [`service:${this.service.name}`] : [])
+    ];
+    if (!force && topics.length === this._topics.size && topics.every(t => this._topics.has(t))) {
+      return;
+    }
     // A topic the server starts afresh sends its whole history again: drop ours first
     // so points are not counted twice (after a tab switch or a reconnect).
     for (const topic of topics) {
@@ -203,7 +245,7 @@ export class PaiModel {
       }
     }
     this._topics = new Set(topics);
-    socket.send(JSON.stringify({ type: 'subscribe', topics }));
+    connection.send({ type: 'subscribe', topics, interval: this.settings.refreshSeconds });
   }
 
   private _reset(topic: string): void {
@@ -312,9 +354,8 @@ export class PaiModel {
   }
 
   private _changed = new Signal<this, void>(this);
-  private _socket: WebSocket | null = null;
+  private _connection: PushConnection | null = null;
+  private _offline: Notice | null = null;
   private _topics = new Set<string>();
-  private _failures = 0;
-  private _retry = 0;
   private _disposed = false;
 }
