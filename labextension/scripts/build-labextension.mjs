@@ -8,7 +8,7 @@
 // from the Python that runs jupyter-builder (the project venv in development,
 // pip's isolated build environment under `pip install .`), never hard-coded.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,4 +71,11 @@ const args = [
 ];
 console.log(`jupyter-builder ${args.join(' ')}`);
 const result = spawnSync(builder, args, { stdio: 'inherit' });
+if (result.status === 0) {
+  // JupyterLab's extension manager reads install.json beside the built extension to say
+  // how it was installed (pip) and how to uninstall it, as the extension template ships it.
+  const meta = JSON.parse(readFileSync(join(extensionDir, 'package.json'), 'utf8'));
+  const outputDir = resolve(extensionDir, meta.jupyterlab.outputDir);
+  copyFileSync(resolve(extensionDir, '..', 'install.json'), join(outputDir, 'install.json'));
+}
 process.exit(result.status ?? 1);

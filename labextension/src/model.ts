@@ -5,6 +5,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { PaiApi, PaiApiError } from './api';
 import { decimate, merge, Point } from './chart/scale';
+import { ConnectionState, PushConnection } from './connection';
 import { trans } from './i18n';
 import {
   EnvironmentDiff,
@@ -33,22 +34,10 @@ export const PAGE_SIZE = 50;
 /** Service metric windows kept (per-version charts over the last minutes). */
 const MAX_SERVICE_POINTS = 2400;
 const MAX_EVENTS = 200;
-const RECONNECT_MS = 1000;
-const FAILURES_BEFORE_NOTICE = 3;
 const FILTER_DELAY_MS = 250;
 /** The most runs the Compare view selects at once (one theme colour each). */
 export const MAX_COMPARED = 6;
-
-/** The notice shown while the push socket cannot connect (translated when raised). */
-function offlineNotice(): Notice {
-  return {
-    message: trans().__('The PAI server extension does not answer'),
-    hint: trans().__(
-      'check that `jupyter server extension list` shows pai_jupyter enabled; retrying every second'
-    ),
-    offline: true
-  };
-}
+const FAILURES_BEFORE_OFFLINE = 3;
 
 export type Series = Point[];
 
@@ -110,8 +99,6 @@ export interface CompareState {
 export interface Notice {
   message: string;
   hint: string | null;
-  /** Set on the notice that the socket is down (cleared when it reconnects). */
-  offline?: boolean;
 }
 
 /** The x a point is charted at: its step for reported metrics, its time for system samples. */
@@ -171,7 +158,11 @@ export class PaiModel {
 
   // -- state read by the components ------------------------------------------
   tab: Tab = 'jobs';
+  /** The user's settings (settings registry); the plugin keeps them current. */
+  settings: PaiSettings = { ...DEFAULT_SETTINGS };
   connected = false;
+  /** The push socket: `reconnecting` (with backoff) after it was lost or never answered. */
+  connection: ConnectionState = 'connecting';
   /** The job list's rows: pages fetched so far, newest first, kept current by pushes. */
   jobs: JobRecord[] | null = null;
   jobList: ListState = emptyList();
@@ -196,21 +187,6 @@ export class PaiModel {
   /** Points per chart asked from the server: the widest chart's width in pixels. */
   budget = DEFAULT_BUDGET;
 
-  /** The user's settings (settings registry); the plugin keeps them current. */
-  get settings(): PaiSettings {
-    return this._settings;
-  }
-
-  set settings(value: PaiSettings) {
-    this._settings = value;
-    // The default tab applies until the user (or the restored layout) picks one.
-    if (!this._tabChosen && value.defaultTab !== this.tab) {
-      this.tab = value.defaultTab;
-      this._onTab();
-    }
-    this._emit();
-  }
-
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -222,58 +198,50 @@ export class PaiModel {
 
   // -- lifecycle ---------------------------------------------------------------
   start(): void {
-    if (this._socket || this._disposed) {
+    if (this._connection || this._disposed) {
       return;
     }
-    if (this.jobs === null) {
-      this._onTab();
-    }
-    const socket = this.api.openPush();
-    this._socket = socket;
-    socket.onopen = () => {
-      this.connected = true;
-      this._failures = 0;
-      if (this.notice?.offline) {
-        this.notice = null;
-      }
-      this._topics = new Set();
-      this._subscribe();
-      this._emit();
-    };
-    socket.onmessage = event => {
-      let message: PushMessage;
-      try {
-        message = JSON.parse(String(event.data)) as PushMessage;
-      } catch (error) {
-        console.warn('pai-jupyter: ignored a malformed push message', error);
-        return;
-      }
-      this._handle(message);
-    };
-    socket.onclose = () => {
-      this._socket = null;
-      this.connected = false;
-      if (++this._failures === FAILURES_BEFORE_NOTICE) {
-        this.notice = offlineNotice();
-      }
-      this._emit();
-      if (!this._disposed) {
-        this._retry = window.setTimeout(() => this.start(), RECONNECT_MS);
-      }
-    };
+    this._onTab();
+    const connection = new PushConnection({
+      open: () => this.api.openPush(),
+      onMessage: message => this._handle(message)
+    });
+    this._connection = connection;
+    connection.stateChanged.connect((_, state) => this._onConnection(connection, state));
+    connection.start();
   }
 
   dispose(): void {
     this._disposed = true;
-    window.clearTimeout(this._retry);
     window.clearTimeout(this._filterTimer);
-    this._socket?.close();
+    this._connection?.dispose();
     Signal.clearData(this);
+  }
+
+  /** New settings from the registry: the push cadence and the subscriptions follow them. */
+  applySettings(settings: PaiSettings): void {
+    this.settings = settings;
+    this._subscribe(true);
+    this._emit();
+  }
+
+  /** Put back the tab and the selected item of an earlier session (the state DB's copy). */
+  restore(state: { tab?: Tab; job?: string | null; service?: string | null }): void {
+    if (state.tab) {
+      this.tab = state.tab;
+    }
+    if (state.job) {
+      this.selectJob(state.job);
+    }
+    if (state.service) {
+      this.selectService(state.service);
+    }
+    this._subscribe();
+    this._emit();
   }
 
   // -- user actions --------------------------------------------------------------
   setTab(tab: Tab): void {
-    this._tabChosen = true;
     this.tab = tab;
     this._onTab();
     this._subscribe();
@@ -692,15 +660,56 @@ export class PaiModel {
     }
   }
 
-  private _subscribe(): void {
-    const socket = this._socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
+  private _onConnection(connection: PushConnection, state: ConnectionState): void {
+    this.connection = state;
+    this.connected = state === 'live';
+    if (state === 'live') {
+      if (this.notice === this._offline) {
+        this.notice = null;
+      }
+      this._offline = null;
+      this._topics = new Set();
+      this._subscribe();
+    } else if (state === 'reconnecting') {
+      const seconds = Math.max(1, Math.round((connection.retryAt - Date.now()) / 1000));
+      const failures = connection.failures;
+      const offline: Notice = {
+        message:
+          failures >= FAILURES_BEFORE_OFFLINE
+            ? trans().__('The PAI server extension does not answer; reconnecting…')
+            : trans().__('Reconnecting to the PAI server extension…'),
+        hint:
+          failures >= FAILURES_BEFORE_OFFLINE
+            ? trans().__(
+                'Check that `jupyter server extension list` shows pai_jupyter enabled. Next try in %1 s.',
+                seconds
+              )
+            : trans().__('The push connection was lost; next try in %1 s.', seconds)
+      };
+      // Replace our own notice only: an action's error stays until dismissed.
+      if (this.notice === null || this.notice === this._offline) {
+        this.notice = offline;
+      }
+      this._offline = offline;
+    }
+    this._emit();
+  }
+
+  private _subscribe(force = false): void {
+    const connection = this._connection;
+    if (!connection || connection.state !== 'live') {
       return;
     }
-    const topics =
-      this.tab === 'endpoints'
-        ? ['services', ...(this.service ? [`service:${this.service.name}`] : [])]
-        : ['jobs', ...(this.job && this.tab === 'jobs' ? [`job:${this.job.id}`] : [])];
+    // Both lists always: notifications watch jobs and endpoints whichever tab is shown.
+    const topics = [
+      'jobs',
+      'services',
+      ...(this.tab === 'jobs' && this.job ? [`job:${this.job.id}`] : []),
+      ...(this.tab === 'endpoints' && this.service ? [`service:${this.service.name}`] : [])
+    ];
+    if (!force && topics.length === this._topics.size && topics.every(t => this._topics.has(t))) {
+      return;
+    }
     // A topic the server starts afresh sends its whole history again: drop ours first
     // so points are not counted twice (after a tab switch or a reconnect).
     for (const topic of topics) {
@@ -709,7 +718,7 @@ export class PaiModel {
       }
     }
     this._topics = new Set(topics);
-    socket.send(JSON.stringify({ type: 'subscribe', topics }));
+    connection.send({ type: 'subscribe', topics, interval: this.settings.refreshSeconds });
   }
 
   private _reset(topic: string): void {
@@ -852,13 +861,10 @@ export class PaiModel {
     this._changed.emit();
   }
 
-  private _settings: PaiSettings = { ...DEFAULT_SETTINGS };
-  private _tabChosen = false;
   private _changed = new Signal<this, void>(this);
-  private _socket: WebSocket | null = null;
+  private _connection: PushConnection | null = null;
+  private _offline: Notice | null = null;
   private _topics = new Set<string>();
-  private _failures = 0;
-  private _retry = 0;
   private _filterTimer = 0;
   private _jobSeq = 0;
   private _serviceSeq = 0;

@@ -22,3 +22,29 @@ export const DEFAULT_SETTINGS: PaiSettings = {
   notifications: true,
   charts: ['loss', 'throughput', 'gpu']
 };
+
+const TABS: readonly Tab[] = ['jobs', 'endpoints', 'pipelines', 'compare'];
+
+/**
+ * The settings registry's composite values as PaiSettings. The registry has
+ * already validated them against schema/sidebar.json; anything still out of
+ * shape (an older schema's leftovers) falls back to the default.
+ */
+export function readSettings(composite: Readonly<Record<string, unknown>>): PaiSettings {
+  const { refreshSeconds, defaultTab, notifications, charts } = composite;
+  return {
+    refreshSeconds:
+      typeof refreshSeconds === 'number' && refreshSeconds > 0
+        ? refreshSeconds
+        : DEFAULT_SETTINGS.refreshSeconds,
+    defaultTab: TABS.includes(defaultTab as Tab)
+      ? (defaultTab as Tab)
+      : DEFAULT_SETTINGS.defaultTab,
+    notifications:
+      typeof notifications === 'boolean' ? notifications : DEFAULT_SETTINGS.notifications,
+    charts:
+      Array.isArray(charts) && charts.every(c => typeof c === 'string')
+        ? [...charts]
+        : [...DEFAULT_SETTINGS.charts]
+  };
+}

@@ -5,7 +5,10 @@ The browser sends ``{"type": "subscribe", "topics": ["jobs", "job:<id>", ...]}``
 ``{"topic": ..., "type": ...}`` messages whenever something changed. Each
 connection polls its topics through the client API every ``push_interval``
 seconds (0.25 s by default), so a reported metric or a traffic change reaches
-the panel well within a second without the browser polling.
+the panel well within a second without the browser polling. A subscription may
+carry ``"interval": <seconds>`` (the sidebar's ``refreshSeconds`` setting) to
+push less (or more) often on that connection, within ``MIN_INTERVAL_S`` and
+``MAX_INTERVAL_S``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from .context import PaiContext
 from .topics import Message, Topic, error_message, make_topic
 
 MAX_TOPICS = 16
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 300.0
 
 
 class PushHandler(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websocket.WebSocketHandler):  # type: ignore[misc]
@@ -36,6 +41,7 @@ class PushHandler(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websock
     topics: dict[str, Topic]
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event
+    _interval: float | None = None  # the subscriber's cadence; None: the server's push_interval
 
     @property
     def pai(self) -> PaiContext:
@@ -70,6 +76,7 @@ class PushHandler(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websock
                 raise ValidationError("'topics' must be a list of strings", "e.g. ['jobs', 'job:<id>']")
             if len(keys) > MAX_TOPICS:
                 raise ValidationError(f"at most {MAX_TOPICS} topics per connection")
+            interval = _interval(data.get("interval"))
             backend = self.pai.backend(data.get("backend") or None)
             topics = {k: self.topics.get(k) or make_topic(k, backend) for k in keys}
         except (ValueError, PaiError) as exc:
@@ -77,6 +84,7 @@ class PushHandler(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websock
             self._send(error_message(None, error))
             return
         self.topics = topics
+        self._interval = interval
         self._wake.set()
 
     def on_close(self) -> None:
@@ -109,6 +117,18 @@ class PushHandler(WebSocketMixin, ExtensionHandlerMixin, JupyterHandler, websock
                         return
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.pai.push_interval)
+                await asyncio.wait_for(self._wake.wait(), self._interval or self.pai.push_interval)
             except asyncio.TimeoutError:
                 pass
+
+
+def _interval(value: Any) -> float | None:
+    """The subscription's ``interval`` in seconds, or None when it names none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValidationError(
+            f"'interval' must be a number of seconds, got {value!r}",
+            f"e.g. 1; between {MIN_INTERVAL_S} and {MAX_INTERVAL_S:g}",
+        )
+    return min(max(float(value), MIN_INTERVAL_S), MAX_INTERVAL_S)

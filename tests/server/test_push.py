@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -59,5 +60,36 @@ async def test_bad_subscriptions_get_an_error_message(jp_ws_fetch: Any) -> None:
         await ws.write_message(json.dumps({"type": "subscribe", "topics": ["job:j-missing"]}))
         missing = await next_message(ws, lambda m: m["type"] == "error")
         assert missing["topic"] == "job:j-missing" and missing["error_type"] == "NotFoundError"
+    finally:
+        ws.close()
+
+
+async def test_the_subscription_interval_sets_how_often_metrics_are_pushed(jp_ws_fetch: Any) -> None:
+    """The sidebar's refreshSeconds setting: a slower cadence batches the 0.3 s reports."""
+    record = submit(name="paced")
+    ws = await jp_ws_fetch("pai", "api", "push")
+    try:
+        topics = [f"job:{record.id}"]
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": topics, "interval": 1.5}))
+
+        def loss_steps(m: dict[str, Any]) -> list[int]:
+            return (
+                [p["step"] for p in m.get("points", []) if p["name"] == "loss"] if m["type"] == "metrics" else []
+            )
+
+        await next_message(ws, lambda m: bool(loss_steps(m)), timeout=30)
+        arrivals, sizes = [], []
+        for _ in range(3):
+            message = await next_message(ws, lambda m: bool(loss_steps(m)), timeout=30)
+            arrivals.append(asyncio.get_running_loop().time())
+            sizes.append(len(loss_steps(message)))
+        gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+        # One push per 1.5 s carries the ~5 points reported meanwhile (at the default 0.1 s: one each).
+        assert min(gaps) > 1.0, gaps
+        assert max(sizes) >= 3, sizes
+
+        await ws.write_message(json.dumps({"type": "subscribe", "topics": topics, "interval": "often"}))
+        error = await next_message(ws, lambda m: m["type"] == "error")
+        assert "'interval' must be a number of seconds" in error["error"] and error["hint"]
     finally:
         ws.close()

@@ -6,6 +6,8 @@
 ``deploy-v1``   a real ONNX model served as version 1 of ``digits-svc``; prints the endpoint.
 ``start-rollout`` version 2 of ``digits-svc`` by blue-green rollout (10 -> 50 -> 100 %,
                 short bakes) with steady traffic from a background load process.
+``submit-quick-job NAME S``  a real job NAME that reports a loss every 0.5 s for S seconds
+                and then succeeds (for notifications of a job that ends).
 ``advise ID``   record on job ID the advice the runner gives a GPU job whose GPUs idle at
                 ~40 % (input-bound); these machines have no GPU to produce it for real.
 ``load NAME S`` send requests to NAME for S seconds (the background load itself).
@@ -53,6 +55,26 @@ def submit_job() -> dict[str, str]:
     (repo / "model.py").write_text("HIDDEN = 128  # trying a wider layer\n")
     spec = JobSpec(name="digits-mlp", framework="pytorch", workers=1, instance_type="ecs.gn6i-c4g1.xlarge")
     job = submit(TRAIN, spec, cwd=repo)
+    return {"id": job.id, "name": job.name}
+
+
+QUICK = """\
+import sys
+import time
+from pai_jupyter import report
+
+for step in range(1, int(float(sys.argv[1]) * 2) + 1):
+    report(step=step, loss=1.0 / step)
+    time.sleep(0.5)
+print("done", flush=True)
+"""
+
+
+def submit_quick_job(name: str, seconds: str) -> dict[str, str]:
+    from pai_jupyter.api.jobs import submit
+    from pai_jupyter.specs.job import JobSpec
+
+    job = submit(QUICK, JobSpec(name=name, args=(seconds,)), cwd=Path(tempfile.mkdtemp(prefix="pai-ui-quick-")))
     return {"id": job.id, "name": job.name}
 
 
@@ -178,6 +200,7 @@ def stop() -> dict[str, str]:
 
 COMMANDS = {
     "submit-job": submit_job,
+    "submit-quick-job": submit_quick_job,
     "deploy-v1": deploy_v1,
     "start-rollout": start_rollout,
     "load": load,

@@ -1,0 +1,150 @@
+// The sidebar as a JupyterLab citizen: its settings change what it does, it
+// raises notifications whose action opens the item, and it comes back after a
+// reload. Real jobs on the local backend, real push socket.
+import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
+import { Page, WebSocket } from '@playwright/test';
+
+import { openSidebar, runSetup } from './helpers';
+
+const PLUGIN = 'pai-jupyter:sidebar';
+
+/** Change one of the sidebar's settings through the settings registry, as the Settings Editor does. */
+async function setSetting(page: Page, key: string, value: unknown): Promise<void> {
+  await page.evaluate(
+    async ({ plugin, key, value }) => {
+      const registry = (await window.galata.getPlugin(
+        '@jupyterlab/apputils-extension:settings'
+      )) as { set: (plugin: string, key: string, value: unknown) => Promise<void> };
+      await registry.set(plugin, key, value);
+    },
+    { plugin: PLUGIN, key, value }
+  );
+}
+
+interface Frame {
+  at: number;
+  data: Record<string, unknown>;
+}
+
+/** Record the push socket's frames in both directions (attach before the page opens it). */
+function recordPush(page: Page): { sent: Frame[]; received: Frame[] } {
+  const frames = { sent: [] as Frame[], received: [] as Frame[] };
+  page.on('websocket', (ws: WebSocket) => {
+    if (!ws.url().includes('/pai/api/push')) {
+      return;
+    }
+    const keep = (list: Frame[]) => (event: { payload: string | Buffer }) => {
+      try {
+        list.push({ at: Date.now(), data: JSON.parse(String(event.payload)) });
+      } catch {
+        // not a JSON frame: not one of ours
+      }
+    };
+    ws.on('framesent', keep(frames.sent));
+    ws.on('framereceived', keep(frames.received));
+  });
+  return frames;
+}
+
+function toasts(page: IJupyterLabPageFixture, text: string) {
+  return page.locator('.Toastify__toast').filter({ hasText: text });
+}
+
+test.describe('settings', () => {
+  test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, [PLUGIN]: { defaultTab: 'endpoints' } } });
+
+  test('the opening tab and the push cadence follow the settings', async ({ page }) => {
+    const job = runSetup<{ id: string; name: string }>('submit-job');
+    const frames = recordPush(page);
+    await page.reload();
+    const sidebar = await openSidebar(page);
+    // defaultTab: the sidebar opens on Endpoints.
+    await expect(sidebar.locator('.pai-Tab[aria-selected="true"]')).toHaveText(
+      /Endpoints|端点|服务/
+    );
+
+    await sidebar.locator('.pai-Tab').first().click();
+    await sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`).click();
+    const metrics = () =>
+      frames.received.filter(f => f.data.type === 'metrics' && f.data.topic === `job:${job.id}`);
+    await expect.poll(() => metrics().length, { timeout: 30_000 }).toBeGreaterThan(2);
+
+    // refreshSeconds: the subscription carries it and the server pushes at that pace.
+    await setSetting(page, 'refreshSeconds', 4);
+    await expect
+      .poll(() => frames.sent.some(f => f.data.type === 'subscribe' && f.data.interval === 4))
+      .toBe(true);
+    const slowFrom = Date.now();
+    await expect
+      .poll(() => metrics().filter(f => f.at > slowFrom).length, { timeout: 30_000 })
+      .toBeGreaterThan(3);
+    const slow = metrics().filter(f => f.at > slowFrom);
+    const slowGaps = slow.slice(1).map((f, i) => f.at - slow[i].at);
+    expect(Math.min(...slowGaps.slice(1))).toBeGreaterThan(3000);
+
+    await setSetting(page, 'refreshSeconds', 0.25);
+    const fastFrom = Date.now();
+    await expect
+      .poll(() => metrics().filter(f => f.at > fastFrom).length, { timeout: 30_000 })
+      .toBeGreaterThan(4);
+    const fast = metrics().filter(f => f.at > fastFrom);
+    const fastGaps = fast.slice(1).map((f, i) => f.at - fast[i].at);
+    // The job reports every 0.5 s: at 0.25 s each report is pushed on its own.
+    expect(Math.min(...fastGaps)).toBeLessThan(1500);
+  });
+});
+
+test('a job that ends raises a notification whose action opens it; notifications can be switched off', async ({
+  page
+}) => {
+  const sidebar = await openSidebar(page);
+  await setSetting(page, 'notifications', false);
+  const quiet = runSetup<{ id: string; name: string }>('submit-quick-job', 'quiet-run', '3');
+  const quietRow = sidebar.locator(`.pai-Row[data-job-id="${quiet.id}"]`);
+  await expect(quietRow.locator('.pai-Badge')).toHaveText('Running', { timeout: 30_000 });
+  await expect(quietRow.locator('.pai-Badge')).toHaveText('Succeeded', { timeout: 60_000 });
+  await page.waitForTimeout(1000);
+  await expect(toasts(page, 'quiet-run')).toHaveCount(0);
+
+  await setSetting(page, 'notifications', true);
+  const loud = runSetup<{ id: string; name: string }>('submit-quick-job', 'loud-run', '3');
+  const loudRow = sidebar.locator(`.pai-Row[data-job-id="${loud.id}"]`);
+  await expect(loudRow.locator('.pai-Badge')).toHaveText('Running', { timeout: 30_000 });
+  // Look elsewhere meanwhile: the Endpoints tab, then the file browser instead of the sidebar.
+  await sidebar.locator('.pai-Tab').nth(1).click();
+  await page.sidebar.openTab('filebrowser');
+  await expect(sidebar).toBeHidden();
+
+  const toast = toasts(page, 'loud-run');
+  await expect(toast).toContainText('Job loud-run succeeded.', { timeout: 60_000 });
+  await toast.getByRole('button', { name: 'Open in PAI sidebar' }).click();
+  await expect(sidebar).toBeVisible();
+  await expect(sidebar.locator(`.pai-Detail[data-job-id="${loud.id}"]`)).toBeVisible();
+  await expect(
+    sidebar.locator(`.pai-Detail[data-job-id="${loud.id}"] .pai-Detail-header .pai-Badge`)
+  ).toHaveText('Succeeded');
+});
+
+test('the sidebar, its tab and its selected job come back after a reload', async ({ page }) => {
+  const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'restored-run', '2');
+  let sidebar = await openSidebar(page);
+  await sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`).click();
+  await expect(sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`)).toBeVisible();
+  // JupyterLab writes the state DB to the workspace a moment after a change (debounced).
+  await page.waitForTimeout(2000);
+
+  await page.reload();
+  sidebar = page.locator('#pai-jupyter-sidebar');
+  await expect(sidebar).toBeVisible();
+  await expect(sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`)).toBeVisible();
+  await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+
+  // The tab too: Endpoints, reloaded, is still Endpoints.
+  await sidebar.locator('.pai-Tab').nth(1).click();
+  await page.waitForTimeout(2000);
+  await page.reload();
+  await expect(page.locator('#pai-jupyter-sidebar .pai-Tab').nth(1)).toHaveAttribute(
+    'aria-selected',
+    'true'
+  );
+});
