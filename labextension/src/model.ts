@@ -734,6 +734,9 @@ export class PaiModel {
     switch (message.type) {
       case 'jobs':
         this._pushedJobs(message.jobs);
+        if (message.total !== undefined && !this.jobList.q && !this.jobList.state) {
+          this.jobList = { ...this.jobList, total: message.total };
+        }
         break;
       case 'job':
         if (this.job && message.topic === `job:${this.job.id}`) {
@@ -828,7 +831,7 @@ export class PaiModel {
     const known = new Set(this.services.map(s => s.name));
     const fresh =
       this.serviceList.q || this.serviceList.state ? [] : pushed.filter(s => !known.has(s.name));
-    this.services = [...this.services.map(s => byName.get(s.name) ?? s), ...fresh];
+    this.services = [...fresh, ...this.services.map(s => byName.get(s.name) ?? s)];
     if (fresh.length && this.serviceList.total !== null) {
       this.serviceList = { ...this.serviceList, total: this.serviceList.total + fresh.length };
     }
