@@ -22,6 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from ..records import MetricPoint, MetricRange
 
 Point = tuple[float, float, float]  # (x, value, ts)
 
@@ -155,3 +158,37 @@ def summary_json(bucket: Bucket, has_step: bool = True) -> dict[str, float | int
         "first_ts": bucket.first[2],
         "last_ts": bucket.last[2],
     }
+
+
+def range_of_points(
+    points: Iterable[MetricPoint],
+    names: Sequence[str] | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    budget: int = DEFAULT_BUDGET,
+) -> MetricRange:
+    """A ``MetricRange`` from raw points already in memory (backends that read them whole):
+    each (name, worker) series cut to ``[start, end]`` and downsampled; the summary is the
+    whole series', of each name's lowest worker."""
+    series: dict[tuple[str, int], list[MetricPoint]] = {}
+    for p in points:
+        if not names or p.name in names:
+            series.setdefault((p.name, p.worker), []).append(p)
+    out: list[MetricPoint] = []
+    summary: dict[str, dict[str, Any]] = {}
+    cut = False
+    for (name, worker), items in sorted(series.items()):
+        has_step = any(p.step is not None for p in items)
+        source = items[0].source
+        pts: list[Point] = sorted(
+            ((float(p.step) if p.step is not None else p.ts, p.value, p.ts) for p in items),
+            key=lambda q: (q[0], q[2]),
+        )
+        whole = fold(pts)
+        if whole is not None and name not in summary:
+            summary[name] = {**summary_json(whole, has_step), "worker": worker}
+        chosen = [q for q in pts if (start is None or q[0] >= start) and (end is None or q[0] <= end)]
+        kept, dropped = downsample(chosen, budget)
+        cut = cut or dropped
+        out.extend(MetricPoint(name, q[1], q[2], int(q[0]) if has_step else None, worker, source) for q in kept)
+    return MetricRange(out, summary, cut)
