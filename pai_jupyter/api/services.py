@@ -490,6 +490,35 @@ def services(backend: BackendArg = None) -> list[ServiceRecord]:
     return list(resolve_backend(backend).serving.list())
 
 
+def service_page(
+    limit: int = 50,
+    cursor: str | None = None,
+    q: str | None = None,
+    state: str | None = None,
+    backend: BackendArg = None,
+) -> tuple[list[ServiceRecord], int, str | None]:
+    """One page of services, newest first, filtered by ``q`` (a part of the name, any case) and
+    ``state``: ``(services, total matching, next cursor)``. Services are few next to jobs (one per
+    model a team serves, not one per run), so both backends list them whole and the page is cut
+    here, in the server, never in the browser."""
+    if limit < 1:
+        raise ValidationError(f"limit must be at least 1, got {limit}")
+    try:
+        offset = int(cursor) if cursor else 0
+    except ValueError:
+        raise ValidationError(
+            f"{cursor!r} is not a page cursor of this list", "pass the 'next' value of the previous page"
+        ) from None
+    records = sorted(services(backend), key=lambda r: (r.created_at, r.name), reverse=True)
+    if q:
+        records = [r for r in records if q.lower() in r.name.lower()]
+    if state:
+        records = [r for r in records if r.state == state]
+    page = records[offset : offset + limit]
+    more = offset + limit < len(records)
+    return page, len(records), str(offset + limit) if more else None
+
+
 def get_service(name: str, backend: BackendArg = None) -> Service:
     svc = Service(name, backend=backend)
     svc.refresh()

@@ -30,8 +30,8 @@ from typing import Any
 
 from ...config import PaiConfig
 from ...errors import NotFoundError, PaiError, ValidationError
-from ...records import FAILED, RESTARTING, JobRecord, MetricPoint, WorkerRecord
-from ...specs.job import JobSpec
+from ...records import FAILED, RESTARTING, JobPage, JobQuery, JobRecord, MetricPoint, WorkerRecord
+from ...specs.job import JOB_TYPES, JobSpec
 from ...storage.uri import OssUri
 from . import dlc_jobs as dj
 from .credentials import openapi_config, region_endpoint
@@ -43,6 +43,19 @@ from .workspace import PaiWorkspace
 RESUBMIT_WAIT = 5.0
 CLAIM_STALE_S = 120.0  # a resubmission claim older than this, with no new attempt, was abandoned
 MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
+
+
+# Our state -> the DLC Status ListJobs filters on (one value per request: the main one).
+DLC_STATUS = {
+    "Creating": "Creating",
+    "Queuing": "Queuing",
+    "Running": "Running",
+    "Restarting": "Restarting",
+    "Stopping": "Stopping",
+    "Succeeded": "Succeeded",
+    "Failed": "Failed",
+    "Stopped": "Stopped",
+}
 
 
 class DlcTraining(DlcTelemetry):
@@ -467,8 +480,58 @@ class DlcTraining(DlcTelemetry):
             order="desc",
         )
         items = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map().get("Jobs") or [])
-        roots = [i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)]
+        records = self._records([i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)])
+        if state:
+            records = [r for r in records if r.state == state]
+        if name:
+            records = [r for r in records if name in r.name]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        return records[:limit]
 
+    def list_page(self, query: JobQuery) -> JobPage:
+        """One page through DLC ListJobs' own paging and filters (fields of the SDK model
+        alibabacloud_pai_dlc20201203/models/_list_jobs_request.py): PageNumber/PageSize,
+        DisplayName (fuzzy, case-insensitive), Status, JobType (the framework), StartTime/EndTime
+        (creation time; without them DLC returns only the last 7 days, so StartTime is always
+        sent), SortBy=GmtCreateTime, Order=desc; ``TotalCount`` is the total. The cursor is the
+        next page number. What DLC cannot filter is documented: ``q`` matches the display name
+        only, ``experiment`` is filtered within the page, and the total counts a spot job's
+        resubmitted attempts (separate DLC jobs, folded into their first one here)."""
+        from alibabacloud_pai_dlc20201203 import models
+
+        if query.backend and query.backend != "aliyun":
+            return JobPage([], 0, None)
+        try:
+            number = int(query.cursor) if query.cursor else (query.page or 1)
+        except ValueError:
+            raise ValidationError(
+                f"{query.cursor!r} is not a page cursor of this list", "pass the 'next' value of the previous page"
+            ) from None
+        request = models.ListJobsRequest(
+            page_size=query.limit,
+            page_number=number,
+            display_name=query.q or None,
+            status=DLC_STATUS.get(query.state or "") if query.state else None,
+            job_type=JOB_TYPES.get(query.framework or "") if query.framework else None,
+            start_time=dj.iso(query.since or 0.0),
+            end_time=dj.iso(query.until) if query.until is not None else None,
+            workspace_id=self.workspace.workspace_id() or None,
+            sort_by="GmtCreateTime",
+            order="desc",
+        )
+        body = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map())
+        items = body.get("Jobs") or []
+        total = int(body.get("TotalCount") or len(items))
+        records = self._records([i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)])
+        if query.framework:
+            records = [r for r in records if r.spec.framework == query.framework]
+        if query.experiment:
+            records = [r for r in records if getattr(r.spec, "experiment", None) == query.experiment]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        more = number * query.limit < total
+        return JobPage(records, total, str(number + 1) if more else None)
+
+    def _records(self, items: list[dict[str, Any]]) -> list[JobRecord]:
         def one(item: dict[str, Any]) -> JobRecord | None:
             try:
                 if (item.get("Envs") or {}).get(dj.ENV_RUN):
@@ -478,13 +541,7 @@ class DlcTraining(DlcTelemetry):
                 return None
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            records = [r for r in pool.map(one, roots) if r is not None]
-        if state:
-            records = [r for r in records if r.state == state]
-        if name:
-            records = [r for r in records if name in r.name]
-        records.sort(key=lambda r: r.created_at, reverse=True)
-        return records[:limit]
+            return [r for r in pool.map(one, items) if r is not None]
 
     def stop(self, job_id: str) -> JobRecord:
         manifest, item = self._resolve(job_id)

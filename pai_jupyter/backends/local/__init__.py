@@ -12,12 +12,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ...config import PaiConfig
 from ...controlplane.private import open_private, private_dir
 from ...errors import BackendUnavailable
-from ...records import JobEvent, JobRecord, LogChunk, MetricPoint
+from ...records import JobEvent, JobPage, JobQuery, JobRecord, LogChunk, MetricPoint, MetricRange
 from ...specs.job import JobSpec
 from ...storage.local import LocalStorage
 from ..base import Backend
@@ -106,6 +107,10 @@ class LocalTraining:
         data = self.client.get(f"{API}/jobs", limit=limit, state=state, name=name)
         return [JobRecord.from_dict(j) for j in data["jobs"]]
 
+    def list_page(self, query: JobQuery) -> JobPage:
+        data = self.client.get(f"{API}/jobs", **query.params())
+        return JobPage([JobRecord.from_dict(j) for j in data["jobs"]], data["total"], data["next"])
+
     def stop(self, job_id: str) -> JobRecord:
         return JobRecord.from_dict(self.client.post(f"{API}/jobs/{job_id}/stop")["job"])
 
@@ -123,6 +128,32 @@ class LocalTraining:
             f"{API}/jobs/{job_id}/metrics", since=since, names=",".join(names) if names else None
         )
         return [MetricPoint(**m) for m in data["metrics"]]
+
+    def metric_range(
+        self,
+        job_id: str,
+        names: list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        points: int = 1000,
+    ) -> MetricRange:
+        data = self.client.get(
+            f"{API}/jobs/{job_id}/metrics",
+            names=",".join(names) if names else None,
+            start=start,
+            end=end,
+            points=points,
+        )
+        return MetricRange.from_dict(data)
+
+    def metric_pages(self, job_id: str, names: list[str] | None = None) -> Iterator[list[MetricPoint]]:
+        after: int | None = 0
+        while after is not None:
+            data = self.client.get(
+                f"{API}/jobs/{job_id}/metrics", all=1, after=after, names=",".join(names) if names else None
+            )
+            yield [MetricPoint(**m) for m in data["metrics"]]
+            after = data["next"]
 
     def events(self, job_id: str) -> list[JobEvent]:
         return [JobEvent(**e) for e in self.client.get(f"{API}/jobs/{job_id}/events")["events"]]

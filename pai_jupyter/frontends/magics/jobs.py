@@ -157,7 +157,7 @@ class PaiMagics(MagicHelpers, Magics):
         last_state = None
         while True:
             record = job.refresh()
-            points = job.metrics(since=since)
+            points = job.metric_range(points=200).points if since is None else job.metrics(since=since)
             if points:
                 summary.add(points)
                 since = summary.last_ts
@@ -194,7 +194,7 @@ class PaiMagics(MagicHelpers, Magics):
             return None
         job = client.get_job(args["job_id"], backend=args["backend"])
         summary = MetricSummary()
-        summary.add(job.metrics())
+        summary.add(job.metric_range(points=200).points)  # every series' last point is among them
         print(job_details(job.record, summary, job.provenance, job.events()))
         if args["logs"]:
             print(job.logs(worker=args["worker"]))

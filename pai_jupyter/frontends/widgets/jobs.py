@@ -73,7 +73,12 @@ class JobWidget:
         """Fetch what changed and redraw; errors show in the widget, never raise."""
         try:
             record = self.job.reconcile() if self._reconcile.due() else self.job.refresh()
-            points = self.job.metrics(since=self._since)
+            # First the whole range at a point budget (a million-point job stays fast), then increments.
+            points = (
+                self.job.metric_range(points=1000).points
+                if self._since is None
+                else self.job.metrics(since=self._since)
+            )
         except PaiError as exc:
             self.stats.value = f'<span style="color:var(--jp-error-color1)">{html.escape(str(exc))}</span>'
             return

@@ -112,6 +112,13 @@ QUERY_KEYS = {
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 
 
+def _parse_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None
@@ -349,11 +356,26 @@ class FakeDlc(FakeServer):
         if q.get("WorkspaceId"):
             jobs = [j for j in jobs if j.body.get("WorkspaceId") == q["WorkspaceId"]]
         if q.get("DisplayName"):
-            jobs = [j for j in jobs if q["DisplayName"] in j.body["DisplayName"]]
+            # "Supports fuzzy match and is case-insensitive" (ListJobsRequest.display_name, SDK model
+            # alibabacloud_pai_dlc20201203/models/_list_jobs_request.py).
+            text = q["DisplayName"].lower()
+            jobs = [j for j in jobs if text in j.body["DisplayName"].lower()]
         if q.get("Status"):
             jobs = [j for j in jobs if j.status == q["Status"]]
         if q.get("JobType"):
             jobs = [j for j in jobs if j.body["JobType"] == q["JobType"]]
+        # StartTime/EndTime filter on creation time; "If neither StartTime nor EndTime is specified,
+        # jobs created in the last 7 days are returned by default" (same model file).
+        start, end = _parse_iso(q.get("StartTime")), _parse_iso(q.get("EndTime"))
+        if start is None and end is None:
+            start = time.time() - 7 * 86400
+        if start is not None:
+            jobs = [j for j in jobs if j.created >= start]
+        if end is not None:
+            jobs = [j for j in jobs if j.created < end]
+        # SortBy GmtCreateTime (one of the listed values) and Order asc|desc, "desc" by default (same file).
+        if q.get("Order") == "asc":
+            jobs.reverse()
         page, size = int(q.get("PageNumber") or 1), int(q.get("PageSize") or 50)
         chosen = jobs[(page - 1) * size : page * size]
         return json_response(
