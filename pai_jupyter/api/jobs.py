@@ -370,4 +370,5 @@ def public_record(record: JobRecord) -> dict[str, Any]:
 
     data = record.to_dict()
     data["spec"]["env"] = redact(data["spec"].get("env") or {})
+    data["experiment"] = record.spec.experiment
     return data

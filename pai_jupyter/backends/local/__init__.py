@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from typing import Any
+from urllib.parse import quote
 
 from ...config import PaiConfig
 from ...controlplane.private import open_private, private_dir
@@ -104,6 +105,13 @@ class LocalTraining:
 
     def list(self, limit: int = 100, state: str | None = None, name: str | None = None) -> list[JobRecord]:
         data = self.client.get(f"{API}/jobs", limit=limit, state=state, name=name)
+        return [JobRecord.from_dict(j) for j in data["jobs"]]
+
+    def experiments(self) -> list[dict[str, Any]]:
+        return self.client.get(f"{API}/experiments")["experiments"]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
         return [JobRecord.from_dict(j) for j in data["jobs"]]
 
     def stop(self, job_id: str) -> JobRecord:
