@@ -428,4 +428,5 @@ def public_record(record: JobRecord) -> dict[str, Any]:
     data = record.to_dict()
     data["spec"]["env"] = redact(data["spec"].get("env") or {})
     data["actions"] = list(job_actions(record))
+    data["experiment"] = record.spec.experiment
     return data

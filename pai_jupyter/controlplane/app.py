@@ -165,6 +165,8 @@ class ControlPlane:
         r.add_get(f"{API}/jobs/{{id}}/events", self.events)
         r.add_get(f"{API}/jobs/{{id}}/provenance", self.provenance)
         r.add_post(f"{API}/jobs/{{id}}/provenance", self.add_provenance)
+        r.add_get(f"{API}/experiments", self.experiments)
+        r.add_get(f"{API}/experiments/{{name}}", self.experiment_jobs)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -219,6 +221,14 @@ class ControlPlane:
         return web.json_response(
             {"jobs": [r.to_dict() for r in page.jobs], "total": page.total, "next": page.next}
         )
+
+    async def experiments(self, request: web.Request) -> web.Response:
+        return web.json_response({"experiments": self.jobs.experiments()})
+
+    async def experiment_jobs(self, request: web.Request) -> web.Response:
+        limit = _int(request.query.get("limit"), 500)
+        records = self.jobs.experiment_jobs(request.match_info["name"], limit=limit)
+        return web.json_response({"jobs": [r.to_dict() for r in records]})
 
     async def get_job(self, request: web.Request) -> web.Response:
         return web.json_response({"job": self.jobs.get(request.match_info["id"]).to_dict()})

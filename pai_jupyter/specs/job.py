@@ -57,10 +57,14 @@ INPUT_MOUNT = "/ml/input/data"
 OUTPUT_MOUNT = "/ml/output/model"
 CHECKPOINT_MOUNT = "/ml/output/checkpoints"
 TAG_PREFIX = "pai-jupyter."
+# The job's experiment as a DLC job tag (JobSettings.Tags, SDK model _job_settings.py): ListJobs
+# filters on it (ListJobsRequest.Tags, "the tags used for filtering", _list_jobs_request.py).
+EXPERIMENT_TAG = f"{TAG_PREFIX}experiment"
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXPERIMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _INSTANCE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9-]+$")
 
 
@@ -134,6 +138,10 @@ class JobSpec:
     max_restarts: int = 3
     entry: str = "main.py"
     workdir: str = ""  # the entry's folder, relative to the code snapshot root
+    # Runs with the same experiment are compared together (default: the notebook's name);
+    # on DLC it is the job tag pai-jupyter.experiment, which ListJobs filters on (Tags).
+    experiment: str | None = None
+    autolog: bool = True  # Trainer/Lightning/Keras metrics reach report() without code (--no-autolog)
 
     def __post_init__(self) -> None:
         # Normalise what users pass loosely (lists, strings, duration text) so
@@ -221,6 +229,11 @@ class JobSpec:
         for key in self.env:
             if not _ENV_NAME.match(key):
                 raise ValidationError(f"environment variable name {key!r} is not valid")
+        if self.experiment is not None and not _EXPERIMENT.match(self.experiment):
+            raise ValidationError(
+                f"experiment name {self.experiment!r} is not valid",
+                "use 1-128 letters, digits, '_', '.' or '-' (it becomes a DLC job tag)",
+            )
         if "/" in self.entry or not self.entry.endswith(".py"):
             raise ValidationError(f"entry script {self.entry!r} must be a .py file name without folders")
         return self
@@ -384,6 +397,10 @@ class JobSpec:
             tags[f"{TAG_PREFIX}checkpoint-interval"] = str(self.checkpoint_interval)
         for item in self.inputs:
             tags[f"{TAG_PREFIX}input.{item.channel}"] = item.mount_path or ""
+        if self.experiment:
+            tags[EXPERIMENT_TAG] = self.experiment
+        if not self.autolog:
+            tags[f"{TAG_PREFIX}autolog"] = "false"
         body: dict[str, Any] = {
             "DisplayName": self.name,
             "JobType": self.job_type,
@@ -499,6 +516,8 @@ class JobSpec:
             max_restarts=int(tags.get(f"{TAG_PREFIX}max-restarts", 3)),
             entry=entry,
             workdir=workdir,
+            experiment=tags.get(EXPERIMENT_TAG) or None,
+            autolog=tags.get(f"{TAG_PREFIX}autolog") != "false",
         )
 
 

@@ -98,11 +98,13 @@ def run_outputs(spec: JobSpec, run: OssUri) -> dict[str, str]:
     }
 
 
-def wrapper_prefix() -> str:
+def wrapper_prefix(autolog: bool = True) -> str:
     # {rank} is filled in by report() from RANK or TF_CONFIG (jobenv.worker_rank): TFJob pods get no RANK.
     metrics = f"{RUN_MOUNT}/metrics/worker-{{rank}}.${{{ENV_ATTEMPT}:-1}}.jsonl"
+    # Autologging: the runtime's pai_jupyter/autolog/site/sitecustomize.py hooks the frameworks (--no-autolog: not).
+    site = f"{RUNTIME_MOUNT}/pai_jupyter/autolog/site:" if autolog else ""
     return (
-        f'export PYTHONPATH="{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
+        f'export PYTHONPATH="{site}{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
         f' PAI_METRICS_FILE="{metrics}"'
         f' PAI_JOB_ID="${{{ENV_ROOT}:-$DLC_JOB_ID}}"'
         f" && mkdir -p {RUN_MOUNT}/metrics{_PREFIX_END}"
@@ -157,7 +159,7 @@ def create_body(
         image=spec.image or image,
     )
     body = effective.to_dlc(code_uri, region=region)
-    body["UserCommand"] = wrapper_prefix() + body["UserCommand"]
+    body["UserCommand"] = wrapper_prefix(spec.autolog) + body["UserCommand"]
     body["DataSources"] = [
         *body.get("DataSources", []),
         {"Uri": str(run.as_dir()), "MountPath": RUN_MOUNT, "MountAccess": "RW"},

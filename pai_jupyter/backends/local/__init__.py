@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from ...config import PaiConfig
 from ...controlplane.private import open_private, private_dir
@@ -110,6 +111,13 @@ class LocalTraining:
     def list_page(self, query: JobQuery) -> JobPage:
         data = self.client.get(f"{API}/jobs", **query.params())
         return JobPage([JobRecord.from_dict(j) for j in data["jobs"]], data["total"], data["next"])
+
+    def experiments(self) -> list[dict[str, Any]]:
+        return self.client.get(f"{API}/experiments")["experiments"]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
+        return [JobRecord.from_dict(j) for j in data["jobs"]]
 
     def stop(self, job_id: str) -> JobRecord:
         return JobRecord.from_dict(self.client.post(f"{API}/jobs/{job_id}/stop")["job"])

@@ -13,11 +13,17 @@ from ...specs.job import JobSpec
 from ..db import Database, dumps, loads
 from .metric_store import MetricStore, RangeResult
 
+_EXPERIMENT = "json_extract(spec, '$.experiment')"
+
 
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.metric_store = MetricStore(db)
+        # Experiments are filtered and grouped by the spec's experiment, through an expression index.
+        db.migrate(
+            "jobs-experiment-1", [f"CREATE INDEX IF NOT EXISTS jobs_experiment ON jobs({_EXPERIMENT}, created_at)"]
+        )
 
     # -- jobs ---------------------------------------------------------------
     def create(
@@ -99,6 +105,21 @@ class JobStore:
                 "INSERT INTO workers(job_id, rank, state) VALUES (?, 0, ?)",
                 [(i, state) for i, _, _, state in jobs],
             )
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """``[{"name", "runs", "last_created_at"}]``, the most recently used experiment first."""
+        rows = self.db.all(
+            f"SELECT {_EXPERIMENT} AS name, COUNT(*) AS runs, MAX(created_at) AS last FROM jobs"
+            f" WHERE {_EXPERIMENT} IS NOT NULL GROUP BY {_EXPERIMENT} ORDER BY last DESC"
+        )
+        return [{"name": r["name"], "runs": r["runs"], "last_created_at": r["last"]} for r in rows]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """The runs of one experiment, newest first."""
+        rows = self.db.all(
+            f"SELECT * FROM jobs WHERE {_EXPERIMENT} = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
+        )
+        return [self._record(r) for r in rows]
 
     def ids_in_states(self, *states: str) -> list[str]:
         marks = ",".join("?" * len(states))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...autolog import worker_pythonpath
 from ...specs.job import JobLocations, JobSpec
 from ..private import child_environ
 
@@ -56,6 +57,8 @@ def worker_env(
             "PAI_EXIT_FILE": str(exit_file),
         }
     )
+    if spec.autolog:  # our sitecustomize hooks Trainer / Lightning / Keras when the script imports them
+        env["PYTHONPATH"] = worker_pythonpath(env.get("PYTHONPATH"))
     if spec.framework == "tensorflow":
         cluster = {"worker": [f"127.0.0.1:{p}" for p in worker_ports]}
         env["TF_CONFIG"] = json.dumps(

@@ -8,6 +8,7 @@ its hint on stderr and exits with code 2.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -18,6 +19,7 @@ import click
 
 from ..._version import __version__
 from ...api import jobs as client
+from ...api.experiments import experiment_name
 from ...config import current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...errors import PaiError, ValidationError
@@ -28,6 +30,7 @@ from ..render.common import table, transfer_progress
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
 from .config import register as register_config
 from .doctor import register as register_doctor
+from .experiments import register as register_experiments
 from .lineage import register as register_lineage
 from .services import register as register_services
 
@@ -132,6 +135,8 @@ def train(
         raise PaiError(f"script {script} does not exist")
     include = tuple(opts.pop("include", ()) or ())
     spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
+    if spec.experiment is None:  # the notebook's when run from one (`!jupyter pai train`), else the script's
+        spec = spec.with_changes(experiment=experiment_name(os.environ.get("JPY_SESSION_NAME") or script.stem))
     for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
         click.echo(str(note), err=as_json or note.level == "warning")
     job = client.submit_file(
@@ -431,6 +436,7 @@ register_services(cli)
 register_config(cli)
 register_doctor(cli)
 register_lineage(cli)
+register_experiments(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ...api import jobs as client
+from ...api.experiments import default_experiment
 from ...config import PaiConfig, set_current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...records import JobRecord
@@ -26,7 +27,7 @@ from ...specs.job import JobSpec
 from ..options.common import backend_option, join_continuation
 from ..options.jobs import push_ref_option, spec_from_options, train_options
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table
-from .common import MagicHelpers, guard
+from .common import MagicHelpers, guard, help_doc
 
 
 @dataclass
@@ -109,6 +110,8 @@ class PaiMagics(MagicHelpers, Magics):
             return None
         if not cell.strip():
             raise UsageError("%%pai_train: the cell is empty; put the training code below the magic line")
+        if args.spec.experiment is None:
+            args.spec = args.spec.with_changes(experiment=default_experiment(self.shell.user_ns))
         self._print_policy(args.spec)
         job = client.submit(
             cell,
@@ -199,3 +202,9 @@ class PaiMagics(MagicHelpers, Magics):
         if args["logs"]:
             print(job.logs(worker=args["worker"]))
         return None
+
+
+# ``%%pai_train?`` shows what ``%%pai_train --help`` prints.
+PaiMagics.pai_train.__doc__ = help_doc(_train_parser, "%%pai_train")
+PaiMagics.pai_jobs.__doc__ = help_doc(_jobs_parser, "%pai_jobs")
+PaiMagics.pai_job.__doc__ = help_doc(_job_parser, "%pai_job")

@@ -92,6 +92,18 @@ train_options = stack(
         default=None,
         help="Local backend: reclaim the workers this long after start (tests, demos).",
     ),
+    click.option(
+        "--experiment",
+        default=None,
+        metavar="NAME",
+        help="Group this run with others to compare them (default: the notebook's name, or the script's).",
+    ),
+    click.option(
+        "--autolog/--no-autolog",
+        "autolog",
+        default=True,
+        help="Send Hugging Face Trainer, Lightning and Keras metrics to report() without code changes.",
+    ),
     backend_option,
 )
 
@@ -147,5 +159,7 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         priority=opts.get("priority") or 1,
         max_restarts=3 if opts.get("max_restarts") is None else opts["max_restarts"],
         entry=entry,
+        experiment=opts.get("experiment"),
+        autolog=opts.get("autolog", True) is not False,
     )
     return spec.validate()

@@ -376,6 +376,11 @@ class FakeDlc(FakeServer):
         # SortBy GmtCreateTime (one of the listed values) and Order asc|desc, "desc" by default (same file).
         if q.get("Order") == "asc":
             jobs.reverse()
+        if q.get(
+            "Tags"
+        ):  # ListJobsRequest.Tags, sent as a JSON object string (SDK client.py list_jobs_with_options)
+            wanted = json.loads(q["Tags"]).items()
+            jobs = [j for j in jobs if wanted <= ((j.body.get("Settings") or {}).get("Tags") or {}).items()]
         page, size = int(q.get("PageNumber") or 1), int(q.get("PageSize") or 50)
         chosen = jobs[(page - 1) * size : page * size]
         return json_response(
