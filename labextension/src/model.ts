@@ -301,7 +301,13 @@ export class PaiModel {
       return;
     }
     const [start, end] = [Math.floor(range[0]), Math.ceil(range[1])];
-    const zoom: MetricRange = { range: [start, end], series: {}, loading: true };
+    // Until the range arrives, show the points already held inside it (no blank chart).
+    const held = job.zoom?.series ?? job.series;
+    const series: Record<string, Series> = {};
+    for (const name of job.reported) {
+      series[name] = (held[name] ?? []).filter(([x]) => x >= start && x <= end);
+    }
+    const zoom: MetricRange = { range: [start, end], series, loading: true };
     job.zoom = zoom;
     this._emit();
     try {
@@ -314,9 +320,9 @@ export class PaiModel {
         points: this.budget * 4
       });
       const all = groupPoints(response.metrics);
-      for (const [name, series] of Object.entries(all)) {
+      for (const [name, points] of Object.entries(all)) {
         // Servers without ranges answer with every point: keep the range asked for.
-        zoom.series[name] = series.filter(([x]) => x >= start && x <= end);
+        zoom.series[name] = points.filter(([x]) => x >= start && x <= end);
       }
     } catch (error) {
       this._fail(error);
@@ -734,8 +740,16 @@ export class PaiModel {
     switch (message.type) {
       case 'jobs':
         this._pushedJobs(message.jobs);
-        if (message.total !== undefined && !this.jobList.q && !this.jobList.state) {
-          this.jobList = { ...this.jobList, total: message.total };
+        if (
+          message.total !== undefined &&
+          this.jobList.serverSide &&
+          this.jobList.total !== null &&
+          !this.jobList.q &&
+          !this.jobList.state &&
+          message.total !== this.jobList.total
+        ) {
+          // Jobs were added that are not the newest (an import) or removed: reload page one.
+          void this._fetchJobs(false);
         }
         break;
       case 'job':

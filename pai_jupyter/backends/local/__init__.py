@@ -65,6 +65,10 @@ def ensure_server(config: PaiConfig) -> dict[str, Any]:
             if info:
                 return info
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            if any("another control plane already owns" in line for line in tail):
+                # The winner holds the lock but has not written its runtime file yet: wait for it.
+                time.sleep(0.05)
+                continue
             raise BackendUnavailable(
                 "the local control plane failed to start: " + " | ".join(tail), f"see {log_path}"
             )
