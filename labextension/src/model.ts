@@ -553,7 +553,7 @@ export class PaiModel {
       if (job?.id !== id) {
         return;
       }
-      job.record ??= response.job;
+      job.record = response.job; // richer than a list row (hyperparameters, TensorBoard)
       job.provenance ??= response.provenance ?? null;
       const env =
         response.environment ??
