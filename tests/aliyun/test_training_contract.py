@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pai_jupyter.frontends.cli.main import cli
 from pai_jupyter.backends.aliyun import dlc_jobs as dj
+from pai_jupyter.frontends.cli.main import cli
 from tests.aliyun.conftest import BUCKET, AliyunFakes
 
 pytestmark = pytest.mark.slow
+AT_DLC = ("--backend", "aliyun")
 
 TORCH_STYLE = """
 import json, os
@@ -41,8 +42,19 @@ def test_hp_and_tensorboard_travel_in_the_create_job_request(fakes: AliyunFakes,
     runner = CliRunner()
     result = runner.invoke(
         cli,
-        ["train", str(script), "--name", "hp-dlc", "--hp", "lr=0.01", "--hp", "epochs=2", "--wait", "--json"]
-        + ["--backend", "aliyun"],
+        [
+            "train",
+            str(script),
+            "--name",
+            "hp-dlc",
+            "--hp",
+            "lr=0.01",
+            "--hp",
+            "epochs=2",
+            "--wait",
+            "--json",
+            *AT_DLC,
+        ],
     )
     assert result.exit_code == 0, result.output
     job = json.loads(result.output[result.output.index("{") :])
@@ -76,6 +88,28 @@ def test_hp_and_tensorboard_travel_in_the_create_job_request(fakes: AliyunFakes,
     shown = runner.invoke(cli, ["jobs", "tensorboard", job["id"], "--json", "--backend", "aliyun"])
     info = json.loads(shown.output)["tensorboard"]
     assert info["logdir"] == job["outputs"]["tensorboard"] and info["url"] is None
-    assert info["command"].startswith("python -c \"from pai.tensorboard import TensorBoard;")
+    assert info["command"].startswith('python -c "from pai.tensorboard import TensorBoard;')
     text = runner.invoke(cli, ["jobs", "tensorboard", job["id"], "--backend", "aliyun"]).output
     assert "PAI console" in text and job["outputs"]["tensorboard"] in text
+
+
+def test_a_dlc_job_that_writes_no_model_gets_a_warning(fakes: AliyunFakes, tmp_path: Path) -> None:
+    runner = CliRunner()
+    for name, source in (("forgetful", "print('saved nothing')\n"), ("saver", SAVER)):
+        script = tmp_path / f"{name}.py"
+        script.write_text(source)
+        result = runner.invoke(cli, ["train", str(script), "--wait", "--json", "--backend", "aliyun"])
+        assert result.exit_code == 0, result.output
+        job = json.loads(result.output[result.output.index("{") :])
+        events = json.loads(
+            runner.invoke(cli, ["jobs", "events", job["id"], "--json", "--backend", "aliyun"]).output
+        )
+        warnings = [e["message"] for e in events if e["kind"] == "warning"]
+        expected = [f"the script wrote no model to PAI_OUTPUT_MODEL ({job['outputs']['model']})"]
+        assert warnings == (expected if name == "forgetful" else []), events
+
+
+SAVER = """
+import os
+open(os.path.join(os.environ["PAI_OUTPUT_MODEL"], "model.txt"), "w").write("w")
+"""
