@@ -152,6 +152,8 @@ def test_bad_hp_is_one_line(pai_home: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--hp 'lr' is not NAME=VALUE" in proc.stderr and "Traceback" not in proc.stderr
     proc = pai("train", str(script), "--hp", "a.b=1", "--hp", "a-b=2", check=False)
     assert proc.returncode == 2 and "both become PAI_HPS_A_B" in proc.stderr
+    proc = pai("train", str(script), "--hp", "lr=1", "--hp", "lr=2", check=False)
+    assert proc.returncode == 2 and "--hp lr is given twice" in proc.stderr
 
 
 @pytest.mark.slow
