@@ -100,8 +100,13 @@ for _ in range(3):
 torch.save(model.state_dict(), "/ml/output/model/model.pt")
 with open(os.path.join(os.environ["PAI_OUTPUT_TENSORBOARD"], "events.out.tfevents.0"), "w") as fh:
     fh.write("loss")
+try:
+    open(os.path.join(os.environ["PAI_INPUT_TRAIN"], "scribble"), "w")
+    input_writable = True
+except OSError:
+    input_writable = False
 print("SEEN" + json.dumps({
-    "lr": lr, "optimizer_lr": opt.param_groups[0]["lr"], "hps": hps,
+    "lr": lr, "input_writable": input_writable, "rows": open("/ml/input/data/train/rows.csv").read(), "optimizer_lr": opt.param_groups[0]["lr"], "hps": hps,
     "batch": os.environ["PAI_HPS_BATCH_SIZE"], "user_args": os.environ["PAI_USER_ARGS"],
     "config_dir": os.environ["PAI_CONFIG_DIR"], "tensorboard": os.environ["PAI_OUTPUT_TENSORBOARD"],
     "model": os.environ["PAI_OUTPUT_MODEL"], "cwd": os.getcwd(), "working_dir": os.environ["PAI_WORKING_DIR"],
@@ -111,13 +116,15 @@ print("SEEN" + json.dumps({
 
 @needs_view
 @pytest.mark.slow
-def test_hp_reaches_a_pytorch_script_through_the_magic(
-    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_hp_reaches_a_pytorch_script_through_the_magic(ip: InteractiveShell, tmp_path: Path) -> None:
     before = _host_ml()
+    rows = tmp_path / "rows.csv"
+    rows.write_text("1,2\n")
+    pai("storage", "cp", str(rows), "oss://demo/rows/rows.csv")
     ip.run_cell_magic(
         "pai_train",
-        "--name hp-torch --hp lr=0.01 --hp batch-size=32 --output oss://demo/models/hp/ --wait --as job",
+        "--name hp-torch --hp lr=0.01 --hp batch-size=32 --data train=oss://demo/rows/"
+        " --output oss://demo/models/hp/ --wait --as job",
         TORCH_STYLE,
     )
     job = ip.user_ns["job"]
@@ -130,6 +137,7 @@ def test_hp_reaches_a_pytorch_script_through_the_magic(
     assert seen["config_dir"] == "/ml/input/config" and seen["model"] == "/ml/output/model"
     assert seen["tensorboard"] == "/ml/output/tensorboard"
     assert seen["cwd"] == seen["working_dir"] == "/ml/usercode"
+    assert seen["rows"] == "1,2\n" and seen["input_writable"] is False  # inputs are read-only, as on DLC
     assert job.record.spec.hyperparameters == {"lr": "0.01", "batch-size": "32"}
     assert job.provenance["spec"]["hyperparameters"] == {"lr": "0.01", "batch-size": "32"}
     assert "model.pt" in _storage_names("oss://demo/models/hp/")
