@@ -136,6 +136,13 @@ class Job:
     def events(self) -> list[JobEvent]:
         return self.backend.training.events(self.id)
 
+    def tensorboard(self) -> dict[str, Any] | None:
+        """``{"url", "command", "logdir"}``: how to open the logs the job wrote to PAI_OUTPUT_TENSORBOARD."""
+        from .tensorboard import tensorboard_info
+
+        local = self.record.backend == "local"
+        return tensorboard_info(self.record, getattr(self.backend.storage, "path_for", None) if local else None)
+
     def stop(self) -> Job:
         """Stop the job; a ConflictError (one line) when it has already ended or is stopping."""
         check_job_action(self.refresh(), "stop")

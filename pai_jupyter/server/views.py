@@ -15,7 +15,10 @@ from ..records import JobEvent, MetricPoint, ServiceRecord
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return public_record(job.record)  # --env secrets redacted; "actions" valid in its state
+    data = public_record(job.record)  # --env secrets redacted; "actions" valid in its state
+    data["hyperparameters"] = dict(job.record.spec.hyperparameters)  # --hp, as the script sees them
+    data["tensorboard"] = job.tensorboard()
+    return data
 
 
 def service_json(record: ServiceRecord) -> dict[str, Any]:

@@ -5,7 +5,7 @@ A PAI training container sees (the PAI Python SDK's ``pai/job/_local_training_jo
 
     /ml/usercode/                      the code, the working directory (PAI_WORKING_DIR)
     /ml/input/config/hyperparameters.json  (PAI_CONFIG_DIR)
-    /ml/input/data/<channel>/          a folder input (PAI_INPUT_<CHANNEL>)
+    /ml/input/data/<channel>/          a folder input (PAI_INPUT_<CHANNEL>), read-only
     /ml/input/data/<channel>/<file>    a file input: the variable names the file
     /ml/output/model/                  PAI_OUTPUT_MODEL
     /ml/output/checkpoints/            PAI_OUTPUT_CHECKPOINTS
@@ -57,7 +57,7 @@ class WorkerLayout:
 def _input_target(spec: JobSpec, channel: str, path: Path) -> str:
     item = next(i for i in spec.inputs if i.channel == channel)
     base = item.mount_path or posixpath.join(INPUT_MOUNT, channel)
-    return base if path.is_dir() else posixpath.join(base, path.name)
+    return base if path.is_dir() else posixpath.join(base, path.resolve().name)
 
 
 def worker_layout(spec: JobSpec, folders: JobFolders, *, view: bool) -> WorkerLayout:
@@ -84,7 +84,7 @@ def worker_layout(spec: JobSpec, folders: JobFolders, *, view: bool) -> WorkerLa
     inputs = {}
     for channel, path in folders.inputs.items():
         target = _input_target(spec, channel, path)
-        binds.append(Bind(str(path.resolve()), target))
+        binds.append(Bind(str(path.resolve()), target, read_only=True))  # DLC mounts inputs "RO" too
         inputs[channel] = target
     working_dir = posixpath.join(CODE_MOUNT, workdir) if workdir else CODE_MOUNT
     locations = JobLocations(
