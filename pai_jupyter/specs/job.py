@@ -57,6 +57,7 @@ INPUT_MOUNT = "/ml/input/data"
 OUTPUT_MOUNT = "/ml/output/model"
 CHECKPOINT_MOUNT = "/ml/output/checkpoints"
 TAG_PREFIX = "pai-jupyter."
+ENV_SYNC_MODES = ("auto", "file", "off")
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -134,12 +135,17 @@ class JobSpec:
     max_restarts: int = 3
     entry: str = "main.py"
     workdir: str = ""  # the entry's folder, relative to the code snapshot root
+    # Environment sync (provenance/imports.py): "auto" pins what the code imports to the kernel's
+    # versions at submit, "file" installs --requirements FILE, "off" installs nothing.
+    env_sync: str = "auto"
+    requirements: tuple[str, ...] = ()  # pip requirement lines the job installs before it starts
 
     def __post_init__(self) -> None:
         # Normalise what users pass loosely (lists, strings, duration text) so
         # equality and round-trips are exact.
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "args", tuple(str(a) for a in self.args))
+        object.__setattr__(self, "requirements", tuple(str(r) for r in self.requirements))
         object.__setattr__(self, "env", {str(k): str(v) for k, v in dict(self.env).items()})
         if self.checkpoint_interval is not None:
             object.__setattr__(
@@ -221,6 +227,15 @@ class JobSpec:
         for key in self.env:
             if not _ENV_NAME.match(key):
                 raise ValidationError(f"environment variable name {key!r} is not valid")
+        if self.env_sync not in ENV_SYNC_MODES:
+            raise ValidationError(
+                f"env_sync {self.env_sync!r} is unknown", f"choose one of {', '.join(ENV_SYNC_MODES)}"
+            )
+        if self.env_sync == "off" and self.requirements:
+            raise ValidationError(
+                "--no-env-sync installs nothing, yet requirements were given",
+                "drop --no-env-sync to install --requirements FILE, or drop --requirements",
+            )
         if "/" in self.entry or not self.entry.endswith(".py"):
             raise ValidationError(f"entry script {self.entry!r} must be a .py file name without folders")
         return self
@@ -271,6 +286,7 @@ class JobSpec:
         data = asdict(self)
         data["inputs"] = [asdict(i) for i in self.inputs]
         data["args"] = list(self.args)
+        data["requirements"] = list(self.requirements)
         return data
 
     @classmethod
@@ -401,6 +417,13 @@ class JobSpec:
             body["DataSources"] = sources
         if self.max_run_time is not None:
             body["JobMaxRunningTimeMinutes"] = max(1, round(self.max_run_time / 60))
+        if self.requirements:
+            # pip requirement lines DLC installs on every node before UserCommand (ThirdpartyLibs,
+            # CreateJobRequest in the SDK model _create_job_request.py). Pins that need another
+            # index (CUDA-tagged wheels) go through ThirdpartyLibDir instead (dlc_jobs.create_body).
+            body["ThirdpartyLibs"] = list(self.requirements)
+        if self.env_sync != "auto":
+            tags[f"{TAG_PREFIX}env-sync"] = self.env_sync
         return body
 
     @classmethod
@@ -499,6 +522,8 @@ class JobSpec:
             max_restarts=int(tags.get(f"{TAG_PREFIX}max-restarts", 3)),
             entry=entry,
             workdir=workdir,
+            env_sync=tags.get(f"{TAG_PREFIX}env-sync", "auto"),
+            requirements=tuple(body.get("ThirdpartyLibs") or ()),
         )
 
 

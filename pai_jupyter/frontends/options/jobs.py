@@ -87,6 +87,19 @@ train_options = stack(
         help="Copy credential files matching PATTERN (e.g. .env) into the code snapshot; they are left out by default.",
     ),
     click.option(
+        "--requirements",
+        "requirements",
+        default=None,
+        metavar="FILE",
+        help="Install this requirements file in the job instead of the kernel's versions of what the code imports.",
+    ),
+    click.option(
+        "--no-env-sync",
+        "no_env_sync",
+        is_flag=True,
+        help="Install nothing: run with the image's packages, not the kernel's versions.",
+    ),
+    click.option(
         "--simulate-preemption-after",
         type=DURATION,
         default=None,
@@ -123,6 +136,18 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         args = tuple(shlex.split(opts.get("args") or ""))
     except ValueError as exc:
         raise ValidationError(f"--args could not be split: {exc}") from None
+    env_sync, requirements = "off" if opts.get("no_env_sync") else "auto", ()
+    if opts.get("requirements"):
+        from ...provenance.imports import read_requirements
+
+        try:
+            requirements = read_requirements(opts["requirements"])
+        except OSError as exc:
+            raise ValidationError(
+                f"--requirements {opts['requirements']}: {exc.strerror or exc}",
+                "give a readable requirements file",
+            ) from None
+        env_sync = "off" if opts.get("no_env_sync") else "file"
     spec = JobSpec(
         name=name,
         framework=opts.get("framework") or "python",
@@ -147,5 +172,7 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         priority=opts.get("priority") or 1,
         max_restarts=3 if opts.get("max_restarts") is None else opts["max_restarts"],
         entry=entry,
+        env_sync=env_sync,
+        requirements=requirements,
     )
     return spec.validate()
