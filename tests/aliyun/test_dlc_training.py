@@ -99,6 +99,7 @@ def test_create_job_request_matches_the_reference(aliyun: Backend, fakes: Aliyun
         "/ml/input/data/train": (host + "data/digits/", "RO"),
         "/ml/output/model": (host + "out/model/", "RW"),
         "/ml/output/checkpoints": (host + "out/ckpt/", "RW"),
+        "/ml/output/tensorboard": (host + run.split(f"{BUCKET}/", 1)[1] + "tensorboard/", "RW"),
         dj.RUN_MOUNT: (host + run.split(f"{BUCKET}/", 1)[1], "RW"),
         dj.RUNTIME_MOUNT: (mounts[dj.RUNTIME_MOUNT][0], "RO"),
     }

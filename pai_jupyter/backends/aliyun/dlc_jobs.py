@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ...records import CREATING, FAILED, QUEUING, RESTARTING, RUNNING, STOPPED, STOPPING, SUCCEEDED
-from ...specs.job import JobSpec
+from ...specs.job import TENSORBOARD_MOUNT, JobSpec
 from ...storage.uri import OssUri
 
 RUN_MOUNT = "/ml/output/pai-jupyter"
@@ -96,6 +96,9 @@ def run_outputs(spec: JobSpec, run: OssUri) -> dict[str, str]:
     return {
         "model": str(model),
         "checkpoints": str(checkpoints),
+        # The SDK's third default output channel, "tensorboard" (pai/job/_training_job.py,
+        # _default_training_output_channels), in the run folder.
+        "tensorboard": str(run.join("tensorboard").as_dir()),
         "provenance": str(model.join("provenance.json")),
         "metrics": str(run.join("metrics").as_dir()),
         "run": str(run.as_dir()),
@@ -189,7 +192,13 @@ def create_body(
         {"Uri": str(run.as_dir()), "MountPath": RUN_MOUNT, "MountAccess": "RW"},
         {"Uri": str(runtime.as_dir()), "MountPath": RUNTIME_MOUNT, "MountAccess": "RO"},
     ]
+    if outputs.get("tensorboard"):
+        body["DataSources"].append(
+            {"Uri": outputs["tensorboard"], "MountPath": TENSORBOARD_MOUNT, "MountAccess": "RW"}
+        )
     envs = {**effective.pai_envs(attempt=attempt), **(body.get("Envs") or {})}  # the user's env wins, as in to_dlc
+    if outputs.get("tensorboard"):
+        envs.setdefault("PAI_OUTPUT_TENSORBOARD", TENSORBOARD_MOUNT)
     envs[ENV_RUN] = str(run.as_dir())
     if root:
         envs[ENV_ROOT] = root
@@ -221,6 +230,7 @@ def foreign_spec(item: dict[str, Any]) -> JobSpec:
         "PAI_JOB_NAME",
         "PAI_CHECKPOINT_INTERVAL",
         "PAI_JUPYTER_OSS_MOUNTS",
+        "PAI_OUTPUT_TENSORBOARD",
     }
     body["Envs"] = {k: v for k, v in (item.get("Envs") or {}).items() if k not in ours}
     if not body.get("Priority"):

@@ -3,8 +3,8 @@
 A script written for PAI-DLC (PyTorchJob / TFJob) or for PAI's Python SDK
 runs unchanged: the rendezvous variables are DLC's (``WORLD_SIZE`` counts
 workers, ``RANK`` is the worker index), the locations are the SDK's
-(``JobSpec.pai_envs``, the one builder of ``PAI_*``), pointing at local folders
-instead of OSS mounts.
+(``JobSpec.pai_envs``, the one builder of ``PAI_*``): PAI's own ``/ml`` paths in
+a private view, the job's local folders without one (``layout.worker_layout``).
 """
 
 from __future__ import annotations
@@ -23,22 +23,13 @@ def worker_env(
     rank: int,
     master_port: int,
     worker_ports: list[int],
-    inputs: dict[str, Path],
-    output_dir: Path,
-    checkpoint_dir: Path,
-    working_dir: Path,
+    locations: JobLocations,
     metrics_file: Path,
     exit_file: Path,
     attempt: int,
 ) -> dict[str, str]:
     env = child_environ()
     env.update(spec.env)
-    locations = JobLocations(
-        inputs={channel: str(path) for channel, path in inputs.items()},
-        model=str(output_dir),
-        checkpoints=str(checkpoint_dir),
-        working_dir=str(working_dir),
-    )
     env.update(spec.pai_envs(attempt=attempt, locations=locations))
     env.update(
         {

@@ -70,6 +70,14 @@ train_options = stack(
     click.option("--checkpoint-interval", type=DURATION, default=None, help="Time between checkpoints, e.g. 15m."),
     click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable for the job."),
     click.option("--args", "args", default="", help="Arguments for the entry script, as one quoted string."),
+    click.option(
+        "--hp",
+        "hp",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Hyperparameter; repeat for several. The script gets PAI_HPS (JSON), PAI_HPS_<NAME>, PAI_USER_ARGS"
+        " and /ml/input/config/hyperparameters.json, as on PAI.",
+    ),
     click.option("--max-run-time", type=DURATION, default=None, help="Stop the job after this long, e.g. 2h."),
     click.option("--priority", type=click.IntRange(1, 9), default=1, show_default=True, help="DLC priority 1-9."),
     click.option(
@@ -125,6 +133,12 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         if not sep or not key:
             raise ValidationError(f"--env {item!r} is not KEY=VALUE")
         env[key] = value
+    hyperparameters = {}
+    for item in opts.get("hp") or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--hp {item!r} is not NAME=VALUE", "write it like --hp lr=0.01")
+        hyperparameters[key.strip()] = value
     spot_policy = None
     if any(opts.get(k) is not None for k in ("spot_strategy", "spot_discount_limit", "spot_price_limit")):
         spot_policy = SpotPolicy(
@@ -172,6 +186,7 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         priority=opts.get("priority") or 1,
         max_restarts=3 if opts.get("max_restarts") is None else opts["max_restarts"],
         entry=entry,
+        hyperparameters=hyperparameters,
         env_sync=env_sync,
         requirements=requirements,
     )

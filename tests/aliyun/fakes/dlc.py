@@ -624,7 +624,9 @@ class FakeDlc(FakeServer):
         def remap(text: str) -> str:
             for mount in sorted(mounts, key=len, reverse=True):
                 text = re.sub(re.escape(mount) + r"(?=/|\b|$)", str(mounts[mount]), text)
-            return text
+            # Any other /ml path (the config folder the command writes hyperparameters.json into)
+            # goes to the pod's own /ml as well: a pod never reaches the host's /ml.
+            return re.sub(r"(?<![\w./-])/ml/", f"{root}/ml/", text)
 
         spec = job.body["JobSpecs"][0]
         count = spec["PodCount"]
