@@ -16,7 +16,7 @@ import click
 
 from ...errors import ValidationError
 from ...specs.job import FRAMEWORKS, SHARED_POOL, SPOT_STRATEGIES, DataInput, JobSpec, SpotPolicy
-from .common import DURATION, backend_option, stack
+from .common import DURATION, backend_option, requirements_from_file, stack
 
 train_options = stack(
     click.option(
@@ -152,15 +152,7 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         raise ValidationError(f"--args could not be split: {exc}") from None
     env_sync, requirements = "off" if opts.get("no_env_sync") else "auto", ()
     if opts.get("requirements"):
-        from ...provenance.imports import read_requirements
-
-        try:
-            requirements = read_requirements(opts["requirements"])
-        except OSError as exc:
-            raise ValidationError(
-                f"--requirements {opts['requirements']}: {exc.strerror or exc}",
-                "give a readable requirements file",
-            ) from None
+        requirements = requirements_from_file(opts["requirements"])
         env_sync = "off" if opts.get("no_env_sync") else "file"
     spec = JobSpec(
         name=name,

@@ -43,6 +43,7 @@ from typing import Any
 
 from alibabacloud_pai_dlc20201203 import models as dlc_models
 
+from . import common
 from .common import FakeServer, Request, Response, acs_error, check_acs_signature, json_response, request_id
 from .oss import FakeOss
 
@@ -681,7 +682,7 @@ class FakeDlc(FakeServer):
             if not path.is_file():
                 raise MountFailed(f"ThirdpartyLibDir {lib_dir} has no requirements.txt")
             lines += [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
-        wanted = [ln for ln in lines if not ln.startswith("-") and not self._image_has(ln)]
+        wanted = [ln for ln in lines if not ln.startswith("-") and not common.image_has(ln, self.python)]
         if not wanted:
             return site
         index = self.wheelhouse or (root / "empty-index")
@@ -706,15 +707,6 @@ class FakeDlc(FakeServer):
         if proc.returncode != 0:
             raise MountFailed(f"pip install failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
         return site
-
-    def _image_has(self, requirement: str) -> bool:
-        """Whether the image (this interpreter, without the test's own sys.path) has a pinned requirement."""
-        name, _, version = requirement.partition("==")
-        code = f"import importlib.metadata as m\ntry:\n print(m.version({name.strip()!r}))\nexcept Exception:\n print('')"
-        out = subprocess.run(
-            [self.python, "-I", "-c", code], capture_output=True, text=True, timeout=30
-        ).stdout.strip()
-        return bool(out) and (not version or out == version.strip())
 
     def _sample(self, job: Job) -> None:
         import psutil
