@@ -23,10 +23,8 @@ from pai_jupyter.storage.local import LocalStorage
 from pai_jupyter.storage.uri import OssUri
 from tests.envsync_dist import MODULE, VERSION, build_wheel
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not support().available, reason=f"no private mount view here: {support().reason}"),
-]
+pytestmark = pytest.mark.slow
+needs_view = pytest.mark.skipif(not support().available, reason=f"no private mount view here: {support().reason}")
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pai_sdk"
 
@@ -59,6 +57,7 @@ def ip(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[Intera
     yield ip
 
 
+@needs_view
 def test_the_sdk_xgboost_serving_example_answers_its_own_request_format(
     ip: InteractiveShell, workdir: Path, pai_home: Path
 ) -> None:
@@ -93,6 +92,7 @@ def test_the_sdk_xgboost_serving_example_answers_its_own_request_format(
     assert provenance["source"] == str(code) and "serving.py" in provenance["files"]
 
 
+@needs_view
 def test_requirements_are_installed_before_start_and_reused(
     ip: InteractiveShell, workdir: Path, tmp_path: Path
 ) -> None:
@@ -115,3 +115,25 @@ def test_requirements_are_installed_before_start_and_reused(
     assert notes and "installed" in notes[0]
     assert any("--requirements reused" in e.message for e in b.events())
     assert json.loads(b.predict(b"{}", raw=True))["demo"] == VERSION
+
+
+def test_without_a_private_view_the_model_path_is_the_host_folder(
+    ip: InteractiveShell, workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAI_JUPYTER_PRIVATE_VIEW", "0")  # read by the control plane this test starts
+    app = workdir / "app"
+    app.mkdir()
+    (app / "server.py").write_text(NEEDS_DEMO)
+    (workdir / "model").mkdir()
+    (workdir / "model" / "weights.bin").write_bytes(b"w")
+    reqs = workdir / "requirements.txt"
+    reqs.write_text(f"{build_wheel(tmp_path / 'wheels')}\n")
+    ip.run_line_magic(
+        "pai_deploy",
+        f"plain --model {workdir / 'model'} --command 'python server.py' --code {app} --requirements {reqs}",
+    )
+    svc = get_service("plain")
+    reply = json.loads(svc.predict(b"{}", raw=True))
+    assert reply["demo"] == VERSION and reply["model"] == ["weights.bin"]
+    assert reply["cwd"] != "/ml/usercode" and reply["cwd"].endswith("/code")  # the uploaded snapshot
+    assert any("no private view" in e.message and "MODEL_MOUNT_PATH" in e.message for e in svc.events())

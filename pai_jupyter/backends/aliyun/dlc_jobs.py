@@ -121,7 +121,7 @@ def wrapper_prefix() -> str:
 def requirements_file(spec: JobSpec) -> bytes | None:
     """requirements.txt for pins that need another index (CUDA-tagged wheels), else None.
 
-    ThirdpartyLibs takes package names only; ThirdpartyLibDir names a folder whose
+    ThirdpartyLibs is a plain list of libraries, with no place for pip options; ThirdpartyLibDir names a folder whose
     requirements.txt DLC installs with ``pip install -r`` before UserCommand on each node
     (CreateJobRequest.thirdparty_lib_dir, SDK model _create_job_request.py), and pip's
     requirements-file syntax carries ``--extra-index-url`` lines.
