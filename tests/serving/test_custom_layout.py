@@ -137,3 +137,27 @@ def test_without_a_private_view_the_model_path_is_the_host_folder(
     assert reply["demo"] == VERSION and reply["model"] == ["weights.bin"]
     assert reply["cwd"] != "/ml/usercode" and reply["cwd"].endswith("/code")  # the uploaded snapshot
     assert any("no private view" in e.message and "MODEL_MOUNT_PATH" in e.message for e in svc.events())
+
+
+def test_code_and_requirements_are_for_custom_servers_and_round_trip_through_the_service_json() -> None:
+    from pai_jupyter.errors import ValidationError
+    from pai_jupyter.specs.service import ServiceSpec
+
+    with pytest.raises(ValidationError, match="--code/--requirements are for the custom processor"):
+        ServiceSpec(name="m", processor="onnx", code="oss://b/code/").validate()
+    spec = ServiceSpec(
+        name="srv",
+        processor="custom",
+        command="python serving.py",
+        code="oss://b/c/code/",
+        requirements=("fastapi",),
+        image="registry.example/me/server:1",  # a custom server on EAS runs in its own image
+    )
+    body = spec.to_eas("oss://b/model/")
+    assert ServiceSpec.from_eas(body) == spec
+    assert ServiceSpec.from_dict(spec.to_dict()) == spec
+    plain = ServiceSpec(
+        name="srv", processor="custom", command="python serving.py", image="registry.example/me/s:1"
+    )
+    assert plain.to_eas("oss://b/model/")["containers"][0]["command"] == "python serving.py"
+    assert ServiceSpec.from_eas(plain.to_eas("oss://b/model/")) == plain
