@@ -112,6 +112,13 @@ class Job:
             provenance.get("environment"), provenance.get("env_sync"), self.spec.requirements, recorded
         )
 
+    def tensorboard(self) -> dict[str, Any] | None:
+        """``{"url", "command", "logdir"}``: how to open the logs the job wrote to PAI_OUTPUT_TENSORBOARD."""
+        from .tensorboard import tensorboard_info
+
+        local = self.record.backend == "local"
+        return tensorboard_info(self.record, getattr(self.backend.storage, "path_for", None) if local else None)
+
     def stop(self) -> Job:
         self.record = self.backend.training.stop(self.id)
         return self

@@ -14,7 +14,10 @@ from ..records import JobEvent, MetricPoint
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return public_record(job.record)  # --env secrets redacted
+    data = public_record(job.record)  # --env secrets redacted
+    data["hyperparameters"] = dict(job.record.spec.hyperparameters)  # --hp, as the script sees them
+    data["tensorboard"] = job.tensorboard()
+    return data
 
 
 def metric_json(point: MetricPoint) -> dict[str, Any]:

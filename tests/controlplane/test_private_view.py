@@ -19,6 +19,10 @@ needs_view = pytest.mark.skipif(
 )
 
 
+def _run(argv: list[str], binds: list[Bind], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    return private_view.run(argv, binds, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
 def _host_ml() -> list[str] | None:
     """What the host's /ml holds (None: it does not exist), to prove a view left it alone."""
     return sorted(os.listdir("/ml")) if os.path.isdir("/ml") else None
@@ -39,7 +43,7 @@ def test_child_sees_private_ml_and_writes_land_in_the_job_folders(tmp_path: Path
         "open('/ml/output/model/model.txt', 'w').write('weights')\n"
         "print(sorted(os.listdir('/ml')), os.getcwd(), os.getuid())\n"
     )
-    done = private_view.run(
+    done = _run(
         [sys.executable, "-c", script],
         [
             Bind(str(data), "/ml/input/data/train"),
@@ -47,9 +51,6 @@ def test_child_sees_private_ml_and_writes_land_in_the_job_folders(tmp_path: Path
             Bind(str(config), "/ml/input/config/hyperparameters.json", read_only=True),
         ],
         cwd="/ml/output/model",
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["1,2", "0.01", f"['input', 'output'] /ml/output/model {os.getuid()}"]
@@ -61,12 +62,9 @@ def test_child_sees_private_ml_and_writes_land_in_the_job_folders(tmp_path: Path
 def test_read_only_bind_refuses_writes_and_the_host_keeps_its_file(tmp_path: Path) -> None:
     config = tmp_path / "hyperparameters.json"
     config.write_text("{}")
-    done = private_view.run(
+    done = _run(
         ["/bin/sh", "-c", "echo x > /ml/input/config/hyperparameters.json"],
         [Bind(str(config), "/ml/input/config/hyperparameters.json", read_only=True)],
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode != 0
     assert "Read-only" in done.stderr
@@ -77,12 +75,9 @@ def test_read_only_bind_refuses_writes_and_the_host_keeps_its_file(tmp_path: Pat
 def test_other_top_level_paths_are_the_hosts(tmp_path: Path) -> None:
     (tmp_path / "seen-from-the-view").write_text("host file")
     (tmp_path / "m").mkdir()
-    done = private_view.run(
+    done = _run(
         ["/bin/sh", "-c", f"cat {tmp_path}/seen-from-the-view && echo from-view > {tmp_path}/written"],
         [Bind(str(tmp_path / "m"), "/eas/workspace/model")],
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "host file"
@@ -92,12 +87,9 @@ def test_other_top_level_paths_are_the_hosts(tmp_path: Path) -> None:
 
 @needs_view
 def test_a_missing_source_fails_before_the_command_runs(tmp_path: Path) -> None:
-    done = private_view.run(
+    done = _run(
         ["/bin/sh", "-c", f"touch {tmp_path}/ran"],
         [Bind(str(tmp_path / "absent"), "/ml/input/data/train")],
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert done.returncode == LAUNCH_FAILED
     assert "does not exist" in done.stderr

@@ -399,6 +399,20 @@ class DlcTraining(DlcTelemetry):
             provenance["job_environment"] = json.loads(self.storage.read_bytes(run.join(dj.ENV_RECORD)))
         except (NotFoundError, ValueError):
             pass
+        model = manifest["outputs"]["model"]
+        # Before provenance.json lands there: ".keep" is ours (the mount needs an object), not a model.
+        if not any(
+            o.uri.rstrip("/").rsplit("/", 1)[-1] not in (".keep", "provenance.json")
+            for o in self.storage.list(OssUri.parse(model), recursive=True)
+        ):
+            manifest["events"].append(
+                {
+                    "ts": time.time(),
+                    "kind": "warning",
+                    "message": f"the script wrote no model to PAI_OUTPUT_MODEL ({model})",
+                    "data": {"output": model},
+                }
+            )
         uri = OssUri.parse(manifest["outputs"]["provenance"])
         self.storage.write_bytes(uri, json.dumps(provenance, indent=2, default=str).encode())
         manifest["provenance_written"] = True

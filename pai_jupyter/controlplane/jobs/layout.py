@@ -57,7 +57,7 @@ class WorkerLayout:
 def _input_target(spec: JobSpec, channel: str, path: Path) -> str:
     item = next(i for i in spec.inputs if i.channel == channel)
     base = item.mount_path or posixpath.join(INPUT_MOUNT, channel)
-    return base if path.is_dir() else posixpath.join(base, path.name)
+    return base if path.is_dir() else posixpath.join(base, path.resolve().name)
 
 
 def worker_layout(spec: JobSpec, folders: JobFolders, *, view: bool) -> WorkerLayout:

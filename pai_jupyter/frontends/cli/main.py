@@ -276,6 +276,18 @@ def jobs_events(job_id: str, backend: str | None, as_json: bool) -> None:
     emit([asdict(e) for e in events], as_json, table(rows, ["TIME", "KIND", "MESSAGE"]))
 
 
+@jobs.command("tensorboard")
+@click.argument("job_id")
+@backend_option
+@json_option
+def jobs_tensorboard(job_id: str, backend: str | None, as_json: bool) -> None:
+    """How to open a job's TensorBoard logs (what it wrote to PAI_OUTPUT_TENSORBOARD)."""
+    from ...api.tensorboard import tensorboard_text
+
+    info = client.get_job(job_id, backend=backend).tensorboard()
+    emit({"job_id": job_id, "tensorboard": info}, as_json, tensorboard_text(info, job_id))
+
+
 # -- storage ---------------------------------------------------------------------
 @cli.group()
 def storage() -> None:

@@ -138,6 +138,8 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"--hp {item!r} is not NAME=VALUE", "write it like --hp lr=0.01")
+        if key.strip() in hyperparameters:
+            raise ValidationError(f"--hp {key.strip()} is given twice", "give each hyperparameter once")
         hyperparameters[key.strip()] = value
     spot_policy = None
     if any(opts.get(k) is not None for k in ("spot_strategy", "spot_discount_limit", "spot_price_limit")):

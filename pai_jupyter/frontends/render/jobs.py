@@ -117,7 +117,9 @@ def job_details(
     ]
     for item in spec.inputs:
         lines.append(f"  input  {item.channel}: {item.uri}")
-    for key in ("model", "checkpoints", "provenance"):
+    if spec.hyperparameters:
+        lines.append("  hp         " + " ".join(f"{k}={v}" for k, v in spec.hyperparameters.items()))
+    for key in ("model", "checkpoints", "tensorboard", "provenance"):
         if key in record.outputs:
             lines.append(f"  {key:<11}{record.outputs[key]}")
     if provenance:
@@ -139,6 +141,8 @@ def job_details(
             lines.append(f"  attempt    {event.message}")
         elif event.kind == "advice":
             lines.append(f"  advice     {event.message}")
+        elif event.kind in ("layout", "warning"):
+            lines.append(f"  {event.kind:<11}{event.message}")
     return "\n".join(lines)
 
 
