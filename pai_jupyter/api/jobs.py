@@ -136,6 +136,20 @@ class Job:
     def events(self) -> list[JobEvent]:
         return self.backend.training.events(self.id)
 
+    def environment(self) -> dict[str, Any] | None:
+        """The job's environment against the kernel's: ``{"recorded", "mode", "installed", "differs"}``
+        (``decisions/env_diff.py``); None for a job pai-jupyter did not submit."""
+        from ..decisions.env_diff import environment_diff
+
+        try:
+            provenance = self.provenance
+        except PaiError:
+            return None
+        recorded = self.backend.training.recorded_environment(self.id)
+        return environment_diff(
+            provenance.get("environment"), provenance.get("env_sync"), self.spec.requirements, recorded
+        )
+
     def tensorboard(self) -> dict[str, Any] | None:
         """``{"url", "command", "logdir"}``: how to open the logs the job wrote to PAI_OUTPUT_TENSORBOARD."""
         from .tensorboard import tensorboard_info
@@ -243,6 +257,7 @@ def submit(
             ),  # the control plane's token and state
         )
         spec = spec.with_changes(workdir=snapshot.workdir)
+        spec = _sync_environment(Path(tmp) / "code", spec, provenance)
         job = submit_code(
             Path(tmp) / "code",
             spec,
@@ -265,6 +280,19 @@ def submit(
             f"left out of the code snapshot as credential files: {shown} (--include PATTERN copies one anyway)"
         )
     return job
+
+
+def _sync_environment(code_dir: Path, spec: JobSpec, provenance: dict[str, Any]) -> JobSpec:
+    """Pin what the code imports to the kernel's versions (``env_sync="auto"``); record the plan."""
+    from ..provenance.imports import plan_env_sync
+
+    packages = (provenance.get("environment") or {}).get("packages") or {}
+    plan = plan_env_sync(code_dir, spec.entry, spec.workdir, packages, spec.env_sync, spec.requirements)
+    if spec.env_sync == "auto":
+        spec = spec.with_changes(requirements=tuple(plan.requirements))
+    provenance["env_sync"] = plan.to_dict()
+    provenance["spec"] = spec.to_dict()
+    return spec
 
 
 def check_syntax(source: str, entry: str, source_name: str) -> None:

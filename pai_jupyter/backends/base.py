@@ -163,6 +163,10 @@ class TrainingBackend(Protocol):
         """Writes: merge ``fields`` known only after submit (the job's code commit) into its provenance."""
         ...
 
+    def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
+        """Read: what the job recorded about its own environment at start, None before it has."""
+        ...
+
 
 @runtime_checkable
 class ServingBackend(Protocol):

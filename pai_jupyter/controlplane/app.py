@@ -167,6 +167,7 @@ class ControlPlane:
         r.add_post(f"{API}/jobs/{{id}}/provenance", self.add_provenance)
         r.add_get(f"{API}/experiments", self.experiments)
         r.add_get(f"{API}/experiments/{{name}}", self.experiment_jobs)
+        r.add_get(f"{API}/jobs/{{id}}/environment", self.recorded_environment)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -280,6 +281,12 @@ class ControlPlane:
 
     async def provenance(self, request: web.Request) -> web.Response:
         return web.json_response({"provenance": self.jobs.provenance(request.match_info["id"])})
+
+    async def recorded_environment(self, request: web.Request) -> web.Response:
+        """What the job recorded at start (``provenance/record_env.py``); null before it has."""
+        job_id = request.match_info["id"]
+        self.jobs.get(job_id)  # 404 for an unknown job
+        return web.json_response({"environment": self.runner.recorded_environment(job_id)})
 
     async def add_provenance(self, request: web.Request) -> web.Response:
         """Merge fields known only after submit (the job's code commit) into its provenance."""

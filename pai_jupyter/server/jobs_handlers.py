@@ -57,8 +57,14 @@ class JobHandler(PaiHandler):
         job = await self.call(client.get_job, job_id, backend=self.backend())
         provenance = await self.call(lambda: job.provenance)
         events = await self.call(job.events)
+        environment = await self.call(job.environment)  # CONTRACTS.md: {"recorded", "installed", "differs"} | null
         self.send(
-            {"job": job_json(job), "provenance": provenance_summary(provenance), "advice": advice_events(events)}
+            {
+                "job": job_json(job),
+                "provenance": provenance_summary(provenance),
+                "advice": advice_events(events),
+                "environment": environment,
+            }
         )
 
 

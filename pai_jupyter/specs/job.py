@@ -68,6 +68,7 @@ TAG_PREFIX = "pai-jupyter."
 # The job's experiment as a DLC job tag (JobSettings.Tags, SDK model _job_settings.py): ListJobs
 # filters on it (ListJobsRequest.Tags, "the tags used for filtering", _list_jobs_request.py).
 EXPERIMENT_TAG = f"{TAG_PREFIX}experiment"
+ENV_SYNC_MODES = ("auto", "file", "off")
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
@@ -180,12 +181,17 @@ class JobSpec:
     hyperparameters: dict[str, str] = field(
         default_factory=dict
     )  # --hp NAME=VALUE: PAI_HPS*, hyperparameters.json
+    # Environment sync (provenance/imports.py): "auto" pins what the code imports to the kernel's
+    # versions at submit, "file" installs --requirements FILE, "off" installs nothing.
+    env_sync: str = "auto"
+    requirements: tuple[str, ...] = ()  # pip requirement lines the job installs before it starts
 
     def __post_init__(self) -> None:
         # Normalise what users pass loosely (lists, strings, duration text) so
         # equality and round-trips are exact.
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "args", tuple(str(a) for a in self.args))
+        object.__setattr__(self, "requirements", tuple(str(r) for r in self.requirements))
         object.__setattr__(self, "env", {str(k): str(v) for k, v in dict(self.env).items()})
         # The PAI SDK passes every value as a string (prepare_env: str(value); hyperparameters.json too).
         object.__setattr__(
@@ -290,6 +296,15 @@ class JobSpec:
                     "rename one of them",
                 )
             seen[env_name] = key
+        if self.env_sync not in ENV_SYNC_MODES:
+            raise ValidationError(
+                f"env_sync {self.env_sync!r} is unknown", f"choose one of {', '.join(ENV_SYNC_MODES)}"
+            )
+        if self.env_sync == "off" and self.requirements:
+            raise ValidationError(
+                "--no-env-sync installs nothing, yet requirements were given",
+                "drop --no-env-sync to install --requirements FILE, or drop --requirements",
+            )
         if "/" in self.entry or not self.entry.endswith(".py"):
             raise ValidationError(f"entry script {self.entry!r} must be a .py file name without folders")
         return self
@@ -340,6 +355,7 @@ class JobSpec:
         data = asdict(self)
         data["inputs"] = [asdict(i) for i in self.inputs]
         data["args"] = list(self.args)
+        data["requirements"] = list(self.requirements)
         return data
 
     @classmethod
@@ -485,6 +501,13 @@ class JobSpec:
             body["DataSources"] = sources
         if self.max_run_time is not None:
             body["JobMaxRunningTimeMinutes"] = max(1, round(self.max_run_time / 60))
+        if self.requirements:
+            # pip requirement lines DLC installs on every node before UserCommand (ThirdpartyLibs,
+            # CreateJobRequest in the SDK model _create_job_request.py). Pins that need another
+            # index (CUDA-tagged wheels) go through ThirdpartyLibDir instead (dlc_jobs.create_body).
+            body["ThirdpartyLibs"] = list(self.requirements)
+        if self.env_sync != "auto":
+            tags[f"{TAG_PREFIX}env-sync"] = self.env_sync
         return body
 
     @classmethod
@@ -590,6 +613,8 @@ class JobSpec:
             experiment=tags.get(EXPERIMENT_TAG) or None,
             autolog=tags.get(f"{TAG_PREFIX}autolog") != "false",
             hyperparameters=hyperparameters,
+            env_sync=tags.get(f"{TAG_PREFIX}env-sync", "auto"),
+            requirements=tuple(body.get("ThirdpartyLibs") or ()),
         )
 
 

@@ -7,6 +7,8 @@ A *run folder* on OSS holds everything of one submission::
     <run>/job.json            the manifest: spec, outputs, every DLC attempt, our events
     <run>/metrics/worker-R.A.jsonl   report() values, written by the job itself
     <run>/attempts/N          claim markers, so one resubmission happens per reclaim
+    <run>/environment.json    what the job runs with, recorded by rank 0 at start (record_env)
+    <run>/env/requirements.txt  the pins, when they need another index (ThirdpartyLibDir)
 
 The run folder is mounted read-write at ``RUN_MOUNT``; the pai-jupyter runtime
 (the package's Python files, content-addressed on OSS) read-only at
@@ -32,6 +34,8 @@ ENV_RUN = "PAI_JUPYTER_RUN"  # the run folder URI: how a DLC job leads back to i
 ENV_ROOT = "PAI_JUPYTER_ROOT_JOB"  # set on resubmissions: the id users hold
 ENV_ATTEMPT = "PAI_JOB_ATTEMPT"
 _PREFIX_END = " && : pai-jupyter && "  # marks where our wrapper ends and the spec's command starts
+ENV_RECORD = "environment.json"  # in the run folder
+REQUIREMENTS_DIR = "env"  # in the run folder: requirements.txt for ThirdpartyLibDir
 
 # DLC status -> the contract's job state.
 STATE_MAP = {
@@ -106,12 +110,31 @@ def wrapper_prefix(autolog: bool = True) -> str:
     metrics = f"{RUN_MOUNT}/metrics/worker-{{rank}}.${{{ENV_ATTEMPT}:-1}}.jsonl"
     # Autologging: the runtime's pai_jupyter/autolog/site/sitecustomize.py hooks the frameworks (--no-autolog: not).
     site = f"{RUNTIME_MOUNT}/pai_jupyter/autolog/site:" if autolog else ""
+    # Rank 0 records what the job runs with (after DLC installed ThirdpartyLibs), never failing the job.
+    record = f'{{ [ "${{RANK:-0}}" != 0 ] || python -m pai_jupyter.provenance.record_env {RUN_MOUNT}/{ENV_RECORD} || true; }}'
     return (
         f'export PYTHONPATH="{site}{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
         f' PAI_METRICS_FILE="{metrics}"'
         f' PAI_JOB_ID="${{{ENV_ROOT}:-$DLC_JOB_ID}}"'
-        f" && mkdir -p {RUN_MOUNT}/metrics{_PREFIX_END}"
+        f" && mkdir -p {RUN_MOUNT}/metrics && {record}{_PREFIX_END}"
     )
+
+
+def requirements_file(spec: JobSpec) -> bytes | None:
+    """requirements.txt for pins that need another index (CUDA-tagged wheels), else None.
+
+    ThirdpartyLibs is a plain list of libraries, with no place for pip options; ThirdpartyLibDir names a folder whose
+    requirements.txt DLC installs with ``pip install -r`` before UserCommand on each node
+    (CreateJobRequest.thirdparty_lib_dir, SDK model _create_job_request.py), and pip's
+    requirements-file syntax carries ``--extra-index-url`` lines.
+    """
+    from ...provenance.imports import index_urls
+
+    urls = index_urls(spec.requirements)
+    if not urls:
+        return None
+    lines = [f"--extra-index-url {u}" for u in urls] + list(spec.requirements)
+    return ("\n".join(lines) + "\n").encode()
 
 
 def strip_wrapper(command: str) -> str:
@@ -163,6 +186,9 @@ def create_body(
     )
     body = effective.to_dlc(code_uri, region=region)
     body["UserCommand"] = wrapper_prefix(spec.autolog) + body["UserCommand"]
+    if requirements_file(spec) is not None:  # written to <run>/env/ by the submit
+        body.pop("ThirdpartyLibs", None)
+        body["ThirdpartyLibDir"] = f"{RUN_MOUNT}/{REQUIREMENTS_DIR}/"
     body["DataSources"] = [
         *body.get("DataSources", []),
         {"Uri": str(run.as_dir()), "MountPath": RUN_MOUNT, "MountAccess": "RW"},

@@ -158,7 +158,7 @@ class DlcTraining(DlcTelemetry):
                     f"upload it first: jupyter pai storage cp <local path> {item.uri}",
                 )
         spec.validate_for_dlc(self.config.region)
-        image = self.workspace.image_for(spec)
+        image, image_why = self.workspace.image_choice(spec, provenance.get("environment"))
         workspace_id = self.workspace.workspace_id()
         run = self._run_folder(spec, code_uri)
         runtime = self._runtime(run.bucket)
@@ -167,6 +167,9 @@ class DlcTraining(DlcTelemetry):
             spec, code_uri, run, runtime, outputs, self.config.region, workspace_id, 1, None, image
         )
         self._ensure_prefixes(body)
+        requirements = dj.requirements_file(spec)
+        if requirements is not None:  # ThirdpartyLibDir's requirements.txt (create_body)
+            self.storage.write_bytes(run.join(dj.REQUIREMENTS_DIR, "requirements.txt"), requirements)
         job_id = self._create(body)
         now = time.time()
         manifest = {
@@ -181,7 +184,7 @@ class DlcTraining(DlcTelemetry):
             "attempts": [{"attempt": 1, "job_id": job_id, "submitted_at": now}],
             "events": [
                 {"ts": now, "kind": "info", "message": f"submitted to PAI-DLC as {job_id}", "data": {}},
-                *self._choices(spec, body, now),
+                *self._choices(spec, body, now, image_why),
             ],
             "stopped": False,
             "provenance_written": False,
@@ -193,7 +196,9 @@ class DlcTraining(DlcTelemetry):
         self._write_manifest(manifest)
         return self._record(manifest, self._get_item(job_id))
 
-    def _choices(self, spec: JobSpec, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    def _choices(
+        self, spec: JobSpec, body: dict[str, Any], now: float, image_why: str = ""
+    ) -> list[dict[str, Any]]:
         """Events naming what was chosen for the user: the instance type, the spot limit, the image."""
         role = body["JobSpecs"][0]
         out = []
@@ -205,7 +210,11 @@ class DlcTraining(DlcTelemetry):
         ):
             out.append(f"no spot limit given: bidding up to SpotDiscountLimit={spot.get('SpotDiscountLimit')}")
         if not spec.image:
-            out.append(f"no --image: using {role['Image']} from the workspace's image list")
+            out.append(f"no --image: using {role['Image']} from the workspace's image list ({image_why})")
+        if spec.requirements:
+            out.append(
+                f"installs {len(spec.requirements)} pinned requirement(s) before the script ({spec.env_sync})"
+            )
         return [{"ts": now, "kind": "info", "message": m, "data": {}} for m in out]
 
     def _ensure_prefixes(self, body: dict[str, Any]) -> None:
@@ -399,6 +408,10 @@ class DlcTraining(DlcTelemetry):
             "code_uri": manifest["code_uri"],
             "outputs": manifest["outputs"],
         }
+        try:  # what rank 0 recorded at start, beside the kernel's environment
+            provenance["job_environment"] = json.loads(self.storage.read_bytes(run.join(dj.ENV_RECORD)))
+        except (NotFoundError, ValueError):
+            pass
         model = manifest["outputs"]["model"]
         # Before provenance.json lands there: ".keep" is ours (the mount needs an object), not a model.
         if not any(
@@ -593,6 +606,18 @@ class DlcTraining(DlcTelemetry):
             with self._call(f"StopJob {dlc_id}"):
                 self.client.stop_job(dlc_id)
         return self.reconcile_job(job_id)
+
+    def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
+        """What rank 0 recorded at start into the run folder (``dlc_jobs.wrapper_prefix``)."""
+        manifest, _ = self._resolve(job_id)
+        if manifest is None:
+            return None
+        try:
+            return json.loads(
+                self.storage.read_bytes(OssUri.parse(manifest["outputs"]["run"]).join(dj.ENV_RECORD))
+            )
+        except (NotFoundError, ValueError):
+            return None
 
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         """Merge ``fields`` into the run's provenance.json (and the model's copy once written)."""

@@ -176,6 +176,9 @@ class LocalTraining:
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         self.client.post(f"{API}/jobs/{job_id}/provenance", fields)
 
+    def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
+        return self.client.get(f"{API}/jobs/{job_id}/environment")["environment"]
+
 
 class LocalBackend(Backend):
     id = "local"

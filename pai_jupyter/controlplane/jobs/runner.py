@@ -49,7 +49,12 @@ from .worker_env import worker_env
 log = logging.getLogger(__name__)
 
 # Runs the worker and leaves its exit code behind, even when we are not its parent.
-_WRAPPER = '"$0" "$@"; rc=$?; echo $rc > "$PAI_EXIT_FILE"; exit $rc'
+# Rank 0 first records the environment the job runs with (provenance/record_env.py), never failing it.
+_WRAPPER = (
+    '[ -z "$PAI_ENV_RECORD" ] || "$0" -m pai_jupyter.provenance.record_env "$PAI_ENV_RECORD" || true; '
+    '"$0" "$@"; rc=$?; echo $rc > "$PAI_EXIT_FILE"; exit $rc'
+)
+ENV_RECORD = "environment.json"  # in the job folder
 LOST = -1000  # exit code recorded for a worker that vanished without one
 
 
@@ -289,6 +294,8 @@ class JobRunner:
                 exit_file=exit_file,
                 attempt=record.attempt,
             )
+            if rank == 0:
+                env["PAI_ENV_RECORD"] = str(job_dir / ENV_RECORD)
             log_path = job_dir / "logs" / f"worker-{rank}.log"
             with open(log_path, "ab") as log_file:
                 if record.attempt > 1:
@@ -514,6 +521,16 @@ class JobRunner:
             self._write_provenance(record)
         return provenance
 
+    def recorded_environment(self, job_id: str) -> dict | None:
+        """What the job recorded at start (``ENV_RECORD`` in its folder), None before it has."""
+        import json
+
+        path = Path(self.store.row(job_id)["job_dir"]) / ENV_RECORD
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
     def _write_provenance(self, record: JobRecord) -> None:
         provenance = dict(self.store.provenance(record.id))
         provenance["job"] = {
@@ -527,6 +544,9 @@ class JobRunner:
             "code_uri": record.code_uri,
             "outputs": {k: v for k, v in record.outputs.items() if k not in ("logs", "job_dir")},
         }
+        recorded = self.recorded_environment(record.id)
+        if recorded is not None:
+            provenance["job_environment"] = recorded  # beside the kernel's: what the job ran with
         uri = OssUri.parse(record.outputs["provenance"])
         self.storage.write_bytes(uri, json.dumps(provenance, indent=2, default=str).encode())
         self.store.event(record.id, "info", f"provenance written to {uri}")

@@ -269,8 +269,9 @@ def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
         "job": client.public_record(job.record),
         "events": [asdict(e) for e in events],
         "provenance": job.provenance,
+        "environment": job.environment(),
     }
-    emit(data, as_json, job_details(job.record, summary, job.provenance, events))
+    emit(data, as_json, job_details(job.record, summary, job.provenance, events, data["environment"]))
 
 
 @jobs.command("logs")

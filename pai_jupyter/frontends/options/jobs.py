@@ -16,7 +16,7 @@ import click
 
 from ...errors import ValidationError
 from ...specs.job import FRAMEWORKS, SHARED_POOL, SPOT_STRATEGIES, DataInput, JobSpec, SpotPolicy
-from .common import DURATION, backend_option, stack
+from .common import DURATION, backend_option, requirements_from_file, stack
 
 train_options = stack(
     click.option(
@@ -95,6 +95,19 @@ train_options = stack(
         help="Copy credential files matching PATTERN (e.g. .env) into the code snapshot; they are left out by default.",
     ),
     click.option(
+        "--requirements",
+        "requirements",
+        default=None,
+        metavar="FILE",
+        help="Install this requirements file in the job instead of the kernel's versions of what the code imports.",
+    ),
+    click.option(
+        "--no-env-sync",
+        "no_env_sync",
+        is_flag=True,
+        help="Install nothing: run with the image's packages, not the kernel's versions.",
+    ),
+    click.option(
         "--simulate-preemption-after",
         type=DURATION,
         default=None,
@@ -151,6 +164,10 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         args = tuple(shlex.split(opts.get("args") or ""))
     except ValueError as exc:
         raise ValidationError(f"--args could not be split: {exc}") from None
+    env_sync, requirements = "off" if opts.get("no_env_sync") else "auto", ()
+    if opts.get("requirements"):
+        requirements = requirements_from_file(opts["requirements"])
+        env_sync = "off" if opts.get("no_env_sync") else "file"
     spec = JobSpec(
         name=name,
         framework=opts.get("framework") or "python",
@@ -178,5 +195,7 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         experiment=opts.get("experiment"),
         autolog=opts.get("autolog", True) is not False,
         hyperparameters=hyperparameters,
+        env_sync=env_sync,
+        requirements=requirements,
     )
     return spec.validate()
