@@ -754,6 +754,11 @@ export class PaiModel {
         break;
       case 'job':
         if (this.job && message.topic === `job:${this.job.id}`) {
+          const before = this.job.record?.state;
+          if (before !== message.job.state && this.job.environment?.recorded !== true) {
+            // Rank 0 records the environment when it starts: ask again as the state moves on.
+            void this._loadJob(this.job.id);
+          }
           this.job.record = message.job;
           if (message.provenance) {
             this.job.provenance = message.provenance;

@@ -28,6 +28,10 @@ test('a running job shows live loss, logs, provenance; Stop stops it', async ({ 
   await expect(detail.getByTestId('pai-provenance')).toContainText('yes: uncommitted diff captured');
   await expect(detail.getByTestId('pai-provenance')).toContainText('torch 2.13.0');
   await expect(detail).toContainText('CPU (no GPU)');
+  // Where the job's TensorBoard logs go, and the command that serves them.
+  await expect(detail.getByTestId('pai-tensorboard')).toContainText('tensorboard --logdir');
+  // The environment rank 0 recorded at start, compared with the kernel's.
+  await expect(detail.getByTestId('pai-env-diff')).toBeVisible();
   await expect.poll(() => pointCount(detail.locator('.pai-Chart').nth(2))).toBeGreaterThan(1);
   await expect(detail.getByTestId('pai-advice')).toHaveCount(0);
   runSetup('advise', job.id);
