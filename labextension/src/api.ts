@@ -4,7 +4,51 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { ErrorBody, JobRecord, Lineage, RolloutAction, ServiceRecord } from './tokens';
+import { trans } from './i18n';
+import {
+  ErrorBody,
+  ExperimentDetail,
+  ExperimentSummary,
+  JobDetailResponse,
+  JobRecord,
+  Lineage,
+  MetricsResponse,
+  Page,
+  RolloutAction,
+  ServiceRecord
+} from './tokens';
+
+/** The server-side filter and page of a list (GET /pai/api/jobs, /services). */
+export interface ListQuery {
+  limit?: number;
+  cursor?: string | null;
+  q?: string;
+  state?: string;
+}
+
+/** A metrics request: names (all when empty), a step range, a point budget. */
+export interface MetricsQuery {
+  names?: string[];
+  start?: number | null;
+  end?: number | null;
+  points?: number | null;
+}
+
+function query(params: [string, string | number | null | undefined][]): string {
+  const parts = params
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+function listParams(q: ListQuery): [string, string | number | null | undefined][] {
+  return [
+    ['limit', q.limit],
+    ['cursor', q.cursor],
+    ['q', q.q?.trim()],
+    ['state', q.state]
+  ];
+}
 
 /** An error the server explained (message and hint), or a transport failure. */
 export class PaiApiError extends Error {
@@ -27,8 +71,8 @@ export class PaiApi {
       response = await ServerConnection.makeRequest(url, init, this.settings);
     } catch (error) {
       throw new PaiApiError(
-        `cannot reach the Jupyter server: ${String(error)}`,
-        'is the server still running?',
+        trans().__('cannot reach the Jupyter server: %1', String(error)),
+        trans().__('is the server still running?'),
         0
       );
     }
@@ -48,6 +92,38 @@ export class PaiApi {
       );
     }
     return body as T;
+  }
+
+  /** One page of jobs, newest first, filtered on the server over the whole history. */
+  listJobs(q: ListQuery): Promise<Page<'jobs', JobRecord>> {
+    return this.request(`jobs${query(listParams(q))}`);
+  }
+
+  listServices(q: ListQuery): Promise<Page<'services', ServiceRecord>> {
+    return this.request(`services${query(listParams(q))}`);
+  }
+
+  /** The job's record with its provenance summary and, when recorded, its environment diff. */
+  job(id: string): Promise<JobDetailResponse> {
+    return this.request(`jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** Metrics over a step range at a point budget (the server downsamples and summarises). */
+  jobMetrics(id: string, q: MetricsQuery): Promise<MetricsResponse> {
+    const params: [string, string | number | null | undefined][] = (q.names ?? []).map(n => [
+      'name',
+      n
+    ]);
+    params.push(['start', q.start], ['end', q.end], ['points', q.points]);
+    return this.request(`jobs/${encodeURIComponent(id)}/metrics${query(params)}`);
+  }
+
+  experiments(): Promise<{ experiments: ExperimentSummary[] }> {
+    return this.request('experiments');
+  }
+
+  experiment(name: string): Promise<ExperimentDetail> {
+    return this.request(`experiments/${encodeURIComponent(name)}`);
   }
 
   stopJob(id: string): Promise<{ job: JobRecord }> {

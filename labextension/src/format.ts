@@ -1,7 +1,8 @@
 // Small text helpers shared by the panels.
+import { trans } from './i18n';
 
 export function age(ts: number, now: number = Date.now() / 1000): string {
-  return `${duration(now - ts)} ago`;
+  return trans().__('%1 ago', duration(now - ts));
 }
 
 export function duration(seconds: number): string {

@@ -38,6 +38,73 @@ export interface JobRecord {
   workers: WorkerRecord[];
   outputs: Record<string, string>;
   code_uri: string | null;
+  /** The actions valid in the job's state (absent from older servers: use TERMINAL_STATES). */
+  actions?: string[];
+  experiment?: string | null;
+  hyperparameters?: Record<string, string>;
+  tensorboard?: TensorBoardInfo | null;
+}
+
+export interface TensorBoardInfo {
+  url: string | null;
+  command: string;
+  logdir: string;
+}
+
+/** The kernel's packages against the job's (GET /pai/api/jobs/ID: `environment`). */
+export interface EnvironmentDiff {
+  recorded: boolean;
+  installed: { name: string; version: string }[];
+  differs: { name: string; kernel: string | null; job: string | null; why: string }[];
+}
+
+export interface JobDetailResponse {
+  job: JobRecord;
+  provenance?: ProvenanceSummary;
+  environment?: EnvironmentDiff | null;
+}
+
+/** Exact figures over a metric's whole range (the server computes them from every point). */
+export interface MetricSummary {
+  first: number;
+  last: number;
+  min: number;
+  max: number;
+  count: number;
+  first_step?: number | null;
+  last_step?: number | null;
+}
+
+export interface MetricsResponse {
+  metrics: MetricPoint[];
+  summary?: Record<string, MetricSummary>;
+  downsampled?: boolean;
+}
+
+/** A page of a server-side list: `total` matches the filter over the whole history. */
+export type Page<K extends string, T> = { [key in K]: T[] } & {
+  total?: number;
+  next?: string | null;
+};
+
+export interface ExperimentSummary {
+  name: string;
+  runs: number;
+  last_created_at: number;
+}
+
+export interface ExperimentRun {
+  job: JobRecord;
+  hyperparameters: Record<string, string>;
+  final: Record<string, number>;
+  commit: string | null;
+  dirty: boolean;
+  duration_s: number | null;
+}
+
+export interface ExperimentDetail {
+  name: string;
+  runs: ExperimentRun[];
 }
 
 export interface ProvenanceSummary {
@@ -120,6 +187,8 @@ export interface ServiceRecord {
   autoscaler: Record<string, unknown>;
   reason: string | null;
   weights: Record<string, number>;
+  /** The actions valid in the service's state, e.g. rollback, pause, resume (newer servers). */
+  actions?: string[];
 }
 
 export interface ServiceMetricPoint {
@@ -156,7 +225,14 @@ export interface ErrorBody {
 export type PushMessage =
   | { topic: 'jobs'; type: 'jobs'; jobs: JobRecord[] }
   | { topic: string; type: 'job'; job: JobRecord; provenance?: ProvenanceSummary }
-  | { topic: string; type: 'metrics'; points: MetricPoint[] | ServiceMetricPoint[] }
+  | {
+      topic: string;
+      type: 'metrics';
+      points: MetricPoint[] | ServiceMetricPoint[];
+      /** Set on the first message after a subscribe: the points replace what is held. */
+      reset?: boolean;
+      summary?: Record<string, MetricSummary>;
+    }
   | { topic: string; type: 'logs'; worker: number; text: string }
   | { topic: string; type: 'events'; events: JobEvent[] | ServiceEvent[] }
   | { topic: 'services'; type: 'services'; services: ServiceRecord[] }

@@ -5,9 +5,10 @@ import React, { useState } from 'react';
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 
 import { age, clock, percent } from '../format';
-import { PaiModel, ServiceDetail } from '../model';
+import { trans } from '../i18n';
+import { ListState, PaiModel, ServiceDetail } from '../model';
 import { RolloutAction, ServiceMetricPoint, ServiceRecord } from '../tokens';
-import { KeyValues, Section, StateBadge } from './common';
+import { fill, KeyValues, ListFilter, ListFooter, Section, StateBadge } from './common';
 import { LineageSection } from './LineageSection';
 import { ChartSeries, LineChart } from './LineChart';
 import { RolloutTimeline } from './RolloutTimeline';
@@ -22,53 +23,133 @@ export function EndpointsPanel(props: { model: PaiModel }): JSX.Element {
   return <ServiceList model={model} />;
 }
 
+/** The states the list's state filter offers (pai_jupyter.records SVC_*). */
+const SERVICE_STATES = [
+  'Creating',
+  'Running',
+  'Updating',
+  'Scaling',
+  'Stopped',
+  'Failed',
+  'Deleting'
+];
+
+/** The filter applied in the browser when the server cannot filter (an older server). */
+function matches(s: ServiceRecord, list: ListState): boolean {
+  const text = list.q.trim().toLowerCase();
+  return (!list.state || s.state === list.state) && (!text || s.name.toLowerCase().includes(text));
+}
+
 function ServiceList(props: { model: PaiModel }): JSX.Element {
-  const services = props.model.services;
+  const { model } = props;
+  const services = model.services;
+  const list = model.serviceList;
+  const filter = (
+    <ListFilter
+      q={list.q}
+      state={list.state}
+      states={SERVICE_STATES}
+      placeholder={trans().__('Search all endpoints by name…')}
+      label={trans().__('Filter endpoints')}
+      onChange={(q, state) => model.filterServices(q, state)}
+    />
+  );
   if (services === null) {
-    return <div className="pai-Empty">Loading endpoints…</div>;
-  }
-  if (services.length === 0) {
     return (
-      <div className="pai-Empty">
-        No endpoints yet. Deploy a model with <code>%pai_deploy</code>.
+      <div className="pai-List">
+        {filter}
+        <div className="pai-Empty">{trans().__('Loading endpoints…')}</div>
       </div>
     );
   }
-  const now = props.model.now;
+  const filtered = list.q.trim() !== '' || list.state !== '';
+  if (services.length === 0 && !filtered) {
+    return (
+      <div className="pai-Empty">
+        {fill(trans().__('No endpoints yet. Deploy a model with %1.'), <code>%pai_deploy</code>)}
+      </div>
+    );
+  }
+  const shown = list.serverSide ? services : services.filter(s => matches(s, list));
+  const now = model.now;
   return (
-    <ul className="pai-Rows" aria-label="Endpoints">
-      {services.map(s => (
-        <li key={s.name}>
-          <button
-            className="pai-Row"
-            data-service={s.name}
-            onClick={() => props.model.selectService(s.name)}
-          >
-            <span className="pai-Row-main">
-              <span className="pai-Row-name">{s.name}</span>
-              <StateBadge state={s.state} />
-            </span>
-            <TrafficSplit versions={s.versions} compact />
-            <span className="pai-Row-meta">
-              {s.versions.length} version{s.versions.length === 1 ? '' : 's'} · {s.env} ·{' '}
-              {s.backend} · updated {age(s.updated_at, now)}
-              {s.rollout?.state === 'running' || s.rollout?.state === 'paused'
-                ? ` · rollout ${s.rollout.state}`
-                : ''}
-            </span>
-          </button>
-        </li>
-      ))}
-    </ul>
+    <div className="pai-List">
+      {filter}
+      <ul className="pai-Rows" aria-label={trans().__('Endpoints')}>
+        {shown.map(s => (
+          <li key={s.name}>
+            <button
+              className="pai-Row"
+              data-service={s.name}
+              onClick={() => model.selectService(s.name)}
+            >
+              <span className="pai-Row-main">
+                <span className="pai-Row-name">{s.name}</span>
+                <StateBadge state={s.state} />
+              </span>
+              <TrafficSplit versions={s.versions} compact />
+              <span className="pai-Row-meta">
+                {trans()._n('%1 version', '%1 versions', s.versions.length)} · {s.env} · {s.backend}{' '}
+                · {trans().__('updated %1', age(s.updated_at, now))}
+                {s.rollout?.state === 'running' || s.rollout?.state === 'paused'
+                  ? ` · ${trans().__('rollout %1', s.rollout.state)}`
+                  : ''}
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {filtered && shown.length === 0 && !list.loading ? (
+        <div className="pai-Empty">{trans().__('No endpoint matches the filter.')}</div>
+      ) : null}
+      <ListFooter
+        shown={shown.length}
+        total={list.serverSide ? list.total : shown.length}
+        hasMore={list.next !== null}
+        loading={list.loading}
+        onMore={() => void model.moreServices()}
+        testId="pai-services-count"
+      />
+    </div>
   );
 }
 
-const DESTRUCTIVE: Record<RolloutAction, string | null> = {
-  pause: null,
-  resume: null,
-  promote: 'Send 100 % of traffic to the new version now, skipping the remaining steps and gates?',
-  abort: 'Stop the rollout and send all traffic back to the version that served before it?'
-};
+/**
+ * Whether an action is valid now: the server's `actions` when it sends them (pause, resume,
+ * promote, abort, rollback), else what the rollout's state allows.
+ */
+function allowed(record: ServiceRecord, action: string, fallback: boolean): boolean {
+  return record.actions ? record.actions.includes(action) : fallback;
+}
+
+/** The question asked before a rollout action that cannot be undone (none for pause/resume). */
+function destructive(action: RolloutAction): string | null {
+  switch (action) {
+    case 'promote':
+      return trans().__(
+        'Send all traffic to the new version now, skipping the remaining steps and gates?'
+      );
+    case 'abort':
+      return trans().__(
+        'Stop the rollout and send all traffic back to the version that served before it?'
+      );
+    default:
+      return null;
+  }
+}
+
+function actionLabel(action: RolloutAction): string {
+  switch (action) {
+    case 'pause':
+      return trans().__('Pause');
+    case 'resume':
+      return trans().__('Resume');
+    case 'promote':
+      return trans().__('Promote');
+    case 'abort':
+      return trans().__('Abort');
+  }
+}
 
 async function confirm(title: string, body: string, label: string): Promise<boolean> {
   const result = await showDialog({
@@ -80,14 +161,11 @@ async function confirm(title: string, body: string, label: string): Promise<bool
 }
 
 async function runAction(model: PaiModel, service: string, action: RolloutAction): Promise<void> {
-  const question = DESTRUCTIVE[action];
+  const question = destructive(action);
+  const label = actionLabel(action);
   if (
     question &&
-    !(await confirm(
-      `${action[0]!.toUpperCase()}${action.slice(1)} rollout of ${service}?`,
-      question,
-      action
-    ))
+    !(await confirm(trans().__('%1 rollout of %2?', label, service), question, label))
   ) {
     return;
   }
@@ -97,9 +175,9 @@ async function runAction(model: PaiModel, service: string, action: RolloutAction
 async function runRollback(model: PaiModel, service: string, version: number): Promise<void> {
   if (
     await confirm(
-      `Roll back ${service} to v${version}?`,
-      `All traffic goes to version ${version}; any rollout in progress stops.`,
-      'Roll back'
+      trans().__('Roll back %1 to v%2?', service, version),
+      trans().__('All traffic goes to version %1; any rollout in progress stops.', version),
+      trans().__('Roll back')
     )
   ) {
     await model.rollback(service, version);
@@ -138,14 +216,14 @@ function ServiceDetailView(props: {
   const [target, setTarget] = useState<number | null>(null);
   const back = (
     <button className="pai-LinkButton pai-Back" onClick={() => model.selectService(null)}>
-      ← All endpoints
+      {trans().__('← All endpoints')}
     </button>
   );
   if (!record) {
     return (
       <div className="pai-Detail">
         {back}
-        <div className="pai-Empty">Loading {detail.name}…</div>
+        <div className="pai-Empty">{trans().__('Loading %1…', detail.name)}</div>
       </div>
     );
   }
@@ -170,55 +248,55 @@ function ServiceDetailView(props: {
       <div className="pai-Row-meta">
         <code className="pai-Endpoint">{record.endpoint}</code>
       </div>
-      <Section title="Traffic">
+      <Section title={trans().__('Traffic')}>
         <TrafficSplit versions={record.versions} />
       </Section>
-      <Section title="Actions">
+      <Section title={trans().__('Actions')}>
         <div className="pai-Actions">
-          {active && rollout?.state === 'running' ? (
+          {allowed(record, 'pause', active && rollout?.state === 'running') ? (
             <button
               className="jp-Button jp-mod-styled"
               disabled={busy}
               onClick={() => void runAction(model, record.name, 'pause')}
             >
-              Pause
+              {trans().__('Pause')}
             </button>
           ) : null}
-          {active && rollout?.state === 'paused' ? (
+          {allowed(record, 'resume', active && rollout?.state === 'paused') ? (
             <button
               className="jp-Button jp-mod-styled"
               disabled={busy}
               onClick={() => void runAction(model, record.name, 'resume')}
             >
-              Resume
+              {trans().__('Resume')}
             </button>
           ) : null}
-          {active ? (
-            <>
-              <button
-                className="jp-Button jp-mod-styled jp-mod-accept"
-                disabled={busy}
-                onClick={() => void runAction(model, record.name, 'promote')}
-              >
-                Promote
-              </button>
-              <button
-                className="jp-Button jp-mod-styled jp-mod-warn"
-                disabled={busy}
-                onClick={() => void runAction(model, record.name, 'abort')}
-              >
-                Abort
-              </button>
-            </>
+          {allowed(record, 'promote', active) ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-accept"
+              disabled={busy}
+              onClick={() => void runAction(model, record.name, 'promote')}
+            >
+              {trans().__('Promote')}
+            </button>
+          ) : null}
+          {allowed(record, 'abort', active) ? (
+            <button
+              className="jp-Button jp-mod-styled jp-mod-warn"
+              disabled={busy}
+              onClick={() => void runAction(model, record.name, 'abort')}
+            >
+              {trans().__('Abort')}
+            </button>
           ) : null}
         </div>
-        {versions.length > 1 ? (
+        {versions.length > 1 && allowed(record, 'rollback', true) ? (
           <div className="pai-Actions">
             <label className="pai-Rollback-label">
-              Roll back to
+              {trans().__('Roll back to')}
               <select
                 className="jp-mod-styled pai-Rollback-select"
-                aria-label="Version to roll back to"
+                aria-label={trans().__('Version to roll back to')}
                 value={rollbackTo ?? ''}
                 onChange={e => setTarget(Number(e.target.value))}
               >
@@ -237,20 +315,20 @@ function ServiceDetailView(props: {
                 rollbackTo !== null && void runRollback(model, record.name, rollbackTo)
               }
             >
-              Roll back
+              {trans().__('Roll back')}
             </button>
           </div>
         ) : null}
       </Section>
-      <Section title="Versions">
+      <Section title={trans().__('Versions')}>
         <table className="pai-Table">
           <thead>
             <tr>
-              <th>ver</th>
-              <th>state</th>
-              <th>traffic</th>
-              <th>instances</th>
-              <th>processor</th>
+              <th>{trans().__('ver')}</th>
+              <th>{trans().__('state')}</th>
+              <th>{trans().__('traffic')}</th>
+              <th>{trans().__('instances')}</th>
+              <th>{trans().__('processor')}</th>
             </tr>
           </thead>
           <tbody>
@@ -270,23 +348,27 @@ function ServiceDetailView(props: {
           </tbody>
         </table>
       </Section>
-      <Section title="Per-version metrics">
-        <LineChart title="QPS" yFloor={0} series={seriesBy(detail.points, p => p.qps)} />
+      <Section title={trans().__('Per-version metrics')}>
         <LineChart
-          title="p95 latency"
+          title={trans().__('QPS')}
+          yFloor={0}
+          series={seriesBy(detail.points, p => p.qps)}
+        />
+        <LineChart
+          title={trans().__('p95 latency')}
           unit=" ms"
           yFloor={0}
           series={seriesBy(detail.points, p => p.p95_ms)}
         />
         <LineChart
-          title="error rate"
+          title={trans().__('error rate')}
           yFloor={0}
           unit="%"
           series={seriesBy(detail.points, p => p.error_rate * 100)}
         />
       </Section>
       {rollout ? (
-        <Section title="Rollout">
+        <Section title={trans().__('Rollout')}>
           <RolloutTimeline rollout={rollout} />
         </Section>
       ) : null}
@@ -296,12 +378,12 @@ function ServiceDetailView(props: {
         now={model.now}
         versions={versions.map(v => v.version)}
       />
-      <Section title="Autoscaler">
+      <Section title={trans().__('Autoscaler')}>
         <KeyValues
           rows={Object.entries(record.autoscaler).map(([k, v]): [string, string] => [k, String(v)])}
         />
         {scaling.length === 0 ? (
-          <div className="pai-Empty">No scaling events yet.</div>
+          <div className="pai-Empty">{trans().__('No scaling events yet.')}</div>
         ) : (
           <ul className="pai-Events">
             {scaling.map(e => (
@@ -312,7 +394,7 @@ function ServiceDetailView(props: {
           </ul>
         )}
       </Section>
-      <Section title="Events">
+      <Section title={trans().__('Events')}>
         <ul className="pai-Events" data-testid="pai-service-events">
           {detail.events
             .slice(-12)

@@ -5,6 +5,7 @@ import React, { useEffect, useState } from 'react';
 
 import { PaiApi, PaiApiError } from '../api';
 import { age } from '../format';
+import { trans } from '../i18n';
 import { DataFingerprint, Lineage } from '../tokens';
 import { KeyValues, Section } from './common';
 
@@ -34,49 +35,58 @@ function size(bytes: number): string {
 
 function fingerprintText(fp: DataFingerprint | null): string {
   if (!fp) {
-    return 'no fingerprint recorded';
+    return trans().__('no fingerprint recorded');
   }
-  const state = fp.complete ? '' : ` (sampled: ${fp.sampled?.why ?? 'partial'})`;
-  return `${fp.uri} · ${fp.objects} object${fp.objects === 1 ? '' : 's'}, ${size(fp.bytes)} · ${short(fp.digest)}${state}`;
+  const state = fp.complete
+    ? ''
+    : ` ${trans().__('(sampled: %1)', fp.sampled?.why ?? trans().__('partial'))}`;
+  const objects = trans()._n('%1 object', '%1 objects', fp.objects);
+  return `${fp.uri} · ${objects}, ${size(fp.bytes)} · ${short(fp.digest)}${state}`;
 }
 
 export function lineageRows(data: Lineage, now: number): [string, React.ReactNode][] {
   const rows: [string, React.ReactNode][] = [];
   if (data.model) {
+    const files = Object.keys(data.model.files).length;
     rows.push([
-      'model',
+      trans().__('model'),
       <span title={data.model.uri}>
-        <code>{short(data.model.sha256)}</code> · {Object.keys(data.model.files).length} file(s)
-        {data.model.hashed_in_full ? '' : ' (large files by size and ETag)'}
+        <code>{short(data.model.sha256)}</code> · {trans()._n('%1 file', '%1 files', files)}
+        {data.model.hashed_in_full ? '' : ` ${trans().__('(large files by size and ETag)')}`}
       </span>
     ]);
   }
   if (!data.job) {
-    rows.push(['job', 'unknown: not deployed from a pai-jupyter job']);
+    rows.push([trans().__('job'), trans().__('unknown: not deployed from a pai-jupyter job')]);
   } else {
     rows.push([
-      'job',
+      trans().__('job'),
       <span>
         <code>{data.job.id}</code> {data.job.name ?? ''} · {data.job.state ?? '?'}
       </span>
     ]);
     const code = data.code;
     rows.push([
-      'commit',
+      trans().__('commit'),
       code?.commit ? (
         <span title={code.commit}>
           <code>{short(code.commit)}</code> <code>{code.ref}</code>
-          {code.ref_present === false ? ' (ref gone from the repo)' : ''}
-          {code.pushed_to ? ` · pushed to ${code.pushed_to}` : ''}
+          {code.ref_present === false ? ` ${trans().__('(ref gone from the repo)')}` : ''}
+          {code.pushed_to ? ` · ${trans().__('pushed to %1', code.pushed_to)}` : ''}
         </span>
       ) : (
-        'no commit recorded'
+        trans().__('no commit recorded')
       )
     ]);
     if (code?.commit) {
+      const base = trans().__(
+        '%1 on %2',
+        short(code.base),
+        code.branch ?? trans().__('(detached)')
+      );
       rows.push([
-        'base',
-        `${short(code.base)} on ${code.branch ?? '(detached)'}${code.dirty ? ', uncommitted changes included' : ''}`
+        trans().__('base'),
+        code.dirty ? trans().__('%1, uncommitted changes included', base) : base
       ]);
     }
     const env = data.environment;
@@ -85,40 +95,42 @@ export function lineageRows(data: Lineage, now: number): [string, React.ReactNod
         .map(([k, v]) => `${k} ${v}`)
         .join(', ');
       rows.push([
-        'environment',
+        trans().__('environment'),
         `Python ${env.python ?? '?'}${frameworks ? `; ${frameworks}` : ''}`
       ]);
     }
     const inputs = Object.entries(data.data ?? {});
     if (inputs.length === 0) {
-      rows.push(['data', 'no --data inputs']);
+      rows.push([trans().__('data'), trans().__('no --data inputs')]);
     }
     for (const [channel, fp] of inputs) {
-      rows.push([`data ${channel}`, fingerprintText(fp)]);
+      rows.push([trans().__('data %1', channel), fingerprintText(fp)]);
     }
     if (data.spec) {
       const spec = data.spec;
-      rows.push([
-        'spec',
-        `${spec.framework ?? '?'} · ${spec.workers ?? '?'} worker(s) · ${spec.workdir ? `${spec.workdir}/` : ''}${spec.entry ?? ''}`
-      ]);
+      const workers =
+        spec.workers === undefined
+          ? trans().__('? workers')
+          : trans()._n('%1 worker', '%1 workers', spec.workers);
+      const entry = `${spec.workdir ? `${spec.workdir}/` : ''}${spec.entry ?? ''}`;
+      rows.push([trans().__('spec'), `${spec.framework ?? '?'} · ${workers} · ${entry}`]);
     }
   }
   if (data.service) {
     const rollout = data.rollout;
     rows.push([
-      'rollout',
+      trans().__('rollout'),
       rollout
         ? `v${rollout.from_version} → v${rollout.to_version} ${rollout.state} (${rollout.plan.map(w => `${w}%`).join(' → ')}), ${age(rollout.started_at, now)}`
         : data.version?.number === 1
-          ? 'created with the service'
-          : 'no rollout recorded'
+          ? trans().__('created with the service')
+          : trans().__('no rollout recorded')
     ]);
     rows.push([
-      'deployed by',
+      trans().__('deployed by'),
       data.deployed
         ? `${data.deployed.user}@${data.deployed.host}, ${age(data.deployed.at, now)}`
-        : 'unknown'
+        : trans().__('unknown')
     ]);
   }
   return rows;
@@ -166,17 +178,17 @@ export function LineageSection(props: {
   const current = result?.key === key ? result : null;
 
   return (
-    <Section title="Lineage">
+    <Section title={trans().__('Lineage')}>
       {props.versions && props.versions.length > 1 ? (
         <label className="pai-Rollback-label">
-          Version
+          {trans().__('Version')}
           <select
             className="jp-mod-styled"
-            aria-label="Version whose lineage to show"
+            aria-label={trans().__('Version whose lineage to show')}
             value={version ?? ''}
             onChange={e => setVersion(e.target.value ? Number(e.target.value) : null)}
           >
-            <option value="">serving</option>
+            <option value="">{trans().__('serving')}</option>
             {props.versions.map(v => (
               <option key={v} value={v}>
                 v{v}
@@ -186,11 +198,13 @@ export function LineageSection(props: {
         </label>
       ) : null}
       {current === null ? (
-        <div className="pai-Empty">Loading lineage…</div>
+        <div className="pai-Empty">{trans().__('Loading lineage…')}</div>
       ) : current.data ? (
         <KeyValues testId="pai-lineage" rows={lineageRows(current.data, now)} />
       ) : (
-        <div className="pai-Empty">Lineage unavailable: {current.error}</div>
+        <div className="pai-Empty">
+          {trans().__('Lineage unavailable: %1', current.error ?? '')}
+        </div>
       )}
     </Section>
   );

@@ -3,14 +3,33 @@
 import React from 'react';
 
 import { clock, percent } from '../format';
+import { trans } from '../i18n';
 import { RolloutRecord } from '../tokens';
 import { StateBadge } from './common';
 
 const FIGURE_NAMES: Record<string, (v: number) => string> = {
-  requests: v => `${v} req`,
-  p95_ms: v => `p95 ${Number(v.toPrecision(3))} ms`,
-  error_rate: v => `err ${percent(v * 100)}`
+  requests: v => trans().__('%1 req', v),
+  p95_ms: v => trans().__('p95 %1 ms', Number(v.toPrecision(3))),
+  error_rate: v => trans().__('err %1', percent(v * 100))
 };
+
+/** The words shown for a step's status (the data attribute keeps the raw value). */
+function statusText(status: string): string {
+  switch (status) {
+    case 'passed':
+      return trans().__('passed');
+    case 'failed':
+      return trans().__('failed');
+    case 'paused':
+      return trans().__('paused');
+    case 'baking':
+      return trans().__('baking');
+    case 'pending':
+      return trans().__('pending');
+    default:
+      return status;
+  }
+}
 
 /** Gate figures as one line: "new: 42 req, p95 3.1 ms, err 0% · old: ...". */
 function figureText(figures: Record<string, unknown>): string {
@@ -35,7 +54,8 @@ export function RolloutTimeline(props: { rollout: RolloutRecord }): JSX.Element 
   return (
     <div className="pai-Rollout" data-testid="pai-rollout" data-state={r.state}>
       <div className="pai-Row-meta">
-        v{r.from_version} → v{r.to_version} · plan {r.plan.map(w => `${w}%`).join(' → ')} ·{' '}
+        v{r.from_version} → v{r.to_version} ·{' '}
+        {trans().__('plan %1', r.plan.map(w => `${w}%`).join(' → '))} ·{' '}
         <StateBadge state={r.state} />
       </div>
       <ol className="pai-Timeline">
@@ -49,7 +69,7 @@ export function RolloutTimeline(props: { rollout: RolloutRecord }): JSX.Element 
           return (
             <li key={i} className={`pai-Timeline-step pai-Timeline-${status}`} data-result={status}>
               <span className="pai-Timeline-weight">{weight}%</span>
-              <span className="pai-Timeline-status">{status}</span>
+              <span className="pai-Timeline-status">{statusText(status)}</span>
               {step ? <span className="pai-Timeline-time">{clock(step.started_at)}</span> : null}
               {figures.length ? (
                 <span className="pai-Timeline-figures">{figureText(step?.figures ?? {})}</span>

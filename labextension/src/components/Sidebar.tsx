@@ -1,17 +1,22 @@
-// The PAI sidebar: a header (connection state), two tabs, and the panel of the tab.
+// The PAI sidebar: a header (connection state), the tabs, and the panel of the tab.
 import React from 'react';
 
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 
+import { trans } from '../i18n';
 import { PaiModel, Tab } from '../model';
 import { NoticeBar } from './common';
+import { ComparePanel } from './ComparePanel';
 import { EndpointsPanel } from './EndpointsPanel';
 import { JobsPanel } from './JobsPanel';
 
-const TABS: [Tab, string][] = [
-  ['jobs', 'Jobs'],
-  ['endpoints', 'Endpoints']
-];
+function tabs(): [Tab, string][] {
+  return [
+    ['jobs', trans().__('Jobs')],
+    ['endpoints', trans().__('Endpoints')],
+    ['compare', trans().__('Compare')]
+  ];
+}
 
 function SidebarBody(props: { model: PaiModel }): JSX.Element {
   const { model } = props;
@@ -21,13 +26,17 @@ function SidebarBody(props: { model: PaiModel }): JSX.Element {
         <span className="pai-Header-title">PAI</span>
         <span
           className={`pai-Live ${model.connected ? 'pai-Live-on' : 'pai-Live-off'}`}
-          title={model.connected ? 'Live: updates are pushed by the server' : 'Reconnecting…'}
+          title={
+            model.connected
+              ? trans().__('Live: updates are pushed by the server')
+              : trans().__('Reconnecting…')
+          }
         >
-          {model.connected ? 'live' : 'offline'}
+          {model.connected ? trans().__('live') : trans().__('offline')}
         </span>
       </div>
       <div className="pai-Tabs" role="tablist">
-        {TABS.map(([tab, label]) => (
+        {tabs().map(([tab, label]) => (
           <button
             key={tab}
             role="tab"
@@ -41,10 +50,23 @@ function SidebarBody(props: { model: PaiModel }): JSX.Element {
       </div>
       <NoticeBar model={model} />
       <div className="pai-Panel">
-        {model.tab === 'jobs' ? <JobsPanel model={model} /> : <EndpointsPanel model={model} />}
+        <TabPanel model={model} />
       </div>
     </div>
   );
+}
+
+function TabPanel(props: { model: PaiModel }): JSX.Element | null {
+  switch (props.model.tab) {
+    case 'jobs':
+      return <JobsPanel model={props.model} />;
+    case 'endpoints':
+      return <EndpointsPanel model={props.model} />;
+    case 'compare':
+      return <ComparePanel model={props.model} />;
+    default:
+      return null;
+  }
 }
 
 export class PaiSidebar extends ReactWidget {

@@ -2,6 +2,7 @@
 import React from 'react';
 
 import { percent } from '../format';
+import { trans } from '../i18n';
 import { VersionRecord } from '../tokens';
 
 export function versionColour(version: number): number {
@@ -10,7 +11,8 @@ export function versionColour(version: number): number {
 
 export function TrafficSplit(props: { versions: VersionRecord[]; compact?: boolean }): JSX.Element {
   const live = props.versions.filter(v => v.weight > 0).sort((a, b) => a.version - b.version);
-  const label = live.map(v => `v${v.version} ${percent(v.weight)}`).join(' · ') || 'no traffic';
+  const label =
+    live.map(v => `v${v.version} ${percent(v.weight)}`).join(' · ') || trans().__('no traffic');
   return (
     <div className="pai-Split" data-testid="pai-traffic-split" data-split={label} title={label}>
       <div className="pai-Split-bar">
