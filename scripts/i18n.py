@@ -67,7 +67,7 @@ def extract_ts(root: Path = SOURCES_TS) -> list[Message]:
     found: list[Message] = []
     for path in sorted([*root.rglob("*.ts"), *root.rglob("*.tsx")]):
         text = path.read_text(encoding="utf-8")
-        where = str(path.relative_to(REPO))
+        where = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
         for match in _TS_PLURAL.finditer(text):
             if not _in_comment(text, match.start()):
                 line = text.count("\n", 0, match.start()) + 1
@@ -192,16 +192,18 @@ def cmd_compile() -> int:
     return 0
 
 
-def problems() -> list[str]:
-    """What `check` reports; empty when every message is translated and compiled."""
+def problems(messages: list[Message] | None = None) -> list[str]:
+    """What `check` reports (for these messages, default: the sources'); empty when all is well."""
     out: list[str] = []
-    messages = extract()
+    messages = extract() if messages is None else messages
     for lang in LANGUAGES:
         catalog = read_catalog(lang)
         for m in messages:
             msgid = (m.msgid, m.plural) if m.plural else m.msgid
             if catalog.get(msgid) is None:
-                out.append(f"{lang}: {m.where}: {m.msgid!r} is not in {po_path(lang).relative_to(REPO)} (run extract)")
+                out.append(
+                    f"{lang}: {m.where}: {m.msgid!r} is not in {po_path(lang).relative_to(REPO)} (run extract)"
+                )
         for msgid in untranslated(catalog):
             out.append(f"{lang}: {msgid!r} has no translation")
         mo, text = compiled(lang)
