@@ -148,3 +148,99 @@ test('the sidebar, its tab and its selected job come back after a reload', async
     'true'
   );
 });
+
+test.describe('in Simplified Chinese', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      '@jupyterlab/translation-extension:plugin': { locale: 'zh_CN' }
+    },
+    // galata's default waits for a tab named 'Launcher', which is '启动页' here.
+    waitForApplication: async ({ baseURL }, use) => {
+      await use(async page => {
+        await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+        await page.getByRole('tab', { name: '启动页' }).waitFor();
+      });
+    }
+  });
+
+  test('with the zh-CN locale the sidebar and its notifications are in Chinese', async ({
+    page
+  }) => {
+    // JupyterLab itself switched (its zh-CN language pack), and so does the sidebar (our catalogue).
+    await expect(page.locator('.lm-MenuBar-itemLabel').first()).toHaveText('文件');
+    const sidebar = await openSidebar(page);
+    await expect(sidebar.locator('.pai-Tab')).toHaveText(['任务', '服务', '对比']);
+    await expect(sidebar.locator('.pai-Live-on')).toHaveText('实时');
+    await expect(page.locator('.jp-SideBar [data-id="pai-jupyter-sidebar"]')).toHaveAttribute(
+      'title',
+      'PAI：任务和服务'
+    );
+
+    const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'zh-run', '2');
+    const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+    await expect(row).toBeVisible({ timeout: 30_000 });
+    const toast = toasts(page, 'zh-run');
+    await expect(toast).toContainText('任务 zh-run 已成功。', { timeout: 60_000 });
+    await toast.getByRole('button', { name: '在 PAI 侧边栏中打开' }).click();
+    const detail = sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`);
+    await expect(detail).toBeVisible();
+    await expect(detail.getByRole('button', { name: '← 所有任务' })).toBeVisible();
+  });
+});
+
+test.describe('in Notebook 7', () => {
+  test.use({ autoGoto: false });
+
+  test('the tree and notebook pages load the extension and the sidebar works', async ({
+    browser,
+    baseURL
+  }) => {
+    test.setTimeout(180_000);
+    const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'nb7-run', '2');
+    const context = await browser.newContext();
+    const nb = await context.newPage();
+    try {
+      for (const path of ['tree', 'notebooks/pai-nb7.ipynb']) {
+        if (path.startsWith('notebooks/')) {
+          const created = await nb.request.put(`${baseURL}/api/contents/pai-nb7.ipynb`, {
+            data: {
+              type: 'notebook',
+              content: {
+                cells: [],
+                // A kernelspec, so the page starts the kernel without asking which one.
+                metadata: {
+                  kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+                },
+                nbformat: 4,
+                nbformat_minor: 5
+              }
+            }
+          });
+          expect(created.ok()).toBe(true);
+        }
+        await nb.goto(`${baseURL}/${path}`);
+        await expect(nb.locator('#main-panel')).toBeVisible({ timeout: 60_000 });
+        // No ILabShell here: the panel is in Notebook's left area, opened from the palette.
+        await expect(nb.locator('#pai-jupyter-sidebar')).toBeAttached({ timeout: 60_000 });
+        await nb.keyboard.press('Escape');
+        await nb.keyboard.press('Control+Shift+C');
+        const palette = nb.locator('.lm-CommandPalette');
+        await expect(palette).toBeVisible();
+        await palette.locator('input').fill('PAI: Show Jobs');
+        await palette.locator('.lm-CommandPalette-item', { hasText: 'PAI: Show Jobs' }).click({
+          timeout: 30_000
+        });
+        const sidebar = nb.locator('#pai-jupyter-sidebar');
+        await expect(sidebar).toBeVisible();
+        await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+        const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+        await row.click({ timeout: 30_000 });
+        await expect(sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`)).toBeVisible();
+        await sidebar.getByRole('button', { name: '← All jobs' }).click({ timeout: 30_000 });
+      }
+    } finally {
+      await context.close();
+    }
+  });
+});
