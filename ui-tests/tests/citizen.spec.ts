@@ -69,6 +69,12 @@ test.describe('settings', () => {
       frames.received.filter(f => f.data.type === 'metrics' && f.data.topic === `job:${job.id}`);
     await expect.poll(() => metrics().length, { timeout: 30_000 }).toBeGreaterThan(2);
 
+    // charts: the job's detail draws the charts named (loss, throughput, CPU + memory by default).
+    const detail = sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`);
+    await expect(detail.locator('.pai-Chart')).toHaveCount(4);
+    await setSetting(page, 'charts', ['loss']);
+    await expect(detail.locator('.pai-Chart')).toHaveCount(1);
+
     // refreshSeconds: the subscription carries it and the server pushes at that pace.
     await setSetting(page, 'refreshSeconds', 4);
     await expect
@@ -243,4 +249,55 @@ test.describe('in Notebook 7', () => {
       await context.close();
     }
   });
+});
+
+test('the push socket reconnects, says so meanwhile, and logs a malformed message instead of failing', async ({
+  page
+}) => {
+  const routes: { send: (m: string) => void; close: () => Promise<void> }[] = [];
+  await page.routeWebSocket(/\/pai\/api\/push/, ws => {
+    ws.connectToServer(); // a real connection, forwarded both ways
+    routes.push({ send: m => ws.send(m), close: () => ws.close() });
+  });
+  const warnings: string[] = [];
+  page.on('console', m => {
+    if (m.type() === 'warning') {
+      warnings.push(m.text());
+    }
+  });
+  await page.reload();
+  const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'reconnect-run', '20');
+  const sidebar = await openSidebar(page);
+  const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+  await expect(row).toBeVisible({ timeout: 30_000 });
+
+  // Malformed frames from "the server": logged, the sidebar stays live and keeps updating.
+  routes[routes.length - 1].send('{not json');
+  routes[routes.length - 1].send('{"no": "type"}');
+  await expect.poll(() => warnings.filter(w => w.includes('pai-jupyter: ignored')).length).toBe(2);
+  await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+
+  // Drop the connection: the notice says it is reconnecting (watched in the page, it lasts about a second).
+  await page.evaluate(() => {
+    const w = window as unknown as { paiSawReconnecting?: boolean };
+    w.paiSawReconnecting = false;
+    new MutationObserver(() => {
+      const notice = document.querySelector('#pai-jupyter-sidebar .pai-Notice');
+      if (notice?.textContent?.includes('Reconnecting to the PAI server extension')) {
+        w.paiSawReconnecting = true;
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  const before = routes.length;
+  await routes[before - 1].close();
+  await expect
+    .poll(() =>
+      page.evaluate(() => (window as { paiSawReconnecting?: boolean }).paiSawReconnecting)
+    )
+    .toBe(true);
+  // ... and reconnects by itself, resubscribes, and the notice goes away.
+  await expect.poll(() => routes.length).toBeGreaterThan(before);
+  await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+  await expect(sidebar.locator('.pai-Notice')).toHaveCount(0);
+  await expect(row.locator('.pai-Badge')).toHaveText('Succeeded', { timeout: 60_000 });
 });
