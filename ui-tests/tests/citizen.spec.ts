@@ -3,8 +3,9 @@
 // reload. Real jobs on the local backend, real push socket.
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Page, WebSocket } from '@playwright/test';
+import * as path from 'path';
 
-import { openSidebar, runSetup } from './helpers';
+import { IMAGES, openSidebar, runSetup } from './helpers';
 
 const PLUGIN = 'pai-jupyter:sidebar';
 
@@ -123,6 +124,7 @@ test('a job that ends raises a notification whose action opens it; notifications
 
   const toast = toasts(page, 'loud-run');
   await expect(toast).toContainText('Job loud-run succeeded.', { timeout: 60_000 });
+  await toast.screenshot({ path: path.join(IMAGES, 'notification-job.png') });
   await toast.getByRole('button', { name: 'Open in PAI sidebar' }).click();
   await expect(sidebar).toBeVisible();
   await expect(sidebar.locator(`.pai-Detail[data-job-id="${loud.id}"]`)).toBeVisible();
@@ -300,4 +302,32 @@ test('the push socket reconnects, says so meanwhile, and logs a malformed messag
   await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
   await expect(sidebar.locator('.pai-Notice')).toHaveCount(0);
   await expect(row.locator('.pai-Badge')).toHaveText('Succeeded', { timeout: 60_000 });
+});
+
+test('a rollout that breaches its latency gate reverts for real; the notification opens the endpoint', async ({
+  page
+}) => {
+  test.setTimeout(180_000);
+  const sidebar = await openSidebar(page);
+  const name = `gate-${Date.now().toString(36)}`;
+  // v1, then a v2 that answers ~10x slower, with steady load and the default p95 gate.
+  runSetup('start-bad-rollout', name);
+  await sidebar.locator('.pai-Tab').nth(1).click();
+  await expect(sidebar.locator(`.pai-Row[data-service="${name}"]`)).toBeVisible({
+    timeout: 30_000
+  });
+  await page.sidebar.openTab('filebrowser');
+
+  const toast = toasts(page, name);
+  await expect(toast).toContainText(`Rollout of ${name} reverted to version 1.`, {
+    timeout: 120_000
+  });
+  await expect(toast).toContainText('p95');
+  await toast.screenshot({ path: path.join(IMAGES, 'notification-revert.png') });
+  await toast.getByRole('button', { name: 'Open in PAI sidebar' }).click();
+  const detail = sidebar.locator(`.pai-Detail[data-service="${name}"]`);
+  await expect(detail).toBeVisible();
+  await expect(detail.getByTestId('pai-traffic-split')).toHaveAttribute('data-split', 'v1 100%');
+  await expect(detail.getByTestId('pai-rollout')).toHaveAttribute('data-state', 'failed');
+  await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-revert.png') });
 });
