@@ -99,6 +99,8 @@ export interface CompareState {
 export interface Notice {
   message: string;
   hint: string | null;
+  /** Set on the notice that the socket is down (cleared when it reconnects). */
+  offline?: boolean;
 }
 
 /** The x a point is charted at: its step for reported metrics, its time for system samples. */
@@ -163,6 +165,11 @@ export class PaiModel {
   connected = false;
   /** The push socket: `reconnecting` (with backoff) after it was lost or never answered. */
   connection: ConnectionState = 'connecting';
+  /** The newest jobs and the services as last pushed, unfiltered (notifications compare them). */
+  pushed: { jobs: JobRecord[] | null; services: ServiceRecord[] | null } = {
+    jobs: null,
+    services: null
+  };
   /** The job list's rows: pages fetched so far, newest first, kept current by pushes. */
   jobs: JobRecord[] | null = null;
   jobList: ListState = emptyList();
@@ -228,7 +235,7 @@ export class PaiModel {
   /** Put back the tab and the selected item of an earlier session (the state DB's copy). */
   restore(state: { tab?: Tab; job?: string | null; service?: string | null }): void {
     if (state.tab) {
-      this.tab = state.tab;
+      this.setTab(state.tab);
     }
     if (state.job) {
       this.selectJob(state.job);
@@ -680,6 +687,7 @@ export class PaiModel {
       const seconds = Math.max(1, Math.round((connection.retryAt - Date.now()) / 1000));
       const failures = connection.failures;
       const offline: Notice = {
+        offline: true,
         message:
           failures >= FAILURES_BEFORE_OFFLINE
             ? trans().__('The PAI server extension does not answer; reconnecting…')
@@ -739,6 +747,7 @@ export class PaiModel {
   private _handle(message: PushMessage): void {
     switch (message.type) {
       case 'jobs':
+        this.pushed = { ...this.pushed, jobs: message.jobs };
         this._pushedJobs(message.jobs);
         if (
           message.total !== undefined &&
@@ -797,6 +806,7 @@ export class PaiModel {
         }
         break;
       case 'services':
+        this.pushed = { ...this.pushed, services: message.services };
         this._pushedServices(message.services);
         break;
       case 'service':

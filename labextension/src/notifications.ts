@@ -1,8 +1,8 @@
 // JupyterLab notifications for what happens while nobody watches the sidebar:
 // a job ends (succeeded, failed, stopped), a spot instance is reclaimed and the
 // job resubmitted, a rollout completes or reverts. Driven by the lists the push
-// socket already keeps current in the model (no second poller): each change of
-// `model.jobs` / `model.services` is compared with the previous one. The first
+// socket already keeps current in the model (no second poller): each new
+// `model.pushed.jobs` / `.services` is compared with the previous one. The first
 // list seen is the baseline, so what ended before the page loaded stays quiet.
 import { Notification } from '@jupyterlab/apputils';
 
@@ -35,7 +35,8 @@ export class JobNotifier {
   }
 
   private _onChanged = (): void => {
-    const { jobs, services, settings } = this._model;
+    const { settings } = this._model;
+    const { jobs, services } = this._model.pushed;
     if (jobs && jobs !== this._jobs) {
       const before = this._jobs;
       this._jobs = jobs;

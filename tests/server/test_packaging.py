@@ -39,6 +39,28 @@ def test_prebuilt_labextension_is_complete() -> None:
     assert meta["name"] == path["dest"] == "pai-jupyter"
     assert (built / meta["jupyterlab"]["_build"]["load"]).is_file()
     assert (built / "static" / "style.js").is_file()  # pyproject's ensured target
+    # The settings schema (Settings Editor) and install.json (the extension manager's "installed with pip").
+    schema = json.loads((built / "schemas" / "pai-jupyter" / "sidebar.json").read_text())
+    assert set(schema["properties"]) == {"refreshSeconds", "defaultTab", "notifications", "charts"}
+    assert json.loads((built / "install.json").read_text()) == json.loads((REPO / "install.json").read_text())
+
+
+def test_extension_template_metadata() -> None:
+    """install.json and the discovery metadata as the JupyterLab extension template writes them."""
+    install = json.loads((REPO / "install.json").read_text())
+    assert install["packageManager"] == "python" and install["packageName"] == "pai-jupyter"
+    assert "pai-jupyter" in install["uninstallInstructions"]
+    lab = json.loads((REPO / "labextension" / "package.json").read_text())["jupyterlab"]
+    assert lab["discovery"] == {"server": {"managers": ["pip"], "base": {"name": "pai-jupyter"}}}
+    assert lab["schemaDir"] == "schema"
+    schema = json.loads((REPO / "labextension" / "schema" / "sidebar.json").read_text())
+    defaults = {name: prop["default"] for name, prop in schema["properties"].items()}
+    assert defaults == {
+        "refreshSeconds": 1,
+        "defaultTab": "jobs",
+        "notifications": True,
+        "charts": ["loss", "throughput", "gpu"],
+    }
 
 
 @pytest.mark.slow
@@ -93,5 +115,12 @@ def test_the_wheel_ships_the_prebuilt_labextension_and_the_server_config(tmp_pat
         assert labext + meta["jupyterlab"]["_build"]["load"] in names
         assert labext + "static/style.js" in names
         config = json.loads(zf.read(data + "etc/jupyter/jupyter_server_config.d/pai_jupyter.json"))
+        assert json.loads(zf.read(labext + "install.json"))["packageName"] == "pai-jupyter"
+        assert labext + "schemas/pai-jupyter/sidebar.json" in names
+        entry_points = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert config["ServerApp"]["jpserver_extensions"]["pai_jupyter"] is True
     assert "pai_jupyter/server/extension.py" in names
+    # The translations: JupyterLab's catalogue (found by the jupyterlab.locale entry point) and gettext's.
+    assert "pai_jupyter/locale/zh_CN/LC_MESSAGES/pai_jupyter.json" in names
+    assert "pai_jupyter/locale/zh_CN/LC_MESSAGES/pai_jupyter.mo" in names
+    assert "[jupyterlab.locale]\npai_jupyter = pai_jupyter" in entry_points

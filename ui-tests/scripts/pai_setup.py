@@ -8,6 +8,9 @@
                 short bakes) with steady traffic from a background load process.
 ``submit-quick-job NAME S``  a real job NAME that reports a loss every 0.5 s for S seconds
                 and then succeeds (for notifications of a job that ends).
+``start-bad-rollout NAME``  deploy version 1 of NAME, then roll out a version 2 that answers about
+                ten times slower (same signature) behind the default gates, with steady load:
+                the p95 gate is breached and the rollout reverts, for real.
 ``advise ID``   record on job ID the advice the runner gives a GPU job whose GPUs idle at
                 ~40 % (input-bound); these machines have no GPU to produce it for real.
 ``load NAME S`` send requests to NAME for S seconds (the background load itself).
@@ -89,8 +92,13 @@ SERVICE = "digits-svc"
 N_IN = 16
 
 
-def _onnx_linear(path: Path, seed: int) -> Path:
-    """y = x @ W + b as a real ONNX graph (input x float32 [N, 16], output y [N, 4])."""
+def _onnx_linear(path: Path, seed: int, slow: bool = False) -> Path:
+    """y = x @ W + b as a real ONNX graph (input x float32 [N, 16], output y [N, 4]).
+
+    ``slow``: the same signature and a similar answer, but the input first goes through
+    eight 2048 x 2048 matrix products (one shared weight, so the file stays small): about
+    ten times the latency, the kind of regression a latency gate is there to catch.
+    """
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -98,12 +106,25 @@ def _onnx_linear(path: Path, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     w = numpy_helper.from_array(rng.normal(size=(N_IN, 4)).astype(np.float32), "W")
     b = numpy_helper.from_array(rng.normal(size=(4,)).astype(np.float32), "b")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])]
+    initializer = [w, b]
+    if slow:
+        wide = 2048
+        up = numpy_helper.from_array(np.eye(N_IN, wide, dtype=np.float32), "up")
+        mix = numpy_helper.from_array(np.eye(wide, dtype=np.float32), "mix")
+        down = numpy_helper.from_array(np.eye(wide, N_IN, dtype=np.float32), "down")
+        chain = [helper.make_node("MatMul", ["x", "up"], ["h0"])]
+        chain += [helper.make_node("MatMul", [f"h{i}", "mix"], [f"h{i + 1}"]) for i in range(8)]
+        chain.append(helper.make_node("MatMul", ["h8", "down"], ["xs"]))
+        nodes[0].input[0] = "xs"
+        nodes = [*chain, *nodes]
+        initializer += [up, mix, down]
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])],
+        nodes,
         "linear",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", N_IN])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
-        initializer=[w, b],
+        initializer=initializer,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -144,6 +165,26 @@ def start_rollout() -> dict[str, str]:
         start_new_session=True,
     )
     service = deploy(SERVICE, model, processor="onnx", plan=plan)
+    return {"name": service.name, "weights": json.dumps(service.record.weights)}
+
+
+def start_bad_rollout(name: str) -> dict[str, str]:
+    from pai_jupyter.api.services import deploy
+    from pai_jupyter.specs.service import RolloutPlan
+
+    folder = Path(tempfile.mkdtemp(prefix="pai-ui-model-"))
+    deploy(name, _onnx_linear(folder / "good.onnx", seed=0), processor="onnx")
+    subprocess.Popen(
+        [sys.executable, __file__, "load", name, "60"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # The default gates (p95 at most 1.5 x the old version's, 5 % errors) with a short bake.
+    plan = RolloutPlan(steps=(20.0, 100.0), bake_s=6.0, min_requests=5)
+    bad = _onnx_linear(folder / "slow.onnx", seed=1, slow=True)
+    service = deploy(name, bad, processor="onnx", plan=plan)
     return {"name": service.name, "weights": json.dumps(service.record.weights)}
 
 
@@ -292,6 +333,7 @@ COMMANDS = {
     "submit-quick-job": submit_quick_job,
     "deploy-v1": deploy_v1,
     "start-rollout": start_rollout,
+    "start-bad-rollout": start_bad_rollout,
     "load": load,
     "advise": advise,
     "big-job": big_job,

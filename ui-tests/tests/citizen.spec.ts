@@ -3,8 +3,9 @@
 // reload. Real jobs on the local backend, real push socket.
 import { expect, galata, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Page, WebSocket } from '@playwright/test';
+import * as path from 'path';
 
-import { openSidebar, runSetup } from './helpers';
+import { IMAGES, openSidebar, runSetup } from './helpers';
 
 const PLUGIN = 'pai-jupyter:sidebar';
 
@@ -69,6 +70,12 @@ test.describe('settings', () => {
       frames.received.filter(f => f.data.type === 'metrics' && f.data.topic === `job:${job.id}`);
     await expect.poll(() => metrics().length, { timeout: 30_000 }).toBeGreaterThan(2);
 
+    // charts: the job's detail draws the charts named (loss, throughput, CPU + memory by default).
+    const detail = sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`);
+    await expect(detail.locator('.pai-Chart')).toHaveCount(4);
+    await setSetting(page, 'charts', ['loss']);
+    await expect(detail.locator('.pai-Chart')).toHaveCount(1);
+
     // refreshSeconds: the subscription carries it and the server pushes at that pace.
     await setSetting(page, 'refreshSeconds', 4);
     await expect
@@ -117,6 +124,7 @@ test('a job that ends raises a notification whose action opens it; notifications
 
   const toast = toasts(page, 'loud-run');
   await expect(toast).toContainText('Job loud-run succeeded.', { timeout: 60_000 });
+  await toast.screenshot({ path: path.join(IMAGES, 'notification-job.png') });
   await toast.getByRole('button', { name: 'Open in PAI sidebar' }).click();
   await expect(sidebar).toBeVisible();
   await expect(sidebar.locator(`.pai-Detail[data-job-id="${loud.id}"]`)).toBeVisible();
@@ -147,4 +155,179 @@ test('the sidebar, its tab and its selected job come back after a reload', async
     'aria-selected',
     'true'
   );
+});
+
+test.describe('in Simplified Chinese', () => {
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      '@jupyterlab/translation-extension:plugin': { locale: 'zh_CN' }
+    },
+    // galata's default waits for a tab named 'Launcher', which is '启动页' here.
+    waitForApplication: async ({ baseURL }, use) => {
+      await use(async page => {
+        await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+        await page.getByRole('tab', { name: '启动页' }).waitFor();
+      });
+    }
+  });
+
+  test('with the zh-CN locale the sidebar and its notifications are in Chinese', async ({
+    page
+  }) => {
+    // JupyterLab itself switched (its zh-CN language pack), and so does the sidebar (our catalogue).
+    await expect(page.locator('.lm-MenuBar-itemLabel').first()).toHaveText('文件');
+    const sidebar = await openSidebar(page);
+    await expect(sidebar.locator('.pai-Tab')).toHaveText(['任务', '服务', '对比']);
+    await expect(sidebar.locator('.pai-Live-on')).toHaveText('实时');
+    await expect(page.locator('.jp-SideBar [data-id="pai-jupyter-sidebar"]')).toHaveAttribute(
+      'title',
+      'PAI：任务和服务'
+    );
+
+    const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'zh-run', '2');
+    const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+    await expect(row).toBeVisible({ timeout: 30_000 });
+    const toast = toasts(page, 'zh-run');
+    await expect(toast).toContainText('任务 zh-run 已成功。', { timeout: 60_000 });
+    await toast.getByRole('button', { name: '在 PAI 侧边栏中打开' }).click();
+    const detail = sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`);
+    await expect(detail).toBeVisible();
+    await expect(detail.getByRole('button', { name: '← 所有任务' })).toBeVisible();
+  });
+});
+
+test.describe('in Notebook 7', () => {
+  test.use({ autoGoto: false });
+
+  test('the tree and notebook pages load the extension and the sidebar works', async ({
+    browser,
+    baseURL
+  }) => {
+    test.setTimeout(180_000);
+    const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'nb7-run', '2');
+    const context = await browser.newContext();
+    const nb = await context.newPage();
+    try {
+      for (const path of ['tree', 'notebooks/pai-nb7.ipynb']) {
+        if (path.startsWith('notebooks/')) {
+          const created = await nb.request.put(`${baseURL}/api/contents/pai-nb7.ipynb`, {
+            data: {
+              type: 'notebook',
+              content: {
+                cells: [],
+                // A kernelspec, so the page starts the kernel without asking which one.
+                metadata: {
+                  kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }
+                },
+                nbformat: 4,
+                nbformat_minor: 5
+              }
+            }
+          });
+          expect(created.ok()).toBe(true);
+        }
+        await nb.goto(`${baseURL}/${path}`);
+        await expect(nb.locator('#main-panel')).toBeVisible({ timeout: 60_000 });
+        // No ILabShell here: the panel is in Notebook's left area, opened from the palette.
+        await expect(nb.locator('#pai-jupyter-sidebar')).toBeAttached({ timeout: 60_000 });
+        await nb.keyboard.press('Escape');
+        await nb.keyboard.press('Control+Shift+C');
+        const palette = nb.locator('.lm-CommandPalette');
+        await expect(palette).toBeVisible();
+        await palette.locator('input').fill('PAI: Show Jobs');
+        await palette.locator('.lm-CommandPalette-item', { hasText: 'PAI: Show Jobs' }).click({
+          timeout: 30_000
+        });
+        const sidebar = nb.locator('#pai-jupyter-sidebar');
+        await expect(sidebar).toBeVisible();
+        await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+        const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+        await row.click({ timeout: 30_000 });
+        await expect(sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`)).toBeVisible();
+        await sidebar.getByRole('button', { name: '← All jobs' }).click({ timeout: 30_000 });
+      }
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+test('the push socket reconnects, says so meanwhile, and logs a malformed message instead of failing', async ({
+  page
+}) => {
+  const routes: { send: (m: string) => void; close: () => Promise<void> }[] = [];
+  await page.routeWebSocket(/\/pai\/api\/push/, ws => {
+    ws.connectToServer(); // a real connection, forwarded both ways
+    routes.push({ send: m => ws.send(m), close: () => ws.close() });
+  });
+  const warnings: string[] = [];
+  page.on('console', m => {
+    if (m.type() === 'warning') {
+      warnings.push(m.text());
+    }
+  });
+  await page.reload();
+  const job = runSetup<{ id: string; name: string }>('submit-quick-job', 'reconnect-run', '20');
+  const sidebar = await openSidebar(page);
+  const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
+  await expect(row).toBeVisible({ timeout: 30_000 });
+
+  // Malformed frames from "the server": logged, the sidebar stays live and keeps updating.
+  routes[routes.length - 1].send('{not json');
+  routes[routes.length - 1].send('{"no": "type"}');
+  await expect.poll(() => warnings.filter(w => w.includes('pai-jupyter: ignored')).length).toBe(2);
+  await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+
+  // Drop the connection: the notice says it is reconnecting (watched in the page, it lasts about a second).
+  await page.evaluate(() => {
+    const w = window as unknown as { paiSawReconnecting?: boolean };
+    w.paiSawReconnecting = false;
+    new MutationObserver(() => {
+      const notice = document.querySelector('#pai-jupyter-sidebar .pai-Notice');
+      if (notice?.textContent?.includes('Reconnecting to the PAI server extension')) {
+        w.paiSawReconnecting = true;
+      }
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+  const before = routes.length;
+  await routes[before - 1].close();
+  await expect
+    .poll(() =>
+      page.evaluate(() => (window as { paiSawReconnecting?: boolean }).paiSawReconnecting)
+    )
+    .toBe(true);
+  // ... and reconnects by itself, resubscribes, and the notice goes away.
+  await expect.poll(() => routes.length).toBeGreaterThan(before);
+  await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
+  await expect(sidebar.locator('.pai-Notice')).toHaveCount(0);
+  await expect(row.locator('.pai-Badge')).toHaveText('Succeeded', { timeout: 60_000 });
+});
+
+test('a rollout that breaches its latency gate reverts for real; the notification opens the endpoint', async ({
+  page
+}) => {
+  test.setTimeout(180_000);
+  const sidebar = await openSidebar(page);
+  const name = `gate-${Date.now().toString(36)}`;
+  // v1, then a v2 that answers ~10x slower, with steady load and the default p95 gate.
+  runSetup('start-bad-rollout', name);
+  await sidebar.locator('.pai-Tab').nth(1).click();
+  await expect(sidebar.locator(`.pai-Row[data-service="${name}"]`)).toBeVisible({
+    timeout: 30_000
+  });
+  await page.sidebar.openTab('filebrowser');
+
+  const toast = toasts(page, name);
+  await expect(toast).toContainText(`Rollout of ${name} reverted to version 1.`, {
+    timeout: 120_000
+  });
+  await expect(toast).toContainText('p95');
+  await toast.screenshot({ path: path.join(IMAGES, 'notification-revert.png') });
+  await toast.getByRole('button', { name: 'Open in PAI sidebar' }).click();
+  const detail = sidebar.locator(`.pai-Detail[data-service="${name}"]`);
+  await expect(detail).toBeVisible();
+  await expect(detail.getByTestId('pai-traffic-split')).toHaveAttribute('data-split', 'v1 100%');
+  await expect(detail.getByTestId('pai-rollout')).toHaveAttribute('data-state', 'failed');
+  await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-revert.png') });
 });

@@ -23,6 +23,7 @@ from ...api.experiments import experiment_name
 from ...config import current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...errors import PaiError, ValidationError
+from ...i18n import _
 from ...records import JOB_STATES, JobQuery
 from ..options.common import backend_option, emit, json_option
 from ..options.jobs import push_ref_option, spec_from_options, train_options
@@ -69,7 +70,7 @@ def server_stop() -> None:
     import requests
 
     requests.post(f"{info['url']}/api/v1/shutdown", headers={"Authorization": f"token {info['token']}"}, timeout=5)
-    for _ in range(100):
+    for _attempt in range(100):
         if not running_server(config.home_path):
             click.echo(f"Stopped the control plane at {info['url']} (pid {info['pid']}).")
             return
@@ -148,9 +149,11 @@ def train(
         push_ref=push_ref,
     )
     for warning in job.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(_("warning: {warning}").format(warning=warning), err=True)
     if not as_json:
-        click.echo(f"Submitted {job.id} ({job.name}) on {job.record.backend}.")
+        click.echo(
+            _("Submitted {id} ({name}) on {backend}.").format(id=job.id, name=job.name, backend=job.record.backend)
+        )
         if job.code:
             click.echo(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']})")
     if wait:
@@ -457,15 +460,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="jupyter pai", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        click.echo(_("Aborted."), err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
     except PaiError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(_("Error: {message}").format(message=exc.message), err=True)
         if exc.hint:
-            click.echo(f"  hint: {exc.hint}", err=True)
+            click.echo(_("  hint: {hint}").format(hint=exc.hint), err=True)
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -22,6 +22,7 @@ from ...api import jobs as client
 from ...api.experiments import default_experiment
 from ...config import PaiConfig, set_current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
+from ...i18n import _
 from ...records import JobRecord
 from ...specs.job import JobSpec
 from ..options.common import backend_option, join_continuation
@@ -109,7 +110,7 @@ class PaiMagics(MagicHelpers, Magics):
         if args is None:
             return None
         if not cell.strip():
-            raise UsageError("%%pai_train: the cell is empty; put the training code below the magic line")
+            raise UsageError(_("%%pai_train: the cell is empty; put the training code below the magic line"))
         if args.spec.experiment is None:
             args.spec = args.spec.with_changes(experiment=default_experiment(self.shell.user_ns))
         self._print_policy(args.spec)
@@ -124,7 +125,7 @@ class PaiMagics(MagicHelpers, Magics):
         )
         self.shell.user_ns[args.as_name] = job
         for warning in job.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(_("warning: {warning}").format(warning=warning), file=sys.stderr)
         if args.widget and self._widgets:
             from IPython.display import display
 
@@ -135,15 +136,20 @@ class PaiMagics(MagicHelpers, Magics):
                 job.wait(poll=1.0)
             return None
         print(
-            f"Submitted {job.id} ({job.name}) on {job.record.backend}: {job.spec.workers} worker(s); "
-            f"available as `{args.as_name}`."
+            _("Submitted {id} ({name}) on {backend}: {workers} worker(s); available as `{var}`.").format(
+                id=job.id, name=job.name, backend=job.record.backend, workers=job.spec.workers, var=args.as_name
+            )
         )
         if job.code:
             print(f"Code: {job.code['commit'][:12]} on {job.code['ref']} (git log {job.code['ref']}).")
         if args.wait:
             self._wait_text(job)
         else:
-            print(f"Follow it with `{args.as_name}.wait()` or `jupyter pai jobs logs {job.id} --follow`.")
+            print(
+                _("Follow it with `{var}.wait()` or `jupyter pai jobs logs {id} --follow`.").format(
+                    var=args.as_name, id=job.id
+                )
+            )
         return None
 
     def _print_policy(self, spec: JobSpec) -> None:
