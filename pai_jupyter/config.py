@@ -50,12 +50,13 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "dsw_endpoint": ("PAI_JUPYTER_DSW_ENDPOINT",),
     "backup_interval": ("PAI_JUPYTER_BACKUP_INTERVAL",),
     "backup_keep": ("PAI_JUPYTER_BACKUP_KEEP",),
+    "metrics_retention_days": ("PAI_JUPYTER_METRICS_RETENTION_DAYS",),
     "trust_pickle": ("PAI_JUPYTER_TRUST_PICKLE",),
     "job_refs": ("PAI_JUPYTER_JOB_REFS",),
     "push_job_refs": ("PAI_JUPYTER_PUSH_JOB_REFS",),
 }
 # Settings that must lie in [0, 10**9) (a typo such as a negative interval is one clear line).
-_RANGED = ("backup_interval", "backup_keep")
+_RANGED = ("backup_interval", "backup_keep", "metrics_retention_days")
 
 
 def serving_env_var(field: str) -> str:
@@ -158,6 +159,11 @@ class PaiConfig(Configurable):
         config=True
     )
 
+    metrics_retention_days = Float(
+        help="Days the raw metric points of a finished local job are kept; later they are compacted into "
+        "16-step buckets (first/min/max/last; the summary figures stay exact). 0: keep every point."
+    ).tag(config=True)
+
     # Serving
     trust_pickle = Bool(
         help="Load pickled scikit-learn models (.pkl/.joblib) without --trust-pickle. Unpickling runs code "
@@ -201,6 +207,7 @@ class PaiConfig(Configurable):
         "protocol": "https",
         "backup_interval": 3600.0,
         "backup_keep": 5,
+        "metrics_retention_days": 30.0,
         "trust_pickle": False,
         "job_refs": True,
         "push_job_refs": False,

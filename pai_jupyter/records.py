@@ -277,3 +277,57 @@ class LogChunk:
     text: str
     next_offset: int
     worker: int = 0
+
+
+@dataclass
+class MetricRange:
+    """Metric series over a range at a point budget: the points that keep each curve's shape
+    (M4, ``decisions.downsample``), the exact summary figures of every series by name
+    (``first``, ``last``, ``min``, ``max``, ``count``, ``first_step``, ``last_step``), and
+    whether any point was left out."""
+
+    points: list[MetricPoint]
+    summary: dict[str, dict[str, Any]]
+    downsampled: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": [asdict(p) for p in self.points],
+            "summary": self.summary,
+            "downsampled": self.downsampled,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricRange:
+        return cls([MetricPoint(**m) for m in data["metrics"]], data["summary"], bool(data["downsampled"]))
+
+
+@dataclass
+class JobQuery:
+    """A page of the job history: filters applied over every job, newest first.
+
+    ``q`` matches a part of the name or id (case-insensitive); ``since``/``until`` bound
+    ``created_at`` (epoch seconds); ``cursor`` is the ``next`` of the previous page (opaque),
+    ``page`` (1-based) an alternative for people."""
+
+    limit: int = 50
+    cursor: str | None = None
+    page: int | None = None
+    q: str | None = None
+    state: str | None = None
+    backend: str | None = None
+    framework: str | None = None
+    experiment: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The non-empty fields, as query parameters."""
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+@dataclass
+class JobPage:
+    jobs: list[JobRecord]
+    total: int  # jobs matching the filter over the whole history
+    next: str | None  # cursor of the next page; None on the last

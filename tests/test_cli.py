@@ -30,17 +30,23 @@ def test_train_then_inspect_with_json(pai_home: Path, tmp_path: Path) -> None:
     job_id = done["id"]
 
     listed = json.loads(pai("jobs", "list", "--json").stdout)
-    assert [j["id"] for j in listed] == [job_id]
+    assert [j["id"] for j in listed["jobs"]] == [job_id] and listed["total"] == 1 and listed["next"] is None
+    assert listed["jobs"][0]["actions"] == ["reproduce"]  # finished: no stop
     shown = json.loads(pai("jobs", "show", job_id, "--json").stdout)
     assert shown["job"]["id"] == job_id and shown["provenance"]["entry"]["sha256"]
     assert any(e["message"] == "Succeeded" for e in shown["events"])
     logs = json.loads(pai("jobs", "logs", job_id, "--worker", "1", "--json").stdout)
     assert "hello from 1" in logs["text"]
     metrics = json.loads(pai("jobs", "metrics", job_id, "--name", "loss", "--json").stdout)
-    assert [m["value"] for m in metrics if m["worker"] == 0] == [2.0, 1.0, pytest.approx(2 / 3), 0.5]
+    assert [m["value"] for m in metrics["metrics"] if m["worker"] == 0] == [2.0, 1.0, pytest.approx(2 / 3), 0.5]
+    assert metrics["summary"]["loss"]["count"] == 4 and not metrics["downsampled"]
+    every = json.loads(pai("jobs", "metrics", job_id, "--name", "loss", "--all", "--json").stdout)
+    assert sorted(m["value"] for m in every if m["worker"] == 0) == sorted(
+        m["value"] for m in metrics["metrics"] if m["worker"] == 0
+    )
 
     text = pai("jobs", "list").stdout
-    assert job_id in text and "Succeeded" in text
+    assert job_id in text and "Succeeded" in text and "Showing 1 of 1 job." in text
     assert "loss" in pai("jobs", "metrics", job_id).stdout
     assert "hello from 0" in pai("jobs", "logs", job_id, "--follow").stdout
     assert "framework python, 2 worker(s)" in pai("jobs", "show", job_id).stdout

@@ -109,6 +109,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.disposed.connect(() => notifier.dispose());
 
     void Promise.all([loadSettings(registry, model), fetchState(stateDB)]).then(([, saved]) => {
+      model.tab = model.settings.defaultTab;
       model.restore(saved);
       model.start();
       if (labShell === null && saved.open) {

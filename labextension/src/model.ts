@@ -4,8 +4,8 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { PaiApi, PaiApiError } from './api';
-import { ConnectionState, PushConnection } from './connection';
 import { decimate, merge, Point } from './chart/scale';
+import { ConnectionState, PushConnection } from './connection';
 import { trans } from './i18n';
 import {
   EnvironmentDiff,
@@ -34,10 +34,10 @@ export const PAGE_SIZE = 50;
 /** Service metric windows kept (per-version charts over the last minutes). */
 const MAX_SERVICE_POINTS = 2400;
 const MAX_EVENTS = 200;
-const FAILURES_BEFORE_OFFLINE = 3;
 const FILTER_DELAY_MS = 250;
 /** The most runs the Compare view selects at once (one theme colour each). */
 export const MAX_COMPARED = 6;
+const FAILURES_BEFORE_OFFLINE = 3;
 
 export type Series = Point[];
 
@@ -160,6 +160,8 @@ export class PaiModel {
 
   // -- state read by the components ------------------------------------------
   tab: Tab = 'jobs';
+  /** The user's settings (settings registry); the plugin keeps them current. */
+  settings: PaiSettings = { ...DEFAULT_SETTINGS };
   connected = false;
   /** The push socket: `reconnecting` (with backoff) after it was lost or never answered. */
   connection: ConnectionState = 'connecting';
@@ -192,21 +194,6 @@ export class PaiModel {
   /** Points per chart asked from the server: the widest chart's width in pixels. */
   budget = DEFAULT_BUDGET;
 
-  /** The user's settings (settings registry); the plugin keeps them current. */
-  get settings(): PaiSettings {
-    return this._settings;
-  }
-
-  set settings(value: PaiSettings) {
-    this._settings = value;
-    // The default tab applies until the user (or the restored layout) picks one.
-    if (!this._tabChosen && value.defaultTab !== this.tab) {
-      this.tab = value.defaultTab;
-      this._onTab();
-    }
-    this._emit();
-  }
-
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -221,9 +208,7 @@ export class PaiModel {
     if (this._connection || this._disposed) {
       return;
     }
-    if (this.jobs === null) {
-      this._onTab();
-    }
+    this._onTab();
     const connection = new PushConnection({
       open: () => this.api.openPush(),
       onMessage: message => this._handle(message)
@@ -264,7 +249,6 @@ export class PaiModel {
 
   // -- user actions --------------------------------------------------------------
   setTab(tab: Tab): void {
-    this._tabChosen = true;
     this.tab = tab;
     this._onTab();
     this._subscribe();
@@ -324,7 +308,13 @@ export class PaiModel {
       return;
     }
     const [start, end] = [Math.floor(range[0]), Math.ceil(range[1])];
-    const zoom: MetricRange = { range: [start, end], series: {}, loading: true };
+    // Until the range arrives, show the points already held inside it (no blank chart).
+    const held = job.zoom?.series ?? job.series;
+    const series: Record<string, Series> = {};
+    for (const name of job.reported) {
+      series[name] = (held[name] ?? []).filter(([x]) => x >= start && x <= end);
+    }
+    const zoom: MetricRange = { range: [start, end], series, loading: true };
     job.zoom = zoom;
     this._emit();
     try {
@@ -337,9 +327,9 @@ export class PaiModel {
         points: this.budget * 4
       });
       const all = groupPoints(response.metrics);
-      for (const [name, series] of Object.entries(all)) {
+      for (const [name, points] of Object.entries(all)) {
         // Servers without ranges answer with every point: keep the range asked for.
-        zoom.series[name] = series.filter(([x]) => x >= start && x <= end);
+        zoom.series[name] = points.filter(([x]) => x >= start && x <= end);
       }
     } catch (error) {
       this._fail(error);
@@ -570,7 +560,7 @@ export class PaiModel {
       if (job?.id !== id) {
         return;
       }
-      job.record ??= response.job;
+      job.record = response.job; // richer than a list row (hyperparameters, TensorBoard)
       job.provenance ??= response.provenance ?? null;
       const env =
         response.environment ??
@@ -759,9 +749,25 @@ export class PaiModel {
       case 'jobs':
         this.pushed = { ...this.pushed, jobs: message.jobs };
         this._pushedJobs(message.jobs);
+        if (
+          message.total !== undefined &&
+          this.jobList.serverSide &&
+          this.jobList.total !== null &&
+          !this.jobList.q &&
+          !this.jobList.state &&
+          message.total !== this.jobList.total
+        ) {
+          // Jobs were added that are not the newest (an import) or removed: reload page one.
+          void this._fetchJobs(false);
+        }
         break;
       case 'job':
         if (this.job && message.topic === `job:${this.job.id}`) {
+          const before = this.job.record?.state;
+          if (before !== message.job.state && this.job.environment?.recorded !== true) {
+            // Rank 0 records the environment when it starts: ask again as the state moves on.
+            void this._loadJob(this.job.id);
+          }
           this.job.record = message.job;
           if (message.provenance) {
             this.job.provenance = message.provenance;
@@ -854,7 +860,7 @@ export class PaiModel {
     const known = new Set(this.services.map(s => s.name));
     const fresh =
       this.serviceList.q || this.serviceList.state ? [] : pushed.filter(s => !known.has(s.name));
-    this.services = [...this.services.map(s => byName.get(s.name) ?? s), ...fresh];
+    this.services = [...fresh, ...this.services.map(s => byName.get(s.name) ?? s)];
     if (fresh.length && this.serviceList.total !== null) {
       this.serviceList = { ...this.serviceList, total: this.serviceList.total + fresh.length };
     }
@@ -887,8 +893,6 @@ export class PaiModel {
     this._changed.emit();
   }
 
-  private _settings: PaiSettings = { ...DEFAULT_SETTINGS };
-  private _tabChosen = false;
   private _changed = new Signal<this, void>(this);
   private _connection: PushConnection | null = null;
   private _offline: Notice | null = null;

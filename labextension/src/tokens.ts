@@ -223,7 +223,14 @@ export interface ErrorBody {
 
 /** Messages on the push websocket (pai_jupyter/server/topics.py). */
 export type PushMessage =
-  | { topic: 'jobs'; type: 'jobs'; jobs: JobRecord[] }
+  | {
+      topic: 'jobs';
+      type: 'jobs';
+      jobs: JobRecord[];
+      /** Newer servers push the first page with the history's size. */
+      total?: number;
+      next?: string | null;
+    }
   | { topic: string; type: 'job'; job: JobRecord; provenance?: ProvenanceSummary }
   | {
       topic: string;

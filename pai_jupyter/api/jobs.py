@@ -12,14 +12,15 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..backends.base import Backend
 from ..config import current_config
+from ..decisions.actions import check_job_action, job_actions
 from ..errors import JobFailed, PaiError, ValidationError
-from ..records import TERMINAL_STATES, JobEvent, JobRecord, MetricPoint
+from ..records import TERMINAL_STATES, JobEvent, JobPage, JobQuery, JobRecord, MetricPoint, MetricRange
 from ..specs.job import JobSpec
 from ..storage.uri import OssUri
 from .common import BackendArg, resolve_backend
@@ -91,14 +92,74 @@ class Job:
     def metrics(self, since: float | None = None, names: list[str] | None = None) -> list[MetricPoint]:
         return self.backend.training.metrics(self.id, since=since, names=names)
 
-    def metric(self, name: str) -> list[tuple[int | None, float]]:
-        """``[(step, value), ...]`` of one metric from worker 0, e.g. ``job.metric("loss")``."""
-        return [(p.step, p.value) for p in self.metrics(names=[name]) if p.worker == 0]
+    def metric_range(
+        self,
+        names: list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        points: int = 1000,
+    ) -> MetricRange:
+        """Each series over ``[start, end]`` (steps; time for system metrics) in at most ``points``
+        points that keep the curve's shape (first/min/max/last per bucket), plus the exact
+        summary figures (first, last, min, max, count) of every series."""
+        if points < 4:
+            raise ValidationError(f"points must be at least 4, got {points}", "e.g. points=1000")
+        return self.backend.training.metric_range(self.id, names=names, start=start, end=end, points=points)
+
+    def iter_metrics(self, names: list[str] | None = None) -> Iterator[MetricPoint]:
+        """Every raw point, streamed in pages (memory stays flat for a job of millions of points)."""
+        for page in self.backend.training.metric_pages(self.id, names=names):
+            yield from page
+
+    def metric(
+        self,
+        name: str,
+        points: int = 1000,
+        start: float | None = None,
+        end: float | None = None,
+        all: bool = False,
+        worker: int = 0,
+    ) -> list[tuple[int | None, float]]:
+        """``[(step, value), ...]`` of one metric of one worker, e.g. ``job.metric("loss")``: at most
+        ``points`` points over ``[start, end]`` that keep the curve's shape; ``all=True``: every
+        raw point (streamed from the backend)."""
+        if all:
+            return [(p.step, p.value) for p in self.iter_metrics(names=[name]) if p.worker == worker]
+        found = self.metric_range([name], start=start, end=end, points=points)
+        return [(p.step, p.value) for p in found.points if p.worker == worker]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What can be done to the job in its state (``decisions.actions.job_actions``)."""
+        return job_actions(self.record)
 
     def events(self) -> list[JobEvent]:
         return self.backend.training.events(self.id)
 
+    def environment(self) -> dict[str, Any] | None:
+        """The job's environment against the kernel's: ``{"recorded", "mode", "installed", "differs"}``
+        (``decisions/env_diff.py``); None for a job pai-jupyter did not submit."""
+        from ..decisions.env_diff import environment_diff
+
+        try:
+            provenance = self.provenance
+        except PaiError:
+            return None
+        recorded = self.backend.training.recorded_environment(self.id)
+        return environment_diff(
+            provenance.get("environment"), provenance.get("env_sync"), self.spec.requirements, recorded
+        )
+
+    def tensorboard(self) -> dict[str, Any] | None:
+        """``{"url", "command", "logdir"}``: how to open the logs the job wrote to PAI_OUTPUT_TENSORBOARD."""
+        from .tensorboard import tensorboard_info
+
+        local = self.record.backend == "local"
+        return tensorboard_info(self.record, getattr(self.backend.storage, "path_for", None) if local else None)
+
     def stop(self) -> Job:
+        """Stop the job; a ConflictError (one line) when it has already ended or is stopping."""
+        check_job_action(self.refresh(), "stop")
         self.record = self.backend.training.stop(self.id)
         return self
 
@@ -196,6 +257,7 @@ def submit(
             ),  # the control plane's token and state
         )
         spec = spec.with_changes(workdir=snapshot.workdir)
+        spec = _sync_environment(Path(tmp) / "code", spec, provenance)
         job = submit_code(
             Path(tmp) / "code",
             spec,
@@ -218,6 +280,19 @@ def submit(
             f"left out of the code snapshot as credential files: {shown} (--include PATTERN copies one anyway)"
         )
     return job
+
+
+def _sync_environment(code_dir: Path, spec: JobSpec, provenance: dict[str, Any]) -> JobSpec:
+    """Pin what the code imports to the kernel's versions (``env_sync="auto"``); record the plan."""
+    from ..provenance.imports import plan_env_sync
+
+    packages = (provenance.get("environment") or {}).get("packages") or {}
+    plan = plan_env_sync(code_dir, spec.entry, spec.workdir, packages, spec.env_sync, spec.requirements)
+    if spec.env_sync == "auto":
+        spec = spec.with_changes(requirements=tuple(plan.requirements))
+    provenance["env_sync"] = plan.to_dict()
+    provenance["spec"] = spec.to_dict()
+    return spec
 
 
 def check_syntax(source: str, entry: str, source_name: str) -> None:
@@ -348,6 +423,23 @@ def jobs(
     return [Job(r, be) for r in be.training.list(limit=limit, state=state, name=name)]
 
 
+def job_page(query: JobQuery | None = None, backend: BackendArg = None, **filters: Any) -> JobPage:
+    """One page of the whole job history, newest first, searched by the backend: ``q`` (a part
+    of the name or id), ``state``, ``backend``, ``framework``, ``experiment``, ``since``/``until``
+    (epoch seconds); ``limit``; ``cursor`` (the previous page's ``next``) or ``page``."""
+    from ..records import JOB_STATES
+
+    query = dataclasses.replace(query or JobQuery(), **filters)
+    if query.limit < 1:
+        raise ValidationError(f"limit must be at least 1, got {query.limit}")
+    if query.page is not None and query.page < 1:
+        raise ValidationError(f"page must be at least 1, got {query.page}", "pages count from 1")
+    if query.state and query.state not in JOB_STATES:
+        raise ValidationError(f"unknown job state {query.state!r}", f"one of {', '.join(JOB_STATES)}")
+    be = resolve_backend(backend)
+    return be.training.list_page(query)
+
+
 def upload(local: Path | str, uri: str, backend: BackendArg = None, progress: Any = None) -> str:
     """Copy a local file or folder to ``oss://`` storage; returns the URI written."""
     return str(resolve_backend(backend).storage.upload(Path(local), OssUri.parse(uri), progress))
@@ -370,4 +462,6 @@ def public_record(record: JobRecord) -> dict[str, Any]:
 
     data = record.to_dict()
     data["spec"]["env"] = redact(data["spec"].get("env") or {})
+    data["actions"] = list(job_actions(record))
+    data["experiment"] = record.spec.experiment
     return data

@@ -46,6 +46,7 @@ from ..records import (
 from ..specs.batching import batching_options
 from ..specs.service import DEFAULT_MAX_BODY, PROCESSORS, AutoscalePolicy, RolloutPlan, ServiceSpec
 from ..storage.objects import ProgressCallback
+from ..storage.uri import OssUri
 from .common import BackendArg, resolve_backend
 from .model_sources import infer_processor, resolve_model
 from .predict import PredictError, eas_signature_headers, predict_error, to_json_value
@@ -368,6 +369,8 @@ def deploy(
     instance_type: str | None = None,
     elastic_inference: str | None = None,
     strict_env: bool = False,
+    code: str | Path | None = None,
+    requirements: tuple[str, ...] | list[str] = (),
 ) -> Service:
     """Create ``name`` with ``model`` as version 1, or roll ``model`` out as its next version.
 
@@ -385,6 +388,10 @@ def deploy(
     server runs in (its Python decides the framework versions it can load),
     ``instance_type`` the public pool's ECS type (GPU services need one), and
     ``elastic_inference`` an EAIS accelerator type attached to a CPU instance.
+    A custom processor gets the PAI SDK's serving layout: the model at ``/eas/workspace/model``
+    (``MODEL_MOUNT_PATH``), ``code`` (a local folder, uploaded as a snapshot with its provenance,
+    or an ``oss://`` folder) at ``/ml/usercode``, the command run there, and ``requirements``
+    (pip lines) installed before it starts.
     """
     if processor is not None and processor not in PROCESSORS:
         raise ValidationError(
@@ -411,7 +418,11 @@ def deploy(
         "image": image,
         "instance_type": instance_type,
         "elastic_inference": elastic_inference,
+        "code": str(code) if code is not None else None,
+        "requirements": tuple(requirements),
     }
+    if code is not None and not str(code).startswith("oss://") and not Path(code).is_dir():
+        raise ValidationError(f"--code {code} is not a folder", "give the folder with your server's code")
     build_spec(name, processor or "onnx", **{**options, "env": env or "dev"})
     if plan is not None:
         plan.validate()
@@ -425,6 +436,8 @@ def deploy(
         options["max_batch_timeout_ms"] = existing.spec.max_batch_timeout_ms
     build_spec(name, processor or "onnx", **options)
     model_uri, processor, job_id = resolve_model(name, model, be, processor, progress, trust_pickle)
+    if code is not None and not str(code).startswith("oss://"):
+        options["code"] = upload_code(be, name, Path(code), progress)
     spec = build_spec(name, processor, **options)
     drift = _check_drift(be, model_uri, processor, job_id, strict_env)
     record = be.serving.deploy(spec, model_uri, plan=plan, new_api_version=new_api_version, job_id=job_id)
@@ -432,6 +445,41 @@ def deploy(
     svc.drift = drift
     _record_deployment(be, record, model_uri, job_id, drift)
     return svc
+
+
+def upload_code(be: Backend, name: str, folder: Path, progress: ProgressCallback | None = None) -> str:
+    """Snapshot ``folder`` (credential files and caches left out) to
+    ``oss://<bucket>/pai-jupyter/serving-code/<name>/<stamp>/code/`` with a ``provenance.json`` beside
+    it (Git state of the folder, every file's SHA-256), as a training job's code is kept."""
+    import hashlib
+    import json
+    import secrets
+    import tempfile
+
+    from ..config import current_config
+    from ..provenance import capture_git
+    from ..provenance.snapshot import snapshot_folder
+
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    base = OssUri(current_config().bucket, f"pai-jupyter/serving-code/{name}/{stamp}-{secrets.token_hex(3)}/")
+    with tempfile.TemporaryDirectory(prefix="pai-serving-code-") as tmp:
+        dest = Path(tmp) / "code"
+        snapshot = snapshot_folder(folder, dest)
+        files = {
+            p.relative_to(dest).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(dest.rglob("*"))
+            if p.is_file()
+        }
+        uri = be.storage.upload(dest, base.join("code").as_dir(), progress)
+    provenance = {
+        "source": str(folder.resolve()),
+        "git": capture_git(folder),
+        "files": files,
+        "left_out": {"credentials": snapshot.credentials, "too_big": snapshot.skipped},
+        "uploaded_at": time.time(),
+    }
+    be.storage.write_bytes(base.join("provenance.json"), json.dumps(provenance, indent=2, default=str).encode())
+    return str(uri)
 
 
 def _check_drift(be: Backend, model_uri: str, processor: str, job_id: str | None, strict: bool) -> Any:
@@ -488,6 +536,35 @@ def _existing(be: Backend, name: str) -> ServiceRecord | None:
 
 def services(backend: BackendArg = None) -> list[ServiceRecord]:
     return list(resolve_backend(backend).serving.list())
+
+
+def service_page(
+    limit: int = 50,
+    cursor: str | None = None,
+    q: str | None = None,
+    state: str | None = None,
+    backend: BackendArg = None,
+) -> tuple[list[ServiceRecord], int, str | None]:
+    """One page of services, newest first, filtered by ``q`` (a part of the name, any case) and
+    ``state``: ``(services, total matching, next cursor)``. Services are few next to jobs (one per
+    model a team serves, not one per run), so both backends list them whole and the page is cut
+    here, in the server, never in the browser."""
+    if limit < 1:
+        raise ValidationError(f"limit must be at least 1, got {limit}")
+    try:
+        offset = int(cursor) if cursor else 0
+    except ValueError:
+        raise ValidationError(
+            f"{cursor!r} is not a page cursor of this list", "pass the 'next' value of the previous page"
+        ) from None
+    records = sorted(services(backend), key=lambda r: (r.created_at, r.name), reverse=True)
+    if q:
+        records = [r for r in records if q.lower() in r.name.lower()]
+    if state:
+        records = [r for r in records if r.state == state]
+    page = records[offset : offset + limit]
+    more = offset + limit < len(records)
+    return page, len(records), str(offset + limit) if more else None
 
 
 def get_service(name: str, backend: BackendArg = None) -> Service:

@@ -28,9 +28,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ..records import (
     JobEvent,
+    JobPage,
+    JobQuery,
     JobRecord,
     LogChunk,
     MetricPoint,
+    MetricRange,
     ServiceEvent,
     ServiceMetricPoint,
     ServiceRecord,
@@ -100,6 +103,19 @@ class TrainingBackend(Protocol):
         """Read: jobs, newest first, optionally filtered by state or by a part of the name."""
         ...
 
+    def list_page(self, query: JobQuery) -> JobPage:
+        """Read: one page of the whole history, newest first, filtered by the backend (SQL locally,
+        DLC ListJobs' paging and filters on aliyun), with the number of matching jobs."""
+        ...
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """Read: ``[{"name", "runs", "last_created_at"}]`` of the experiments jobs were submitted under."""
+        ...
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """Read: the jobs of one experiment (``JobSpec.experiment``), newest first."""
+        ...
+
     def stop(self, job_id: str) -> JobRecord:
         """Writes: asks the job to stop (a stopped job is not resubmitted)."""
         ...
@@ -119,6 +135,22 @@ class TrainingBackend(Protocol):
         """Read: reported and sampled metrics, optionally since a time or for some names."""
         ...
 
+    def metric_range(
+        self,
+        job_id: str,
+        names: list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        points: int = 1000,
+    ) -> MetricRange:
+        """Read: each series over ``[start, end]`` (steps; time for step-less series) in at most
+        ``points`` points that keep its shape, with exact summary figures."""
+        ...
+
+    def metric_pages(self, job_id: str, names: list[str] | None = None) -> Iterator[list[MetricPoint]]:
+        """Read: every raw point, in pages (bounded memory however long the job ran)."""
+        ...
+
     def events(self, job_id: str) -> list[JobEvent]:
         """Read: the job's events (state changes, warnings, advice, attempts)."""
         ...
@@ -129,6 +161,10 @@ class TrainingBackend(Protocol):
 
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         """Writes: merge ``fields`` known only after submit (the job's code commit) into its provenance."""
+        ...
+
+    def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
+        """Read: what the job recorded about its own environment at start, None before it has."""
         ...
 
 

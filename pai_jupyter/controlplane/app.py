@@ -22,6 +22,7 @@ from aiohttp import web
 
 from .._version import __version__
 from ..errors import AuthError, PaiError, ValidationError
+from ..records import JobQuery, MetricRange
 from ..specs.job import JobSpec
 from ..storage.local import LocalStorage
 from ..telemetry.advice import WINDOW
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 CONTROL_PLANE: web.AppKey[ControlPlane] = web.AppKey("control_plane")
 STOP_EVENT: web.AppKey[asyncio.Event] = web.AppKey("stop_event")
+COMPACT_EVERY_S = 3600.0
+STREAM_PAGE = 50_000
 
 
 class ControlPlane:
@@ -52,6 +55,7 @@ class ControlPlane:
         advice_window: float = WINDOW,
         backup_interval: float = 3600.0,
         backup_keep: int = 5,
+        metrics_retention_days: float = 30.0,
     ) -> None:
         self.home = home
         self.token = token
@@ -63,6 +67,8 @@ class ControlPlane:
         except (OSError, sqlite3.Error) as exc:  # a full disk must not keep the records offline
             log.warning("could not back up %s: %s", self.db.path, exc)
         self._backups: asyncio.Task | None = None
+        self.metrics_retention_s = metrics_retention_days * 86400.0
+        self._compaction: asyncio.Task | None = None
         self.storage = LocalStorage(home / "storage")
         self.jobs = JobStore(self.db)
         self.runner = JobRunner(
@@ -89,10 +95,24 @@ class ControlPlane:
         await self.runner.start()
         if self.backup_interval > 0:
             self._backups = asyncio.create_task(backup_loop(self.db, self.backup_interval, self.backup_keep))
+        if self.metrics_retention_s > 0:
+            self._compaction = asyncio.create_task(self._compact_loop())
+
+    async def _compact_loop(self) -> None:
+        """Compact the raw metric points of jobs finished longer ago than the retention, hourly."""
+        while True:
+            try:
+                done = self.jobs.compact_metrics(self.metrics_retention_s)
+                if done:
+                    log.info("compacted the raw metric points of %d finished job(s)", len(done))
+            except sqlite3.Error as exc:
+                log.warning("metric compaction failed: %s", exc)
+            await asyncio.sleep(COMPACT_EVERY_S)
 
     async def _on_cleanup(self, app: web.Application) -> None:
-        if self._backups is not None:
-            self._backups.cancel()
+        for task in (self._backups, self._compaction):
+            if task is not None:
+                task.cancel()
         await self.runner.close()
         self.db.close()
 
@@ -145,6 +165,9 @@ class ControlPlane:
         r.add_get(f"{API}/jobs/{{id}}/events", self.events)
         r.add_get(f"{API}/jobs/{{id}}/provenance", self.provenance)
         r.add_post(f"{API}/jobs/{{id}}/provenance", self.add_provenance)
+        r.add_get(f"{API}/experiments", self.experiments)
+        r.add_get(f"{API}/experiments/{{name}}", self.experiment_jobs)
+        r.add_get(f"{API}/jobs/{{id}}/environment", self.recorded_environment)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -181,8 +204,31 @@ class ControlPlane:
         return web.json_response({"job": record.to_dict()}, status=201)
 
     async def list_jobs(self, request: web.Request) -> web.Response:
+        """``{"jobs", "total", "next"}``: one page of the history, filtered over every job."""
         q = request.query
-        records = self.jobs.list(limit=_int(q.get("limit"), 100), state=q.get("state"), name=q.get("name"))
+        query = JobQuery(
+            limit=max(1, _int(q.get("limit"), 100)),
+            cursor=q.get("cursor") or None,
+            page=_int(q.get("page"), 0) or None,
+            q=q.get("q") or q.get("name") or None,
+            state=q.get("state") or None,
+            backend=q.get("backend") or None,
+            framework=q.get("framework") or None,
+            experiment=q.get("experiment") or None,
+            since=_float(q.get("since")),
+            until=_float(q.get("until")),
+        )
+        page = self.jobs.page(query)
+        return web.json_response(
+            {"jobs": [r.to_dict() for r in page.jobs], "total": page.total, "next": page.next}
+        )
+
+    async def experiments(self, request: web.Request) -> web.Response:
+        return web.json_response({"experiments": self.jobs.experiments()})
+
+    async def experiment_jobs(self, request: web.Request) -> web.Response:
+        limit = _int(request.query.get("limit"), 500)
+        records = self.jobs.experiment_jobs(request.match_info["name"], limit=limit)
         return web.json_response({"jobs": [r.to_dict() for r in records]})
 
     async def get_job(self, request: web.Request) -> web.Response:
@@ -208,9 +254,26 @@ class ControlPlane:
         return web.json_response({"text": text, "next_offset": next_offset, "worker": worker})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        since = request.query.get("since")
-        names = [n for n in request.query.get("names", "").split(",") if n]
-        points = self.jobs.metrics(request.match_info["id"], float(since) if since else None, names or None)
+        """Three reads: ``points=N`` (and ``start``/``end``): each series at a point budget with its
+        summary; ``all=1``: every raw point, one page of ``STREAM_PAGE`` from row ``after``;
+        otherwise the raw points since a time (the push channel's increments)."""
+        q = request.query
+        job_id = request.match_info["id"]
+        names = [n for n in q.get("names", "").split(",") if n] or None
+        if q.get("all") in ("1", "true"):
+            if self.jobs.row(job_id)["metrics_compacted"]:
+                points = list(self.jobs.metric_store.compacted_stream(job_id, names))
+                return web.json_response({"metrics": [asdict(p) for p in points], "next": None, "compacted": True})
+            page, after = self.jobs.metric_store.stream(job_id, names, _int(q.get("after"), 0), STREAM_PAGE)
+            return web.json_response({"metrics": [asdict(p) for p in page], "next": after, "compacted": False})
+        if q.get("points") or q.get("start") or q.get("end"):
+            budget = _int(q.get("points"), 1000)
+            if budget < 4:
+                raise ValidationError(f"points must be at least 4, got {budget}")
+            result = self.jobs.metric_range(job_id, names, _float(q.get("start")), _float(q.get("end")), budget)
+            return web.json_response(MetricRange(result.points, result.summary, result.downsampled).to_dict())
+        since = q.get("since")
+        points = self.jobs.metrics(job_id, float(since) if since else None, names)
         return web.json_response({"metrics": [asdict(p) for p in points]})
 
     async def events(self, request: web.Request) -> web.Response:
@@ -218,6 +281,12 @@ class ControlPlane:
 
     async def provenance(self, request: web.Request) -> web.Response:
         return web.json_response({"provenance": self.jobs.provenance(request.match_info["id"])})
+
+    async def recorded_environment(self, request: web.Request) -> web.Response:
+        """What the job recorded at start (``provenance/record_env.py``); null before it has."""
+        job_id = request.match_info["id"]
+        self.jobs.get(job_id)  # 404 for an unknown job
+        return web.json_response({"environment": self.runner.recorded_environment(job_id)})
 
     async def add_provenance(self, request: web.Request) -> web.Response:
         """Merge fields known only after submit (the job's code commit) into its provenance."""
@@ -232,6 +301,15 @@ def _int(value: str | None, default: int) -> int:
         return int(value)
     except ValueError:
         raise ValidationError(f"{value!r} is not a whole number") from None
+
+
+def _float(value: str | None) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValidationError(f"{value!r} is not a number") from None
 
 
 def _read_log(path: Path, offset: int, tail: int | None) -> tuple[str, int]:

@@ -75,6 +75,38 @@ JOB_SCHEMA = [
     )""",
 ]
 
+# first/last/min/max of a series or bucket: x (step, or ts for step-less series), value, ts.
+_EXTREMES = ", ".join(f"{e}_{c} REAL NOT NULL" for e in ("first", "last", "min", "max") for c in ("x", "v", "ts"))
+# Metrics at scale: range queries answered from an index (series, x), pre-aggregated buckets
+# (decisions.downsample.LEVEL_WIDTHS) and exact per-series summaries that compaction never touches.
+METRICS_SCHEMA = [
+    "CREATE INDEX IF NOT EXISTS metrics_series ON metrics(job_id, name, worker, coalesce(step, ts))",
+    "ALTER TABLE jobs ADD COLUMN metrics_compacted INTEGER NOT NULL DEFAULT 0",
+    f"""CREATE TABLE IF NOT EXISTS metric_series (
+        job_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        worker INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        has_step INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        {_EXTREMES},
+        PRIMARY KEY (job_id, name, worker)
+    ) WITHOUT ROWID""",
+    f"""CREATE TABLE IF NOT EXISTS metric_buckets (
+        job_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        worker INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        {_EXTREMES},
+        PRIMARY KEY (job_id, name, worker, level, bucket)
+    ) WITHOUT ROWID""",
+    # Job history pages: newest first with a keyset cursor on (created_at, id), and per state.
+    "CREATE INDEX IF NOT EXISTS jobs_page ON jobs(created_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS jobs_state_page ON jobs(state, created_at DESC, id DESC)",
+]
+
 
 class Database:
     def __init__(self, path: Path) -> None:
@@ -90,19 +122,24 @@ class Database:
             self.conn.execute("PRAGMA busy_timeout=5000")
             self.conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
             self.migrate("jobs-1", JOB_SCHEMA)
+            self.migrate("metrics-2", METRICS_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise damaged(path, str(exc)) from None
         for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
             private_file(path.parent / name)  # files from before this version were 0644
 
-    def migrate(self, name: str, statements: Sequence[str]) -> None:
-        """Apply ``statements`` once, atomically, under ``name``."""
-        if self.conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
-            return
+    def migrate(self, name: str, statements: Sequence[str]) -> bool:
+        """Apply ``statements`` once, atomically, under ``name``; True when they ran now."""
+        if self.applied(name):
+            return False
         with self.transaction():
             for statement in statements:
                 self.conn.execute(statement)
             self.conn.execute("INSERT INTO migrations(name) VALUES (?)", (name,))
+        return True
+
+    def applied(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone() is not None
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -128,11 +165,15 @@ class _Transaction:
         self.conn = conn
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        # Nested: the outer transaction commits or rolls back (e.g. metric ingestion with its offset).
+        self.nested = self.conn.in_transaction
+        if not self.nested:
+            self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not self.nested:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def dumps(value: Any) -> str:

@@ -57,6 +57,7 @@ async def _serve(config: PaiConfig, ip: str, port: int, ready: asyncio.Event | N
             advice_window=config.advice_window,
             backup_interval=config.backup_interval,
             backup_keep=config.backup_keep,
+            metrics_retention_days=config.metrics_retention_days,
         )
     except BaseException:
         lock.close()

@@ -19,7 +19,7 @@ import fnmatch
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -105,6 +105,73 @@ def _too_big(total: int, max_bytes: int) -> ValidationError:
     )
 
 
+class _Copier:
+    """Copies files into ``dest`` and refuses a snapshot past ``max_bytes`` in all."""
+
+    def __init__(self, dest: Path, max_bytes: int) -> None:
+        self.dest, self.max_bytes = dest, max_bytes
+        self.total = self.files = 0
+
+    def __call__(self, src: Path, rel: Path, size: int) -> None:
+        self.total += size
+        if self.total > self.max_bytes:
+            raise _too_big(self.total, self.max_bytes)
+        target = self.dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        self.files += 1
+
+
+def _walk_folder(
+    root: Path, keep: _Filter, copy: Callable[[Path, Path, int], None], skipped: list[str], credentials: list[str]
+) -> None:
+    """Copy a folder that is no Git repository (or is taken as a folder): caches, hidden and
+    credential folders, credential files and loose files over ``MAX_LOOSE_FILE`` left out."""
+    for folder, dirs, names in os.walk(root):
+        here = PurePosixPath(Path(folder).relative_to(root).as_posix())
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not keep.is_private(Path(folder) / d)
+            and d not in SKIP_DIRS
+            and (not (d.startswith(".") or d in CREDENTIAL_DIRS) or keep.wanted_dir(here / d))
+        )
+        for name in sorted(names):
+            src = Path(folder) / name
+            if not src.is_file() or keep.is_private(src):
+                continue
+            rel = src.relative_to(root)
+            if keep.is_credential(PurePosixPath(rel.as_posix())):
+                credentials.append(rel.as_posix())
+                continue
+            size = src.stat().st_size
+            if size > MAX_LOOSE_FILE:
+                skipped.append(f"{rel} ({size // 2**20} MB)")
+                continue
+            copy(src, rel, size)
+
+
+def snapshot_folder(folder: Path | str, dest: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> SnapshotInfo:
+    """Copy one folder as it is (``--code DIR`` of a custom serving container), with the same
+    rules as a job's snapshot; no entry script is written."""
+    folder, dest = Path(folder).resolve(), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    skipped: list[str] = []
+    credentials: list[str] = []
+    copy = _Copier(dest, max_bytes)
+    _walk_folder(folder, _Filter(folder, (), ()), copy, skipped, credentials)
+    return SnapshotInfo(
+        root=dest,
+        entry=dest,
+        workdir="",
+        files=copy.files,
+        bytes=copy.total,
+        entry_sha256="",
+        skipped=skipped,
+        credentials=credentials,
+    )
+
+
 def make_snapshot(
     cwd: Path | str,
     entry_source: str,
@@ -119,17 +186,9 @@ def make_snapshot(
     cwd, dest = Path(cwd).resolve(), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     repo = open_repo(cwd)
-    total, files, skipped, credentials = 0, 0, [], []
-
-    def copy(src: Path, rel: Path, size: int) -> None:
-        nonlocal total, files
-        total += size
-        if total > max_bytes:
-            raise _too_big(total, max_bytes)
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target)
-        files += 1
+    skipped: list[str] = []
+    credentials: list[str] = []
+    copy = _Copier(dest, max_bytes)
 
     if repo is not None:
         root = Path(repo.working_tree_dir or cwd).resolve()
@@ -146,42 +205,18 @@ def make_snapshot(
             copy(src, Path(rel), src.stat().st_size)
     else:
         root = cwd
-        keep = _Filter(root, include, private_dirs)
-        for folder, dirs, names in os.walk(root):
-            here = PurePosixPath(Path(folder).relative_to(root).as_posix())
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if not keep.is_private(Path(folder) / d)
-                and d not in SKIP_DIRS
-                and (not (d.startswith(".") or d in CREDENTIAL_DIRS) or keep.wanted_dir(here / d))
-            )
-            for name in sorted(names):
-                src = Path(folder) / name
-                if not src.is_file() or keep.is_private(src):
-                    continue
-                rel = src.relative_to(root)
-                if keep.is_credential(PurePosixPath(rel.as_posix())):
-                    credentials.append(rel.as_posix())
-                    continue
-                size = src.stat().st_size
-                if size > MAX_LOOSE_FILE:
-                    skipped.append(f"{rel} ({size // 2**20} MB)")
-                    continue
-                copy(src, rel, size)
+        _walk_folder(root, _Filter(root, include, private_dirs), copy, skipped, credentials)
     workdir = cwd.relative_to(root).as_posix() if cwd != root else ""
     entry = dest / workdir / entry_name
     entry.parent.mkdir(parents=True, exist_ok=True)
     data = entry_source.encode()
     entry.write_bytes(data)  # the cell wins over a file of the same name
-    files += 1
-    total += len(data)
     return SnapshotInfo(
         root=dest,
         entry=entry,
         workdir=workdir,
-        files=files,
-        bytes=total,
+        files=copy.files + 1,
+        bytes=copy.total + len(data),
         entry_sha256=hashlib.sha256(data).hexdigest(),
         skipped=skipped,
         credentials=credentials,

@@ -14,6 +14,7 @@ from traitlets import Bool, Float, Int
 
 from ..config import PaiConfig
 from .context import PaiContext
+from .experiments_handlers import ExperimentHandler, ExperimentsHandler
 from .jobs_handlers import (
     JobEventsHandler,
     JobHandler,
@@ -65,6 +66,8 @@ class PaiExtension(ExtensionApp):
         (rf"/pai/api/services/{_NAME}/rollout/(?P<action>[a-z]+)", RolloutActionHandler),
         (rf"/pai/api/services/{_NAME}/rollback", RollbackHandler),
         (rf"/pai/api/services/{_NAME}/lineage", ServiceLineageHandler),
+        (r"/pai/api/experiments", ExperimentsHandler),
+        (rf"/pai/api/experiments/{_NAME}", ExperimentHandler),
     ]
 
     drive_rollouts = Bool(

@@ -8,10 +8,11 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..api import services as service_client
+from ..decisions.actions import check_service_action
 from ..decisions.rollout import check_rollout_action
 from ..errors import ValidationError
 from .base import PaiHandler
-from .views import event_json, metric_json
+from .views import event_json, metric_json, service_json
 
 
 class _ServiceHandler(PaiHandler):
@@ -21,13 +22,21 @@ class _ServiceHandler(PaiHandler):
 
 
 class ServicesHandler(_ServiceHandler):
-    """``GET /pai/api/services``"""
+    """``GET /pai/api/services?limit=50&cursor=&q=&state=``: ``{"services", "total", "next"}``, newest first."""
 
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        records = await self.call(service_client.services, backend=self.backend())
-        self.send({"services": [r.to_dict() for r in records]})
+        arg = self.get_query_argument
+        records, total, cursor = await self.call(
+            service_client.service_page,
+            limit=min(self.int_arg("limit", 50, minimum=1) or 50, 500),
+            cursor=arg("cursor", None) or None,
+            q=arg("q", None) or None,
+            state=arg("state", None) or None,
+            backend=self.backend(),
+        )
+        self.send({"services": [service_json(r) for r in records], "total": total, "next": cursor})
 
 
 class ServiceHandler(_ServiceHandler):
@@ -37,7 +46,7 @@ class ServiceHandler(_ServiceHandler):
     @authorized
     async def get(self, name: str) -> None:
         service = await self.service(name)
-        self.send({"service": service.record.to_dict()})
+        self.send({"service": service_json(service.record)})
 
 
 class _ServiceSeriesHandler(_ServiceHandler):
@@ -77,8 +86,9 @@ class RolloutActionHandler(_ServiceHandler):
     async def post(self, name: str, action: str) -> None:
         check_rollout_action(action)
         service = await self.service(name)
+        check_service_action(service.record, action)  # one line: e.g. resume a rollout that runs
         await self.call(getattr(service, action))  # the service keeps the record the backend returned
-        self.send({"service": service.record.to_dict()})
+        self.send({"service": service_json(service.record)})
 
 
 class RollbackHandler(_ServiceHandler):
@@ -95,4 +105,4 @@ class RollbackHandler(_ServiceHandler):
             )
         service = await self.service(name)
         await self.call(service.rollback, version)
-        self.send({"service": service.record.to_dict()})
+        self.send({"service": service_json(service.record)})

@@ -18,9 +18,10 @@ from typing import Any
 from ..api import jobs as client
 from ..api import services as service_client
 from ..api.common import Cadence
+from ..api.jobs import public_record
 from ..backends.base import Backend
 from ..errors import PaiError, ValidationError
-from .views import event_json, job_json, metric_json, provenance_summary
+from .views import event_json, job_json, metric_json, provenance_summary, service_json
 
 Message = dict[str, Any]
 
@@ -30,6 +31,8 @@ Message = dict[str, Any]
 METRIC_OVERLAP_S = 10.0
 LOG_TAIL_LINES = 40
 JOB_LIST_LIMIT = 200
+# The first metrics message of a job topic: every series over its whole range at this budget.
+FIRST_METRICS_POINTS = 1000
 # Lists are bigger and change less often than the one job or service a person looks at.
 LIST_INTERVAL_S = 0.5
 
@@ -123,9 +126,10 @@ class JobsTopic(Topic):
     min_interval = LIST_INTERVAL_S
 
     def read(self) -> list[Message]:
-        jobs = client.jobs(limit=JOB_LIST_LIMIT, backend=self.backend)
-        records = sorted((job_json(j) for j in jobs), key=lambda r: r["created_at"], reverse=True)
-        return [{"type": "jobs", "jobs": records}] if self.changed("jobs", records) else []
+        """The first page of the history (as ``GET /jobs``), with the total and the next cursor."""
+        page = client.job_page(limit=JOB_LIST_LIMIT, backend=self.backend)
+        data = {"jobs": [public_record(r) for r in page.jobs], "total": page.total, "next": page.next}
+        return [{"type": "jobs", **data}] if self.changed("jobs", data) else []
 
 
 class JobTopic(Topic):
@@ -147,9 +151,7 @@ class JobTopic(Topic):
                 self._last["provenance"] = "sent"
                 message["provenance"] = provenance_summary(job.provenance)
             out.append(message)
-        points = self.metrics.fresh(metric_json(p) for p in job.metrics(since=self.metrics.since))
-        if points:
-            out.append({"type": "metrics", "points": points})
+        out.extend(self._metrics(job))
         text = job.logs(worker=0, tail=LOG_TAIL_LINES)
         if self.changed("logs", text):
             out.append({"type": "logs", "worker": 0, "text": text})
@@ -162,12 +164,23 @@ class JobTopic(Topic):
             self.finished = self._terminal_polls >= 2
         return out
 
+    def _metrics(self, job: client.Job) -> list[Message]:
+        """First: the whole range downsampled with the summary (``reset``); then new raw points."""
+        if self.metrics.newest is None and "metrics" not in self._last:
+            self._last["metrics"] = "sent"
+            found = job.metric_range(points=FIRST_METRICS_POINTS)
+            # Seeds the cursor: the increments start after these (every series' last point is among them).
+            points = self.metrics.fresh(metric_json(p) for p in found.points)
+            return [{"type": "metrics", "points": points, "summary": found.summary, "reset": True}]
+        points = self.metrics.fresh(metric_json(p) for p in job.metrics(since=self.metrics.since))
+        return [{"type": "metrics", "points": points}] if points else []
+
 
 class ServicesTopic(Topic):
     min_interval = LIST_INTERVAL_S
 
     def read(self) -> list[Message]:
-        records = [r.to_dict() for r in service_client.services(backend=self.backend)]
+        records = [service_json(r) for r in service_client.services(backend=self.backend)]
         return [{"type": "services", "services": records}] if self.changed("services", records) else []
 
 
@@ -183,7 +196,7 @@ class ServiceTopic(Topic):
         if self.reconcile.due():
             service.reconcile()
         out: list[Message] = []
-        record = service.record.to_dict()
+        record = service_json(service.record)
         if self.changed("service", record):
             out.append({"type": "service", "service": record})
         points = self.metrics.fresh(metric_json(p) for p in service.metrics(self.metrics.since))

@@ -10,11 +10,19 @@ from dataclasses import asdict
 from typing import Any
 
 from ..api.jobs import Job, public_record
-from ..records import JobEvent, MetricPoint
+from ..decisions.actions import service_actions
+from ..records import JobEvent, MetricPoint, ServiceRecord
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    return public_record(job.record)  # --env secrets redacted
+    data = public_record(job.record)  # --env secrets redacted; "actions" valid in its state
+    data["hyperparameters"] = dict(job.record.spec.hyperparameters)  # --hp, as the script sees them
+    data["tensorboard"] = job.tensorboard()
+    return data
+
+
+def service_json(record: ServiceRecord) -> dict[str, Any]:
+    return {**record.to_dict(), "actions": list(service_actions(record))}
 
 
 def metric_json(point: MetricPoint) -> dict[str, Any]:

@@ -9,6 +9,7 @@ so a user can take a job to the console and back.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import asdict, dataclass, field, replace
@@ -56,11 +57,48 @@ CODE_MOUNT = "/ml/usercode"
 INPUT_MOUNT = "/ml/input/data"
 OUTPUT_MOUNT = "/ml/output/model"
 CHECKPOINT_MOUNT = "/ml/output/checkpoints"
+# The rest of the PAI SDK's training layout: hyperparameters.json under the config folder
+# (pai/estimator.py, EstimatorBase docstring; docs/source/user-guide/training/prepare-code.rst,
+# "PAI_CONFIG_DIR"), TensorBoard logs in the "tensorboard" output channel
+# (pai/job/_training_job.py, DEFAULT_TENSORBOARD_CHANNEL_NAME; docs .../training/tensorboard.rst).
+CONFIG_MOUNT = "/ml/input/config"
+HYPERPARAMETERS_FILE = f"{CONFIG_MOUNT}/hyperparameters.json"
+TENSORBOARD_MOUNT = "/ml/output/tensorboard"
 TAG_PREFIX = "pai-jupyter."
+# The job's experiment as a DLC job tag (JobSettings.Tags, SDK model _job_settings.py): ListJobs
+# filters on it (ListJobsRequest.Tags, "the tags used for filtering", _list_jobs_request.py).
+EXPERIMENT_TAG = f"{TAG_PREFIX}experiment"
+ENV_SYNC_MODES = ("auto", "file", "off")
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_EXPERIMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_HP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+# PAI_HPS_<NAME>: characters an environment variable name cannot hold become '_', upper-cased
+# (pai/job/_local_training_job.py, _ENV_NOT_ALLOWED_CHARS / _normalize_name).
+_ENV_NOT_ALLOWED = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def hp_env_name(name: str) -> str:
+    """``PAI_HPS_<NAME>`` for hyperparameter ``name``, as the PAI SDK spells it."""
+    return "PAI_HPS_" + _ENV_NOT_ALLOWED.sub("_", name).upper()
+
+
+def hp_user_args(hyperparameters: dict[str, str]) -> str:
+    """``PAI_USER_ARGS``: ``--name value`` per hyperparameter, shell-quoted (prepare-code.rst, PAI_USER_ARGS)."""
+    return " ".join(f"--{shlex.quote(k)} {shlex.quote(v)}" for k, v in hyperparameters.items())
+
+
+def hp_envs(hyperparameters: dict[str, str]) -> dict[str, str]:
+    """The hyperparameter variables of a PAI training container: ``PAI_HPS`` (a JSON object of
+    strings), ``PAI_HPS_<NAME>`` each, ``PAI_USER_ARGS`` (pai/job/_local_training_job.py, prepare_env;
+    set even when there are none, as there)."""
+    envs = {"PAI_HPS": json.dumps(hyperparameters), "PAI_USER_ARGS": hp_user_args(hyperparameters)}
+    envs.update({hp_env_name(k): v for k, v in hyperparameters.items()})
+    return envs
+
+
 _INSTANCE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9-]+$")
 
 
@@ -106,6 +144,8 @@ class JobLocations:
     model: str | None
     checkpoints: str | None
     working_dir: str
+    tensorboard: str | None = None
+    config_dir: str | None = CONFIG_MOUNT
 
 
 @dataclass(frozen=True)
@@ -134,13 +174,29 @@ class JobSpec:
     max_restarts: int = 3
     entry: str = "main.py"
     workdir: str = ""  # the entry's folder, relative to the code snapshot root
+    # Runs with the same experiment are compared together (default: the notebook's name);
+    # on DLC it is the job tag pai-jupyter.experiment, which ListJobs filters on (Tags).
+    experiment: str | None = None
+    autolog: bool = True  # Trainer/Lightning/Keras metrics reach report() without code (--no-autolog)
+    hyperparameters: dict[str, str] = field(
+        default_factory=dict
+    )  # --hp NAME=VALUE: PAI_HPS*, hyperparameters.json
+    # Environment sync (provenance/imports.py): "auto" pins what the code imports to the kernel's
+    # versions at submit, "file" installs --requirements FILE, "off" installs nothing.
+    env_sync: str = "auto"
+    requirements: tuple[str, ...] = ()  # pip requirement lines the job installs before it starts
 
     def __post_init__(self) -> None:
         # Normalise what users pass loosely (lists, strings, duration text) so
         # equality and round-trips are exact.
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "args", tuple(str(a) for a in self.args))
+        object.__setattr__(self, "requirements", tuple(str(r) for r in self.requirements))
         object.__setattr__(self, "env", {str(k): str(v) for k, v in dict(self.env).items()})
+        # The PAI SDK passes every value as a string (prepare_env: str(value); hyperparameters.json too).
+        object.__setattr__(
+            self, "hyperparameters", {str(k): str(v) for k, v in dict(self.hyperparameters or {}).items()}
+        )
         if self.checkpoint_interval is not None:
             object.__setattr__(
                 self, "checkpoint_interval", parse_duration(self.checkpoint_interval, "--checkpoint-interval")
@@ -221,6 +277,34 @@ class JobSpec:
         for key in self.env:
             if not _ENV_NAME.match(key):
                 raise ValidationError(f"environment variable name {key!r} is not valid")
+        if self.experiment is not None and not _EXPERIMENT.match(self.experiment):
+            raise ValidationError(
+                f"experiment name {self.experiment!r} is not valid",
+                "use 1-128 letters, digits, '_', '.' or '-' (it becomes a DLC job tag)",
+            )
+        seen: dict[str, str] = {}
+        for key in self.hyperparameters:
+            if not _HP_NAME.match(key):
+                raise ValidationError(
+                    f"hyperparameter name {key!r} is not valid",
+                    "start with a letter or '_'; then letters, digits, '_', '.' or '-' (--hp lr=0.01)",
+                )
+            env_name = hp_env_name(key)
+            if env_name in seen:
+                raise ValidationError(
+                    f"hyperparameters {seen[env_name]!r} and {key!r} both become {env_name}",
+                    "rename one of them",
+                )
+            seen[env_name] = key
+        if self.env_sync not in ENV_SYNC_MODES:
+            raise ValidationError(
+                f"env_sync {self.env_sync!r} is unknown", f"choose one of {', '.join(ENV_SYNC_MODES)}"
+            )
+        if self.env_sync == "off" and self.requirements:
+            raise ValidationError(
+                "--no-env-sync installs nothing, yet requirements were given",
+                "drop --no-env-sync to install --requirements FILE, or drop --requirements",
+            )
         if "/" in self.entry or not self.entry.endswith(".py"):
             raise ValidationError(f"entry script {self.entry!r} must be a .py file name without folders")
         return self
@@ -271,6 +355,7 @@ class JobSpec:
         data = asdict(self)
         data["inputs"] = [asdict(i) for i in self.inputs]
         data["args"] = list(self.args)
+        data["requirements"] = list(self.requirements)
         return data
 
     @classmethod
@@ -294,9 +379,15 @@ class JobSpec:
         return JOB_TYPES[self.framework]
 
     def user_command(self) -> str:
+        """``cd`` to the code, then ``python ENTRY ARGS``; with hyperparameters, first write
+        ``hyperparameters.json`` from ``PAI_HPS`` (a DLC job gets no config folder of its own;
+        PAI's training service writes the same file, pai/estimator.py EstimatorBase docstring)."""
         parts = ["python", self.entry, *self.args]
         cd = f"{CODE_MOUNT}/{self.workdir}".rstrip("/")
-        return f"cd {shlex.quote(cd)} && " + " ".join(shlex.quote(p) for p in parts)
+        command = f"cd {shlex.quote(cd)} && " + " ".join(shlex.quote(p) for p in parts)
+        if self.hyperparameters:
+            command = f"{_WRITE_HPS} && {command}"
+        return command
 
     def pai_envs(self, attempt: int | None = None, locations: JobLocations | None = None) -> dict[str, str]:
         """The ``PAI_*`` variables a job's workers get: the one builder for both backends.
@@ -321,6 +412,11 @@ class JobSpec:
             envs["PAI_OUTPUT_MODEL"] = locations.model
         if locations.checkpoints:
             envs["PAI_OUTPUT_CHECKPOINTS"] = locations.checkpoints
+        if locations.tensorboard:
+            envs["PAI_OUTPUT_TENSORBOARD"] = locations.tensorboard
+        if locations.config_dir:
+            envs["PAI_CONFIG_DIR"] = locations.config_dir
+        envs.update(hp_envs(self.hyperparameters))
         if self.checkpoint_interval is not None:  # read by pai_jupyter.Checkpointer on both backends
             envs["PAI_CHECKPOINT_INTERVAL"] = str(self.checkpoint_interval)
         envs["PAI_WORKING_DIR"] = locations.working_dir
@@ -384,6 +480,10 @@ class JobSpec:
             tags[f"{TAG_PREFIX}checkpoint-interval"] = str(self.checkpoint_interval)
         for item in self.inputs:
             tags[f"{TAG_PREFIX}input.{item.channel}"] = item.mount_path or ""
+        if self.experiment:
+            tags[EXPERIMENT_TAG] = self.experiment
+        if not self.autolog:
+            tags[f"{TAG_PREFIX}autolog"] = "false"
         body: dict[str, Any] = {
             "DisplayName": self.name,
             "JobType": self.job_type,
@@ -401,6 +501,13 @@ class JobSpec:
             body["DataSources"] = sources
         if self.max_run_time is not None:
             body["JobMaxRunningTimeMinutes"] = max(1, round(self.max_run_time / 60))
+        if self.requirements:
+            # pip requirement lines DLC installs on every node before UserCommand (ThirdpartyLibs,
+            # CreateJobRequest in the SDK model _create_job_request.py). Pins that need another
+            # index (CUDA-tagged wheels) go through ThirdpartyLibDir instead (dlc_jobs.create_body).
+            body["ThirdpartyLibs"] = list(self.requirements)
+        if self.env_sync != "auto":
+            tags[f"{TAG_PREFIX}env-sync"] = self.env_sync
         return body
 
     @classmethod
@@ -418,7 +525,7 @@ class JobSpec:
         inputs, output, checkpoint, workdir = [], None, None, ""
         for src in body.get("DataSources") or []:
             uri, mount = src.get("Uri"), src.get("MountPath", "")
-            if mount == CODE_MOUNT:
+            if mount in (CODE_MOUNT, TENSORBOARD_MOUNT):
                 continue
             if mount == OUTPUT_MOUNT:
                 output = uri
@@ -436,6 +543,8 @@ class JobSpec:
         args: list[str] = []
         entry = "main.py"
         command = body.get("UserCommand", "")
+        if command.startswith(_WRITE_HPS + " && "):
+            command = command[len(_WRITE_HPS) + 4 :]
         words = shlex.split(command.split("&&", 1)[-1]) if command else []
         if len(words) >= 2 and words[0] == "python":
             entry, args = words[1], words[2:]
@@ -443,6 +552,7 @@ class JobSpec:
             cd = shlex.split(command.split("&&", 1)[0])[1]
             workdir = cd[len(CODE_MOUNT) :].strip("/") if cd.startswith(CODE_MOUNT) else ""
         interval = tags.get(f"{TAG_PREFIX}checkpoint-interval")
+        hyperparameters = _hps_of(body.get("Envs") or {})
         pai_envs = set(
             JobSpec(
                 name="x",
@@ -451,6 +561,7 @@ class JobSpec:
                 checkpoint=checkpoint,
                 workdir=workdir,
                 checkpoint_interval=float(interval) if interval else None,
+                hyperparameters=hyperparameters,
             )
             .pai_envs()
             .items()
@@ -499,7 +610,24 @@ class JobSpec:
             max_restarts=int(tags.get(f"{TAG_PREFIX}max-restarts", 3)),
             entry=entry,
             workdir=workdir,
+            experiment=tags.get(EXPERIMENT_TAG) or None,
+            autolog=tags.get(f"{TAG_PREFIX}autolog") != "false",
+            hyperparameters=hyperparameters,
+            env_sync=tags.get(f"{TAG_PREFIX}env-sync", "auto"),
+            requirements=tuple(body.get("ThirdpartyLibs") or ()),
         )
+
+
+_WRITE_HPS = f'mkdir -p {CONFIG_MOUNT} && printf "%s" "$PAI_HPS" > {HYPERPARAMETERS_FILE}'
+
+
+def _hps_of(envs: dict[str, Any]) -> dict[str, str]:
+    """The hyperparameters a body's ``PAI_HPS`` carries (none when absent or not a JSON object)."""
+    try:
+        hps = json.loads(envs.get("PAI_HPS") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in hps.items()} if isinstance(hps, dict) else {}
 
 
 def _region_of(image: str | None) -> str:

@@ -50,6 +50,9 @@ CONTAINER_PORT = 8000
 PORT_ENV = "LISTENING_PORT"
 CONTAINER_MODEL_DIR = "/eas/workspace/model"
 CONTAINER_RUNTIME_DIR = "/ml/usercode"
+CONTAINER_CODE_DIR = CONTAINER_RUNTIME_DIR  # --code DIR (the PAI SDK's DefaultServiceConfig.code_path)
+CODE_SCRIPT_PREFIX = "cd /ml/usercode/\n"  # as container_serving_spec builds its script
+MODEL_MOUNT_ENV = "MODEL_MOUNT_PATH"  # the PAI SDK's serving examples read the model folder from it
 # The documented general-purpose Python image (JSON deployment doc's example).
 OWN_SERVER_IMAGE = "eas-registry-vpc.{region}.cr.aliyuncs.com/pai-eas/python-inference:py39-ubuntu2004"
 OWN_SERVER_COMMAND = "python -m pai_jupyter.model_server.eas_container"
@@ -93,8 +96,12 @@ class ServiceSpec:
     # -- EAS resources (aliyun backend) --
     instance_type: str | None = None  # public pool: cloud.computing.instance_type, e.g. ecs.gn6i-c4g1.xlarge
     elastic_inference: str | None = None  # Elastic Inference accelerator type, e.g. eais.ei-a6.2xlarge
+    # -- custom processor: the PAI SDK's serving layout (container_serving_spec in pai/model/_model.py) --
+    code: str | None = None  # --code DIR, uploaded: the oss:// folder shown at /ml/usercode
+    requirements: tuple[str, ...] = ()  # --requirements FILE: pip lines installed before the command
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "requirements", tuple(str(r) for r in self.requirements))
         if isinstance(self.autoscaler, dict):
             object.__setattr__(self, "autoscaler", AutoscalePolicy.from_dict(self.autoscaler))
 
@@ -121,6 +128,11 @@ class ServiceSpec:
             raise ValidationError(
                 f"--command is only for the custom processor, not {self.processor!r}",
                 "drop --command or use --processor custom",
+            )
+        if self.processor != "custom" and (self.code or self.requirements):
+            raise ValidationError(
+                f"--code/--requirements are for the custom processor, not {self.processor!r}",
+                "serve your own server with --processor custom --command ..., or drop --code/--requirements",
             )
         if self.env not in ENVIRONMENTS:
             raise ValidationError(
@@ -186,6 +198,7 @@ class ServiceSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["autoscaler"] = self.autoscaler.to_dict() if self.autoscaler else None
+        data["requirements"] = list(self.requirements)
         return data
 
     @classmethod
@@ -233,7 +246,9 @@ class ServiceSpec:
         else:
             command = self.command if self.processor == "custom" else OWN_SERVER_COMMAND
             env = [{"name": PORT_ENV, "value": str(CONTAINER_PORT)}]
-            if self.processor != "custom":
+            if self.processor == "custom":  # where the PAI SDK's serving examples read the model from
+                env.append({"name": MODEL_MOUNT_ENV, "value": CONTAINER_MODEL_DIR})
+            else:
                 env += [
                     {"name": PROCESSOR_ENV, "value": self.processor},
                     {"name": MODEL_DIR_ENV, "value": CONTAINER_MODEL_DIR},
@@ -249,9 +264,22 @@ class ServiceSpec:
                 "port": CONTAINER_PORT,
                 "env": env,
             }
+            if self.code:
+                # The PAI SDK's container_serving_spec: the code is mounted at /ml/usercode/ and the
+                # container runs a script that changes there first (pai/model/_model.py).
+                del container["command"]
+                container["script"] = f"{CODE_SCRIPT_PREFIX}{command}\n"
+            if self.requirements:
+                # container_serving_spec: requirements -> prepare.pythonRequirements, installed by EAS
+                # before the script runs.
+                container["prepare"] = {"pythonRequirements": list(self.requirements)}
             body["containers"] = [container]
             # The model is mounted where the container contract expects it.
             body["storage"] = [{"mount_path": CONTAINER_MODEL_DIR, "oss": {"path": model_path, "readOnly": True}}]
+            if self.code:
+                body["storage"].append(
+                    {"mount_path": CONTAINER_CODE_DIR + "/", "oss": {"path": self.code, "readOnly": True}}
+                )
         body["metadata"] = metadata
         if self.token:
             body["token"] = self.token
@@ -299,7 +327,8 @@ class ServiceSpec:
         if not name:
             raise ValidationError("the EAS service JSON has no name", "set name or metadata.name")
         containers = body.get("containers") or []
-        command = image = None
+        command = image = code = None
+        requirements: tuple[str, ...] = ()
         trust_pickle = False
         processor = labels.get(LABEL + "processor")
         if body.get("processor"):
@@ -313,7 +342,17 @@ class ServiceSpec:
             if processor is None:
                 processor = "custom"
             if processor == "custom":
-                command = first.get("command") or first.get("script")
+                command = first.get("command") or str(first.get("script") or "").removeprefix(CODE_SCRIPT_PREFIX)
+                command = command.rstrip("\n") or None
+                requirements = tuple((first.get("prepare") or {}).get("pythonRequirements") or ())
+                code = next(
+                    (
+                        (st.get("oss") or {}).get("path")
+                        for st in body.get("storage") or []
+                        if str(st.get("mount_path", "")).rstrip("/") == CONTAINER_CODE_DIR
+                    ),
+                    None,
+                )
             else:
                 trust_pickle = env.get(TRUST_PICKLE_ENV) == "1"
             if processor != "custom" and image == OWN_SERVER_IMAGE.format(region=_region_of(image)):
@@ -350,6 +389,8 @@ class ServiceSpec:
             trust_pickle=trust_pickle,
             instance_type=((body.get("cloud") or {}).get("computing") or {}).get("instance_type") or None,
             elastic_inference=((body.get("cloud") or {}).get("eais") or {}).get("type") or None,
+            code=code,
+            requirements=requirements,
         )
 
 

@@ -99,6 +99,7 @@ def test_create_job_request_matches_the_reference(aliyun: Backend, fakes: Aliyun
         "/ml/input/data/train": (host + "data/digits/", "RO"),
         "/ml/output/model": (host + "out/model/", "RW"),
         "/ml/output/checkpoints": (host + "out/ckpt/", "RW"),
+        "/ml/output/tensorboard": (host + run.split(f"{BUCKET}/", 1)[1] + "tensorboard/", "RW"),
         dj.RUN_MOUNT: (host + run.split(f"{BUCKET}/", 1)[1], "RW"),
         dj.RUNTIME_MOUNT: (mounts[dj.RUNTIME_MOUNT][0], "RO"),
     }
@@ -395,3 +396,19 @@ def test_an_abandoned_resubmission_claim_is_taken_over(
         dlc_training.RESUBMIT_WAIT = saved
     assert len(_creates(fakes)) == 2 and json.loads(claim.read_text())["took_over"] is True
     aliyun.training.stop(job.id)
+
+
+def test_experiments_are_a_job_tag_that_list_jobs_filters_on(
+    aliyun: Backend, fakes: AliyunFakes, tmp_path: Path
+) -> None:
+    from pai_jupyter.api.experiments import experiment, experiments
+
+    first = submit("print(1)\n", JobSpec(name="a", experiment="tune-lr"), cwd=tmp_path, backend=aliyun)
+    submit("print(2)\n", JobSpec(name="b", experiment="other"), cwd=tmp_path, backend=aliyun)
+    assert _creates(fakes)[0]["Settings"]["Tags"]["pai-jupyter.experiment"] == "tune-lr"
+    fakes.dlc.requests.clear()
+    runs = experiment("tune-lr", backend=aliyun).runs
+    assert [r.job.id for r in runs] == [first.id] and runs[0].job.spec.experiment == "tune-lr"
+    (listing,) = fakes.dlc.calls("ListJobs")
+    assert json.loads(listing.query["Tags"]) == {"pai-jupyter.experiment": "tune-lr"}
+    assert {e["name"]: e["runs"] for e in experiments(backend=aliyun)} == {"tune-lr": 1, "other": 1}

@@ -160,3 +160,13 @@ def test_backups_rotate_at_the_configured_interval_and_keep_n(
         assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM migrations").fetchone()[0] >= 1
         conn.close()
+
+
+def test_clients_racing_to_start_the_control_plane_all_get_the_one_that_won(pai_config: PaiConfig) -> None:
+    """The sidebar opens with a REST call and the push socket at once: both may start it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stop_and_wait(pai_config)
+    with ThreadPoolExecutor(4) as pool:
+        infos = list(pool.map(lambda _: ensure_server(pai_config), range(4)))
+    assert len({info["pid"] for info in infos}) == 1

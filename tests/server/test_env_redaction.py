@@ -45,7 +45,7 @@ async def test_env_secrets_are_redacted_in_the_cli_and_the_rest_api(jp_fetch: An
     for env in (
         record["spec"]["env"],
         shown["job"]["spec"]["env"],
-        listed[0]["spec"]["env"],
+        listed["jobs"][0]["spec"]["env"],
         detail["job"]["spec"]["env"],
         listing["jobs"][0]["spec"]["env"],
     ):

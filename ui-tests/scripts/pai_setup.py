@@ -16,6 +16,13 @@
 ``advise ID``   record on job ID the advice the runner gives a GPU job whose GPUs idle at
                 ~40 % (input-bound); these machines have no GPU to produce it for real.
 ``load NAME S`` send requests to NAME for S seconds (the background load itself).
+``big-job N``    a finished job with N loss points (1.0 falling to ~0.01, noisy), inserted
+                through the job store's batch API (what a days-long run reports);
+                prints its id and the first and last values.
+``experiment-runs NAME`` two real runs of experiment NAME with different --hp lr that
+                report a falling loss and succeed; prints their ids.
+``history N``   N finished jobs created a day ago and before (``old-job-0000`` the oldest),
+                through the store's batch insert: a long history for paging and search.
 ``stop``        stop every job still running and the control plane.
 
 Each command prints one JSON line last. PAI_JUPYTER_HOME selects the backend's state.
@@ -264,6 +271,88 @@ def stop() -> dict[str, str]:
     return {"stopped": info["url"]}
 
 
+def big_job(count: str) -> dict[str, object]:
+    import math
+    import uuid
+
+    from pai_jupyter.config import PaiConfig
+    from pai_jupyter.controlplane.db import Database
+    from pai_jupyter.controlplane.jobs.store import JobStore
+    from pai_jupyter.records import SUCCEEDED, MetricPoint
+    from pai_jupyter.specs.job import JobSpec
+
+    n = int(count)
+    store = JobStore(Database(PaiConfig().home_path / "state.sqlite"))
+    job_id = f"big-{uuid.uuid4().hex[:8]}"
+    t0 = time.time() - n * 0.01
+    store.create_many([(job_id, JobSpec(name="million-steps", framework="pytorch"), t0, SUCCEEDED)])
+
+    def loss(step: int) -> float:
+        # Falls from 1.0 towards 0.01 with a deterministic wiggle (a real curve's noise).
+        return 0.01 + 0.99 * math.exp(-step / (n / 8)) + 0.002 * math.sin(step * 0.7)
+
+    batch = 50_000
+    for lo in range(1, n + 1, batch):
+        hi = min(n, lo + batch - 1)
+        store.add_metrics(
+            job_id, [MetricPoint("loss", loss(step), t0 + step * 0.01, step) for step in range(lo, hi + 1)]
+        )
+    return {"id": job_id, "first": loss(1), "last": loss(n), "count": n}
+
+
+RUN = """\
+import time
+from pai_jupyter import report
+
+lr = float(__import__("os").environ.get("PAI_HPS_LR", "0.1"))
+for step in range(1, 41):
+    report(step=step, loss=1.0 / (1 + lr * step), accuracy=1 - 1.0 / (1 + lr * step))
+    time.sleep(0.02)
+"""
+
+
+def experiment_runs(name: str) -> dict[str, object]:
+    from pai_jupyter.api.jobs import submit
+    from pai_jupyter.specs.job import JobSpec
+
+    ids = []
+    for lr in ("0.1", "0.5"):
+        spec = JobSpec(name=f"lr-{lr}", framework="pytorch", experiment=name, hyperparameters={"lr": lr})
+        ids.append(submit(RUN, spec).id)
+    from pai_jupyter.api.jobs import get_job
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(get_job(i).record.is_terminal for i in ids):
+        time.sleep(0.3)
+    return {"ids": ids, "states": [get_job(i).record.state for i in ids]}
+
+
+def history(count: str) -> dict[str, object]:
+    import uuid
+
+    from pai_jupyter.config import PaiConfig
+    from pai_jupyter.controlplane.db import Database
+    from pai_jupyter.controlplane.jobs.store import JobStore
+    from pai_jupyter.records import FAILED, SUCCEEDED
+    from pai_jupyter.specs.job import JobSpec
+
+    n = int(count)
+    store = JobStore(Database(PaiConfig().home_path / "state.sqlite"))
+    day_ago = time.time() - 86400
+    store.create_many(
+        [
+            (
+                f"old-{uuid.uuid4().hex[:8]}",
+                JobSpec(name=f"old-job-{i:04d}", framework="pytorch"),
+                day_ago - (n - i) * 60,
+                FAILED if i % 7 == 0 else SUCCEEDED,
+            )
+            for i in range(n)
+        ]
+    )
+    return {"created": n}
+
+
 COMMANDS = {
     "submit-job": submit_job,
     "submit-quick-job": submit_quick_job,
@@ -273,6 +362,9 @@ COMMANDS = {
     "start-bad-rollout": start_bad_rollout,
     "load": load,
     "advise": advise,
+    "big-job": big_job,
+    "history": history,
+    "experiment-runs": experiment_runs,
     "stop": stop,
 }
 

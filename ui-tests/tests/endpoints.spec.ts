@@ -1,11 +1,12 @@
 // The Endpoints panel against a real service on the local backend: a blue-green
-// rollout moves the traffic split, Pause holds it, Roll back returns it.
+// rollout moves the traffic split, Pause holds it, Abort returns it, and each action shows
+// only in the state where the server offers it.
 import { expect, test } from '@jupyterlab/galata';
 import * as path from 'path';
 
 import { IMAGES, openSidebar, runSetup } from './helpers';
 
-test('a rollout moves the traffic split; pause, then roll back returns it', async ({ page }) => {
+test('a rollout moves the traffic split; pause, then abort returns it; actions follow the state', async ({ page }) => {
   test.setTimeout(150_000);
   runSetup('deploy-v1');
   const sidebar = await openSidebar(page);
@@ -34,10 +35,16 @@ test('a rollout moves the traffic split; pause, then roll back returns it', asyn
     .toBeGreaterThan(3);
   await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-endpoints.png') });
 
-  await detail.getByLabel('Version to roll back to').selectOption('1');
-  await detail.getByRole('button', { name: 'Roll back' }).click();
-  await page.locator('.jp-Dialog').getByRole('button', { name: 'Roll back' }).click();
+  // While a rollout is active the way back is Abort: the server's actions offer no Roll back.
+  await expect(detail.getByRole('button', { name: 'Roll back' })).toHaveCount(0);
+  await detail.getByRole('button', { name: 'Abort' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Abort' }).click();
   await expect(split).toHaveAttribute('data-split', 'v1 100%');
+  await expect(rollout).toHaveAttribute('data-state', 'aborted');
   await expect(detail.locator('tr[data-version="2"]')).toContainText('0%');
-  await expect(detail.getByTestId('pai-service-events')).toContainText('rollback');
+  await expect(detail.getByRole('button', { name: 'Pause' })).toHaveCount(0);
+  await expect(detail.getByRole('button', { name: 'Abort' })).toHaveCount(0);
+  // With the rollout over, version 2 is kept to go back to: Roll back is offered again.
+  await expect(detail.getByRole('button', { name: 'Roll back' })).toBeVisible();
+  await expect(detail.getByLabel('Version to roll back to')).toHaveValue('2');
 });

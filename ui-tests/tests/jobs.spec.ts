@@ -28,6 +28,10 @@ test('a running job shows live loss, logs, provenance; Stop stops it', async ({ 
   await expect(detail.getByTestId('pai-provenance')).toContainText('yes: uncommitted diff captured');
   await expect(detail.getByTestId('pai-provenance')).toContainText('torch 2.13.0');
   await expect(detail).toContainText('CPU (no GPU)');
+  // Where the job's TensorBoard logs go, and the command that serves them.
+  await expect(detail.getByTestId('pai-tensorboard')).toContainText('tensorboard --logdir');
+  // The environment rank 0 recorded at start, compared with the kernel's.
+  await expect(detail.getByTestId('pai-env-diff')).toBeVisible();
   await expect.poll(() => pointCount(detail.locator('.pai-Chart').nth(2))).toBeGreaterThan(1);
   await expect(detail.getByTestId('pai-advice')).toHaveCount(0);
   runSetup('advise', job.id);
@@ -41,11 +45,15 @@ test('a running job shows live loss, logs, provenance; Stop stops it', async ({ 
   await detail.getByRole('button', { name: 'Stop' }).click();
   await page.getByRole('button', { name: 'Stop job' }).click();
   await expect(detail.locator('.pai-Detail-header .pai-Badge')).toHaveText('Stopped', { timeout: 30_000 });
-  await expect(detail.getByRole('button', { name: 'Stop' })).toBeDisabled();
+  // A stopped job offers no Stop (the server's `actions` no longer include it).
+  await expect(detail.getByRole('button', { name: 'Stop' })).toHaveCount(0);
 
   await detail.getByRole('button', { name: '← All jobs' }).click();
   await sidebar.getByLabel('Filter jobs').fill('no-such-job');
   await expect(sidebar).toContainText('No job matches');
-  await sidebar.getByLabel('Filter jobs').fill('stopped');
+  await sidebar.getByLabel('Filter jobs').fill('');
+  await sidebar.getByLabel('State').selectOption('Stopped');
   await expect(sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`)).toBeVisible();
+  await sidebar.getByLabel('State').selectOption('Running');
+  await expect(sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`)).toHaveCount(0);
 });

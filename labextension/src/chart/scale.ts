@@ -45,8 +45,9 @@ export function ticks(min: number, max: number, count: number): number[] {
     return [min];
   }
   const step = tickStep(max - min, count);
-  const first = Math.ceil(min / step);
-  const last = Math.floor(max / step);
+  // A hair of slack so that 0.3 / 0.1 = 2.9999999999999996 still counts 0.3 in.
+  const first = Math.ceil(min / step - 1e-9);
+  const last = Math.floor(max / step + 1e-9);
   const out: number[] = [];
   for (let i = first; i <= last; i++) {
     // Multiplying the integer index avoids accumulating 0.1 + 0.2 style errors.

@@ -146,7 +146,7 @@ export function ComparePanel(props: { model: PaiModel }): JSX.Element {
         <label className="pai-Rollback-label">
           {trans().__('Experiment')}
           <select
-            className="jp-mod-styled"
+            className="pai-Chart-picker"
             aria-label={trans().__('Experiment')}
             value={state.name ?? ''}
             onChange={e => void model.pickExperiment(e.target.value)}
@@ -180,7 +180,7 @@ export function ComparePanel(props: { model: PaiModel }): JSX.Element {
         <label className="pai-Rollback-label">
           {trans().__('Best by %1:', metric)}
           <select
-            className="jp-mod-styled"
+            className="pai-Chart-picker"
             aria-label={trans().__('Which value is best')}
             value={direction}
             onChange={e => setDirection(e.target.value as 'auto' | 'lower' | 'higher')}

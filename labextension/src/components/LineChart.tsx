@@ -158,7 +158,13 @@ export function LineChart(props: LineChartProps): JSX.Element {
   const summary = props.summary ? <SummaryLine summary={props.summary} unit={props.unit} /> : null;
   if (!bounds || (count < 2 && !props.zoom)) {
     return (
-      <div ref={box} className="pai-Chart" data-testid={props.testId} data-points={count}>
+      <div
+        ref={box}
+        className="pai-Chart"
+        data-testid={props.testId}
+        data-points={count}
+        data-loading={props.loading || undefined}
+      >
         {header}
         <div className="pai-Chart-empty" style={{ height }}>
           {props.loading ? trans().__('loading…') : trans().__('waiting for data')}
@@ -216,6 +222,7 @@ export function LineChart(props: LineChartProps): JSX.Element {
       className="pai-Chart"
       data-testid={props.testId}
       data-points={count}
+      data-loading={props.loading || undefined}
       data-x-min={xData[0]}
       data-x-max={xData[1]}
       data-y-min={bounds.y[0]}

@@ -7,6 +7,8 @@ A *run folder* on OSS holds everything of one submission::
     <run>/job.json            the manifest: spec, outputs, every DLC attempt, our events
     <run>/metrics/worker-R.A.jsonl   report() values, written by the job itself
     <run>/attempts/N          claim markers, so one resubmission happens per reclaim
+    <run>/environment.json    what the job runs with, recorded by rank 0 at start (record_env)
+    <run>/env/requirements.txt  the pins, when they need another index (ThirdpartyLibDir)
 
 The run folder is mounted read-write at ``RUN_MOUNT``; the pai-jupyter runtime
 (the package's Python files, content-addressed on OSS) read-only at
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ...records import CREATING, FAILED, QUEUING, RESTARTING, RUNNING, STOPPED, STOPPING, SUCCEEDED
-from ...specs.job import JobSpec
+from ...specs.job import TENSORBOARD_MOUNT, JobSpec
 from ...storage.uri import OssUri
 
 RUN_MOUNT = "/ml/output/pai-jupyter"
@@ -32,6 +34,8 @@ ENV_RUN = "PAI_JUPYTER_RUN"  # the run folder URI: how a DLC job leads back to i
 ENV_ROOT = "PAI_JUPYTER_ROOT_JOB"  # set on resubmissions: the id users hold
 ENV_ATTEMPT = "PAI_JOB_ATTEMPT"
 _PREFIX_END = " && : pai-jupyter && "  # marks where our wrapper ends and the spec's command starts
+ENV_RECORD = "environment.json"  # in the run folder
+REQUIREMENTS_DIR = "env"  # in the run folder: requirements.txt for ThirdpartyLibDir
 
 # DLC status -> the contract's job state.
 STATE_MAP = {
@@ -92,21 +96,45 @@ def run_outputs(spec: JobSpec, run: OssUri) -> dict[str, str]:
     return {
         "model": str(model),
         "checkpoints": str(checkpoints),
+        # The SDK's third default output channel, "tensorboard" (pai/job/_training_job.py,
+        # _default_training_output_channels), in the run folder.
+        "tensorboard": str(run.join("tensorboard").as_dir()),
         "provenance": str(model.join("provenance.json")),
         "metrics": str(run.join("metrics").as_dir()),
         "run": str(run.as_dir()),
     }
 
 
-def wrapper_prefix() -> str:
+def wrapper_prefix(autolog: bool = True) -> str:
     # {rank} is filled in by report() from RANK or TF_CONFIG (jobenv.worker_rank): TFJob pods get no RANK.
     metrics = f"{RUN_MOUNT}/metrics/worker-{{rank}}.${{{ENV_ATTEMPT}:-1}}.jsonl"
+    # Autologging: the runtime's pai_jupyter/autolog/site/sitecustomize.py hooks the frameworks (--no-autolog: not).
+    site = f"{RUNTIME_MOUNT}/pai_jupyter/autolog/site:" if autolog else ""
+    # Rank 0 records what the job runs with (after DLC installed ThirdpartyLibs), never failing the job.
+    record = f'{{ [ "${{RANK:-0}}" != 0 ] || python -m pai_jupyter.provenance.record_env {RUN_MOUNT}/{ENV_RECORD} || true; }}'
     return (
-        f'export PYTHONPATH="{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
+        f'export PYTHONPATH="{site}{RUNTIME_MOUNT}${{PYTHONPATH:+:$PYTHONPATH}}"'
         f' PAI_METRICS_FILE="{metrics}"'
         f' PAI_JOB_ID="${{{ENV_ROOT}:-$DLC_JOB_ID}}"'
-        f" && mkdir -p {RUN_MOUNT}/metrics{_PREFIX_END}"
+        f" && mkdir -p {RUN_MOUNT}/metrics && {record}{_PREFIX_END}"
     )
+
+
+def requirements_file(spec: JobSpec) -> bytes | None:
+    """requirements.txt for pins that need another index (CUDA-tagged wheels), else None.
+
+    ThirdpartyLibs is a plain list of libraries, with no place for pip options; ThirdpartyLibDir names a folder whose
+    requirements.txt DLC installs with ``pip install -r`` before UserCommand on each node
+    (CreateJobRequest.thirdparty_lib_dir, SDK model _create_job_request.py), and pip's
+    requirements-file syntax carries ``--extra-index-url`` lines.
+    """
+    from ...provenance.imports import index_urls
+
+    urls = index_urls(spec.requirements)
+    if not urls:
+        return None
+    lines = [f"--extra-index-url {u}" for u in urls] + list(spec.requirements)
+    return ("\n".join(lines) + "\n").encode()
 
 
 def strip_wrapper(command: str) -> str:
@@ -157,13 +185,22 @@ def create_body(
         image=spec.image or image,
     )
     body = effective.to_dlc(code_uri, region=region)
-    body["UserCommand"] = wrapper_prefix() + body["UserCommand"]
+    body["UserCommand"] = wrapper_prefix(spec.autolog) + body["UserCommand"]
+    if requirements_file(spec) is not None:  # written to <run>/env/ by the submit
+        body.pop("ThirdpartyLibs", None)
+        body["ThirdpartyLibDir"] = f"{RUN_MOUNT}/{REQUIREMENTS_DIR}/"
     body["DataSources"] = [
         *body.get("DataSources", []),
         {"Uri": str(run.as_dir()), "MountPath": RUN_MOUNT, "MountAccess": "RW"},
         {"Uri": str(runtime.as_dir()), "MountPath": RUNTIME_MOUNT, "MountAccess": "RO"},
     ]
+    if outputs.get("tensorboard"):
+        body["DataSources"].append(
+            {"Uri": outputs["tensorboard"], "MountPath": TENSORBOARD_MOUNT, "MountAccess": "RW"}
+        )
     envs = {**effective.pai_envs(attempt=attempt), **(body.get("Envs") or {})}  # the user's env wins, as in to_dlc
+    if outputs.get("tensorboard"):
+        envs.setdefault("PAI_OUTPUT_TENSORBOARD", TENSORBOARD_MOUNT)
     envs[ENV_RUN] = str(run.as_dir())
     if root:
         envs[ENV_ROOT] = root
@@ -195,6 +232,7 @@ def foreign_spec(item: dict[str, Any]) -> JobSpec:
         "PAI_JOB_NAME",
         "PAI_CHECKPOINT_INTERVAL",
         "PAI_JUPYTER_OSS_MOUNTS",
+        "PAI_OUTPUT_TENSORBOARD",
     }
     body["Envs"] = {k: v for k, v in (item.get("Envs") or {}).items() if k not in ours}
     if not body.get("Priority"):

@@ -18,8 +18,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ...decisions.downsample import range_of_points
 from ...errors import PaiError
-from ...records import JobEvent, LogChunk, MetricPoint
+from ...records import JobEvent, LogChunk, MetricPoint, MetricRange
 from ...reporting import read_lines
 from ...storage.uri import OssUri
 from . import dlc_jobs as dj
@@ -108,6 +109,26 @@ class DlcTelemetry:
         if names:
             points = [p for p in points if p.name in names]
         return sorted(points, key=lambda p: (p.ts, p.worker, p.name))
+
+    def metric_range(
+        self,
+        job_id: str,
+        names: list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        points: int = 1000,
+    ) -> MetricRange:
+        """DLC keeps no metric store we could query by range: the report() stream is JSON lines on
+        OSS and system figures come from GetJobMetrics. So every point is read (new bytes only:
+        ``_tail_metrics`` caches what it read before), then cut to the range and downsampled here,
+        before anything goes to a browser or a notebook."""
+        return range_of_points(self.metrics(job_id, names=names), names, start, end, points)
+
+    def metric_pages(self, job_id: str, names: list[str] | None = None) -> Any:
+        """Every raw point, in pages of 50,000 (read whole from OSS first: see ``metric_range``)."""
+        found = self.metrics(job_id, names=names)
+        for lo in range(0, len(found), 50_000):
+            yield found[lo : lo + 50_000]
 
     def _reported(self, manifest: dict[str, Any]) -> list[MetricPoint]:
         """The report() stream: JSON lines the job appends to <run>/metrics/worker-R.A.jsonl."""

@@ -30,8 +30,8 @@ from typing import Any
 
 from ...config import PaiConfig
 from ...errors import NotFoundError, PaiError, ValidationError
-from ...records import FAILED, RESTARTING, JobRecord, MetricPoint, WorkerRecord
-from ...specs.job import JobSpec
+from ...records import FAILED, RESTARTING, JobPage, JobQuery, JobRecord, MetricPoint, WorkerRecord
+from ...specs.job import EXPERIMENT_TAG, JOB_TYPES, JobSpec
 from ...storage.uri import OssUri
 from . import dlc_jobs as dj
 from .credentials import openapi_config, region_endpoint
@@ -43,6 +43,19 @@ from .workspace import PaiWorkspace
 RESUBMIT_WAIT = 5.0
 CLAIM_STALE_S = 120.0  # a resubmission claim older than this, with no new attempt, was abandoned
 MAX_CREATE_BYTES = 65536  # DLC's limit on a whole CreateJob request
+
+
+# Our state -> the DLC Status ListJobs filters on (one value per request: the main one).
+DLC_STATUS = {
+    "Creating": "Creating",
+    "Queuing": "Queuing",
+    "Running": "Running",
+    "Restarting": "Restarting",
+    "Stopping": "Stopping",
+    "Succeeded": "Succeeded",
+    "Failed": "Failed",
+    "Stopped": "Stopped",
+}
 
 
 class DlcTraining(DlcTelemetry):
@@ -145,7 +158,7 @@ class DlcTraining(DlcTelemetry):
                     f"upload it first: jupyter pai storage cp <local path> {item.uri}",
                 )
         spec.validate_for_dlc(self.config.region)
-        image = self.workspace.image_for(spec)
+        image, image_why = self.workspace.image_choice(spec, provenance.get("environment"))
         workspace_id = self.workspace.workspace_id()
         run = self._run_folder(spec, code_uri)
         runtime = self._runtime(run.bucket)
@@ -154,6 +167,9 @@ class DlcTraining(DlcTelemetry):
             spec, code_uri, run, runtime, outputs, self.config.region, workspace_id, 1, None, image
         )
         self._ensure_prefixes(body)
+        requirements = dj.requirements_file(spec)
+        if requirements is not None:  # ThirdpartyLibDir's requirements.txt (create_body)
+            self.storage.write_bytes(run.join(dj.REQUIREMENTS_DIR, "requirements.txt"), requirements)
         job_id = self._create(body)
         now = time.time()
         manifest = {
@@ -168,7 +184,7 @@ class DlcTraining(DlcTelemetry):
             "attempts": [{"attempt": 1, "job_id": job_id, "submitted_at": now}],
             "events": [
                 {"ts": now, "kind": "info", "message": f"submitted to PAI-DLC as {job_id}", "data": {}},
-                *self._choices(spec, body, now),
+                *self._choices(spec, body, now, image_why),
             ],
             "stopped": False,
             "provenance_written": False,
@@ -180,7 +196,9 @@ class DlcTraining(DlcTelemetry):
         self._write_manifest(manifest)
         return self._record(manifest, self._get_item(job_id))
 
-    def _choices(self, spec: JobSpec, body: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    def _choices(
+        self, spec: JobSpec, body: dict[str, Any], now: float, image_why: str = ""
+    ) -> list[dict[str, Any]]:
         """Events naming what was chosen for the user: the instance type, the spot limit, the image."""
         role = body["JobSpecs"][0]
         out = []
@@ -192,7 +210,11 @@ class DlcTraining(DlcTelemetry):
         ):
             out.append(f"no spot limit given: bidding up to SpotDiscountLimit={spot.get('SpotDiscountLimit')}")
         if not spec.image:
-            out.append(f"no --image: using {role['Image']} from the workspace's image list")
+            out.append(f"no --image: using {role['Image']} from the workspace's image list ({image_why})")
+        if spec.requirements:
+            out.append(
+                f"installs {len(spec.requirements)} pinned requirement(s) before the script ({spec.env_sync})"
+            )
         return [{"ts": now, "kind": "info", "message": m, "data": {}} for m in out]
 
     def _ensure_prefixes(self, body: dict[str, Any]) -> None:
@@ -386,6 +408,24 @@ class DlcTraining(DlcTelemetry):
             "code_uri": manifest["code_uri"],
             "outputs": manifest["outputs"],
         }
+        try:  # what rank 0 recorded at start, beside the kernel's environment
+            provenance["job_environment"] = json.loads(self.storage.read_bytes(run.join(dj.ENV_RECORD)))
+        except (NotFoundError, ValueError):
+            pass
+        model = manifest["outputs"]["model"]
+        # Before provenance.json lands there: ".keep" is ours (the mount needs an object), not a model.
+        if not any(
+            o.uri.rstrip("/").rsplit("/", 1)[-1] not in (".keep", "provenance.json")
+            for o in self.storage.list(OssUri.parse(model), recursive=True)
+        ):
+            manifest["events"].append(
+                {
+                    "ts": time.time(),
+                    "kind": "warning",
+                    "message": f"the script wrote no model to PAI_OUTPUT_MODEL ({model})",
+                    "data": {"output": model},
+                }
+            )
         uri = OssUri.parse(manifest["outputs"]["provenance"])
         self.storage.write_bytes(uri, json.dumps(provenance, indent=2, default=str).encode())
         manifest["provenance_written"] = True
@@ -456,6 +496,30 @@ class DlcTraining(DlcTelemetry):
         )
 
     def list(self, limit: int = 100, state: str | None = None, name: str | None = None) -> list[JobRecord]:
+        return self._listed(limit, state, name)
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        # Our jobs carry their experiment as the tag EXPERIMENT_TAG (JobSpec.to_dlc), and ListJobs
+        # filters on tags (ListJobsRequest.Tags, "the tags used for filtering", SDK model
+        # _list_jobs_request.py; the client sends it as a JSON string, client.py list_jobs_with_options).
+        records = self._listed(min(limit, 100), tags={EXPERIMENT_TAG: name})
+        return [r for r in records if r.spec.experiment == name]
+
+    def experiments(self) -> list[dict[str, Any]]:
+        # DLC has no group-by: the experiments among the workspace's newest 100 jobs (one ListJobs page).
+        groups: dict[str, dict[str, Any]] = {}
+        for record in self._listed(100):
+            if record.spec.experiment:
+                group = groups.setdefault(
+                    record.spec.experiment, {"name": record.spec.experiment, "runs": 0, "last_created_at": 0.0}
+                )
+                group["runs"] += 1
+                group["last_created_at"] = max(group["last_created_at"], record.created_at)
+        return sorted(groups.values(), key=lambda g: g["last_created_at"], reverse=True)
+
+    def _listed(
+        self, limit: int, state: str | None = None, name: str | None = None, tags: dict[str, str] | None = None
+    ) -> list[JobRecord]:
         from alibabacloud_pai_dlc20201203 import models
 
         request = models.ListJobsRequest(
@@ -465,10 +529,61 @@ class DlcTraining(DlcTelemetry):
             workspace_id=self.workspace.workspace_id() or None,
             sort_by="GmtCreateTime",
             order="desc",
+            tags=tags,
         )
         items = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map().get("Jobs") or [])
-        roots = [i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)]
+        records = self._records([i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)])
+        if state:
+            records = [r for r in records if r.state == state]
+        if name:
+            records = [r for r in records if name in r.name]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        return records[:limit]
 
+    def list_page(self, query: JobQuery) -> JobPage:
+        """One page through DLC ListJobs' own paging and filters (fields of the SDK model
+        alibabacloud_pai_dlc20201203/models/_list_jobs_request.py): PageNumber/PageSize,
+        DisplayName (fuzzy, case-insensitive), Status, JobType (the framework), StartTime/EndTime
+        (creation time; without them DLC returns only the last 7 days, so StartTime is always
+        sent), SortBy=GmtCreateTime, Order=desc; ``TotalCount`` is the total. The cursor is the
+        next page number. What DLC cannot filter is documented: ``q`` matches the display name
+        only, ``experiment`` is filtered within the page, and the total counts a spot job's
+        resubmitted attempts (separate DLC jobs, folded into their first one here)."""
+        from alibabacloud_pai_dlc20201203 import models
+
+        if query.backend and query.backend != "aliyun":
+            return JobPage([], 0, None)
+        try:
+            number = int(query.cursor) if query.cursor else (query.page or 1)
+        except ValueError:
+            raise ValidationError(
+                f"{query.cursor!r} is not a page cursor of this list", "pass the 'next' value of the previous page"
+            ) from None
+        request = models.ListJobsRequest(
+            page_size=query.limit,
+            page_number=number,
+            display_name=query.q or None,
+            status=DLC_STATUS.get(query.state or "") if query.state else None,
+            job_type=JOB_TYPES.get(query.framework or "") if query.framework else None,
+            start_time=dj.iso(query.since or 0.0),
+            end_time=dj.iso(query.until) if query.until is not None else None,
+            workspace_id=self.workspace.workspace_id() or None,
+            sort_by="GmtCreateTime",
+            order="desc",
+        )
+        body = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map())
+        items = body.get("Jobs") or []
+        total = int(body.get("TotalCount") or len(items))
+        records = self._records([i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)])
+        if query.framework:
+            records = [r for r in records if r.spec.framework == query.framework]
+        if query.experiment:
+            records = [r for r in records if getattr(r.spec, "experiment", None) == query.experiment]
+        records.sort(key=lambda r: r.created_at, reverse=True)
+        more = number * query.limit < total
+        return JobPage(records, total, str(number + 1) if more else None)
+
+    def _records(self, items: list[dict[str, Any]]) -> list[JobRecord]:
         def one(item: dict[str, Any]) -> JobRecord | None:
             try:
                 if (item.get("Envs") or {}).get(dj.ENV_RUN):
@@ -478,13 +593,7 @@ class DlcTraining(DlcTelemetry):
                 return None
 
         with ThreadPoolExecutor(max_workers=8) as pool:
-            records = [r for r in pool.map(one, roots) if r is not None]
-        if state:
-            records = [r for r in records if r.state == state]
-        if name:
-            records = [r for r in records if name in r.name]
-        records.sort(key=lambda r: r.created_at, reverse=True)
-        return records[:limit]
+            return [r for r in pool.map(one, items) if r is not None]
 
     def stop(self, job_id: str) -> JobRecord:
         manifest, item = self._resolve(job_id)
@@ -497,6 +606,18 @@ class DlcTraining(DlcTelemetry):
             with self._call(f"StopJob {dlc_id}"):
                 self.client.stop_job(dlc_id)
         return self.reconcile_job(job_id)
+
+    def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
+        """What rank 0 recorded at start into the run folder (``dlc_jobs.wrapper_prefix``)."""
+        manifest, _ = self._resolve(job_id)
+        if manifest is None:
+            return None
+        try:
+            return json.loads(
+                self.storage.read_bytes(OssUri.parse(manifest["outputs"]["run"]).join(dj.ENV_RECORD))
+            )
+        except (NotFoundError, ValueError):
+            return None
 
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         """Merge ``fields`` into the run's provenance.json (and the model's copy once written)."""

@@ -8,8 +8,9 @@
 - Bucket: in DSW with no ``PAI_JUPYTER_OSS_BUCKET``, the workspace's default OSS storage
   (AIWorkspace ``ListConfigs``, key ``modelExportPath``), as ``Session.get_default_oss_storage``
   in pai/session.py finds it.
-- Image: when a job names no ``--image``, the newest official DLC image of its framework
-  from AIWorkspace ``ListImages`` (``alibabacloud-aiworkspace20210204``), filtered the way
+- Image: when a job names no ``--image``, the official DLC image of its framework closest to
+  the kernel's captured environment (same framework major.minor, Python, CUDA; the newest
+  among equals) from AIWorkspace ``ListImages`` (``alibabacloud-aiworkspace20210204``), filtered the way
   the PAI SDK's ``pai.image.retrieve`` filters (labels ``system.official=true``,
   ``system.supported.dlc=true``, ``system.chipType=CPU|GPU``; the framework from the
   repository name, its version and CUDA from the tag, Python from ``system.pythonVersion``),
@@ -114,10 +115,15 @@ class PaiWorkspace:
         return ""
 
     # -- images ---------------------------------------------------------------------------
-    def image_for(self, spec: JobSpec) -> str:
-        """``spec.image``, else the newest official DLC image for its framework, Python >= 3.10."""
+    def image_for(self, spec: JobSpec, environment: dict[str, Any] | None = None) -> str:
+        """``spec.image``, else the official DLC image for its framework, Python >= 3.10, closest to
+        the kernel's captured ``environment`` (framework version, Python, CUDA), newest among equals."""
+        return self.image_choice(spec, environment)[0]
+
+    def image_choice(self, spec: JobSpec, environment: dict[str, Any] | None = None) -> tuple[str, str]:
+        """(image URI, why it was chosen)."""
         if spec.image:
-            return spec.image
+            return spec.image, "--image"
         framework = IMAGE_FRAMEWORKS.get(spec.framework)
         if framework is None:
             raise ValidationError(
@@ -128,10 +134,25 @@ class PaiWorkspace:
         key = (framework, gpu)
         with self._lock:
             if key not in self._images:
-                self._images[key] = self._newest(framework, gpu)
-            return self._images[key]
+                self._images[key] = self._candidates(framework, gpu)
+            candidates = self._images[key]
+        if not candidates:
+            chip = "GPU" if gpu else "CPU"
+            raise ValidationError(
+                f"the workspace's image list has no official {framework} {chip} image with Python >= 3.10",
+                "pass --image <registry>/<namespace>/<repo>:<tag>",
+            )
+        want = kernel_wants(framework, environment, gpu)
+        best = max(candidates, key=lambda c: (_matches(c[0], want), c[0]))
+        matched = [
+            name for name, hit in zip(("framework", "Python", "CUDA"), _matches(best[0], want), strict=True) if hit
+        ]
+        why = (
+            f"matches the kernel's {', '.join(matched)}" if matched else "the newest (nothing matches the kernel)"
+        )
+        return best[1], why
 
-    def _newest(self, framework: str, gpu: bool) -> str:
+    def _candidates(self, framework: str, gpu: bool) -> list[tuple[Any, str]]:
         from alibabacloud_aiworkspace20210204 import models
         from alibabacloud_aiworkspace20210204.client import Client
 
@@ -153,18 +174,39 @@ class PaiWorkspace:
             "pass --image to skip the image lookup",
             lambda: client.list_images(request).body.to_map(),
         )
-        best: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]] | None = None
-        chosen = ""
+        out = []
         for image in body.get("Images") or []:
             candidate = _candidate(image, framework)
-            if candidate is not None and (best is None or candidate[0] > best):
-                best, chosen = candidate
-        if not chosen:
-            raise ValidationError(
-                f"the workspace's image list has no official {framework} {chip} image with Python >= 3.10",
-                "pass --image <registry>/<namespace>/<repo>:<tag>",
-            )
-        return chosen
+            if candidate is not None:
+                out.append(candidate)
+        return out
+
+
+# The distribution whose version names an image's framework version (pai/image.py tags).
+_FRAMEWORK_DISTS = {"PyTorch": "torch", "TensorFlow": "tensorflow", "XGBoost": "xgboost"}
+
+
+def kernel_wants(
+    framework: str, environment: dict[str, Any] | None, gpu: bool
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(framework major.minor, Python major.minor, CUDA as in the image tag) the kernel has; () unknown."""
+    environment = environment or {}
+    info = (environment.get("frameworks") or {}).get(_FRAMEWORK_DISTS.get(framework, "")) or {}
+    version = _version(str(info.get("version") or "").split("+", 1)[0])[:2]
+    python = _version(str((environment.get("python") or {}).get("version") or ""))[:2]
+    cuda_text = str(info.get("cuda") or "") if gpu else ""
+    cuda = (int("".join(str(p) for p in _version(cuda_text)[:2])),) if cuda_text and _version(cuda_text) else ()
+    return version, python, cuda
+
+
+def _matches(have: tuple[Any, ...], want: tuple[tuple[int, ...], ...]) -> tuple[bool, bool, bool]:
+    """Which of (framework, Python, CUDA) of an image's ``have`` equal what the kernel wants."""
+    version, python, cuda = have
+    return (
+        bool(want[0]) and version[: len(want[0])] == want[0],
+        bool(want[1]) and python[: len(want[1])] == want[1],
+        bool(want[2]) and cuda == want[2],
+    )
 
 
 def _candidate(image: dict[str, Any], framework: str) -> tuple[Any, str] | None:

@@ -12,12 +12,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from ...config import PaiConfig
 from ...controlplane.private import open_private, private_dir
 from ...errors import BackendUnavailable
-from ...records import JobEvent, JobRecord, LogChunk, MetricPoint
+from ...records import JobEvent, JobPage, JobQuery, JobRecord, LogChunk, MetricPoint, MetricRange
 from ...specs.job import JobSpec
 from ...storage.local import LocalStorage
 from ..base import Backend
@@ -63,6 +65,10 @@ def ensure_server(config: PaiConfig) -> dict[str, Any]:
             if info:
                 return info
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+            if any("another control plane already owns" in line for line in tail):
+                # The winner holds the lock but has not written its runtime file yet: wait for it.
+                time.sleep(0.05)
+                continue
             raise BackendUnavailable(
                 "the local control plane failed to start: " + " | ".join(tail), f"see {log_path}"
             )
@@ -106,6 +112,17 @@ class LocalTraining:
         data = self.client.get(f"{API}/jobs", limit=limit, state=state, name=name)
         return [JobRecord.from_dict(j) for j in data["jobs"]]
 
+    def list_page(self, query: JobQuery) -> JobPage:
+        data = self.client.get(f"{API}/jobs", **query.params())
+        return JobPage([JobRecord.from_dict(j) for j in data["jobs"]], data["total"], data["next"])
+
+    def experiments(self) -> list[dict[str, Any]]:
+        return self.client.get(f"{API}/experiments")["experiments"]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
+        return [JobRecord.from_dict(j) for j in data["jobs"]]
+
     def stop(self, job_id: str) -> JobRecord:
         return JobRecord.from_dict(self.client.post(f"{API}/jobs/{job_id}/stop")["job"])
 
@@ -124,6 +141,32 @@ class LocalTraining:
         )
         return [MetricPoint(**m) for m in data["metrics"]]
 
+    def metric_range(
+        self,
+        job_id: str,
+        names: list[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        points: int = 1000,
+    ) -> MetricRange:
+        data = self.client.get(
+            f"{API}/jobs/{job_id}/metrics",
+            names=",".join(names) if names else None,
+            start=start,
+            end=end,
+            points=points,
+        )
+        return MetricRange.from_dict(data)
+
+    def metric_pages(self, job_id: str, names: list[str] | None = None) -> Iterator[list[MetricPoint]]:
+        after: int | None = 0
+        while after is not None:
+            data = self.client.get(
+                f"{API}/jobs/{job_id}/metrics", all=1, after=after, names=",".join(names) if names else None
+            )
+            yield [MetricPoint(**m) for m in data["metrics"]]
+            after = data["next"]
+
     def events(self, job_id: str) -> list[JobEvent]:
         return [JobEvent(**e) for e in self.client.get(f"{API}/jobs/{job_id}/events")["events"]]
 
@@ -132,6 +175,9 @@ class LocalTraining:
 
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         self.client.post(f"{API}/jobs/{job_id}/provenance", fields)
+
+    def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
+        return self.client.get(f"{API}/jobs/{job_id}/environment")["environment"]
 
 
 class LocalBackend(Backend):

@@ -15,6 +15,7 @@ folder; the runner tails them into SQLite.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -37,6 +38,9 @@ from ...storage.local import LocalStorage
 from ...storage.uri import OssUri
 from ...telemetry.advice import WARMUP, WINDOW, input_bound_advice
 from ..private import child_umask
+from ..private_view import command as view_command
+from ..private_view import support as view_support
+from .layout import JobFolders, worker_layout
 from .metrics_ingest import MetricsTail
 from .sampling import JobSampler
 from .store import JobStore
@@ -45,7 +49,12 @@ from .worker_env import worker_env
 log = logging.getLogger(__name__)
 
 # Runs the worker and leaves its exit code behind, even when we are not its parent.
-_WRAPPER = '"$0" "$@"; rc=$?; echo $rc > "$PAI_EXIT_FILE"; exit $rc'
+# Rank 0 first records the environment the job runs with (provenance/record_env.py), never failing it.
+_WRAPPER = (
+    '[ -z "$PAI_ENV_RECORD" ] || "$0" -m pai_jupyter.provenance.record_env "$PAI_ENV_RECORD" || true; '
+    '"$0" "$@"; rc=$?; echo $rc > "$PAI_EXIT_FILE"; exit $rc'
+)
+ENV_RECORD = "environment.json"  # in the job folder
 LOST = -1000  # exit code recorded for a worker that vanished without one
 
 
@@ -157,6 +166,17 @@ class JobRunner:
             self.store.set_state(job_id, FAILED, f"could not prepare the job folder: {exc}")
             raise
         self.store.set_state(job_id, QUEUING, outputs=outputs)
+        view = view_support()
+        if view.available:
+            self.store.event(job_id, "layout", "the script sees PAI's /ml layout in a private view of its own")
+        else:
+            self.store.event(
+                job_id,
+                "warning",
+                f"no private /ml view for this job: {view.reason}. PAI_* variables point at the job's own"
+                " folders; a script that writes to /ml/... directly does not reach --output",
+                {"layout": "host folders", "reason": view.reason},
+            )
         if simulate_preemption_after is not None:
             self._preempt_at[job_id] = simulate_preemption_after
             self.store.event(
@@ -168,8 +188,11 @@ class JobRunner:
     def _prepare(
         self, job_id: str, spec: JobSpec, job_dir: Path, code_dir: Path | None, inputs: dict[str, Path]
     ) -> dict[str, str]:
-        for sub in ("logs", "metrics", "exit", "input"):
+        for sub in ("logs", "metrics", "exit", "input", "config"):
             (job_dir / sub).mkdir(parents=True, exist_ok=True)
+        # /ml/input/config/hyperparameters.json: every value a string, written even when empty
+        # (pai/job/_local_training_job.py, prepare_input_config).
+        (job_dir / "config" / "hyperparameters.json").write_text(json.dumps(spec.hyperparameters))
         code = job_dir / "code"
         if code_dir is not None:
             shutil.copytree(code_dir, code, symlinks=True)
@@ -182,11 +205,13 @@ class JobRunner:
         checkpoints = (
             OssUri.parse(spec.checkpoint).as_dir() if spec.checkpoint else base.join("checkpoints").as_dir()
         )
-        for uri in (output, checkpoints):
+        tensorboard = base.join("tensorboard").as_dir()
+        for uri in (output, checkpoints, tensorboard):
             self.storage.path_for(uri).mkdir(parents=True, exist_ok=True)
         return {
             "model": str(output),
             "checkpoints": str(checkpoints),
+            "tensorboard": str(tensorboard),
             "provenance": str(output.join("provenance.json")),
             "logs": str(job_dir / "logs"),
             "job_dir": str(job_dir),
@@ -246,14 +271,16 @@ class JobRunner:
         live = self._live.setdefault(job_id, _Live())
         live.preempted, live.kill_sent = False, False
         live.attempt_started = time.time()
-        storage_path = self.storage.path_for
-        inputs = {i.channel: job_dir / "input" / i.channel for i in spec.inputs}
         working_dir = job_dir / "code" / spec.workdir
         python = row["python"] or sys.executable
         entry = working_dir / spec.entry
         if not entry.exists():
             self.store.set_state(job_id, FAILED, f"entry script {spec.entry} is missing from the code snapshot")
             return
+        layout = worker_layout(spec, self._folders(job_dir, record), view=view_support().available)
+        command = [python, "-u", spec.entry, *spec.args]
+        if layout.binds:
+            command = view_command(command, list(layout.binds), cwd=layout.cwd)
         for rank in range(spec.workers):
             exit_file = job_dir / "exit" / f"worker-{rank}.{record.attempt}"
             env = worker_env(
@@ -262,21 +289,20 @@ class JobRunner:
                 rank=rank,
                 master_port=ports[0],
                 worker_ports=ports[1:],
-                inputs=inputs,
-                output_dir=storage_path(OssUri.parse(record.outputs["model"])),
-                checkpoint_dir=storage_path(OssUri.parse(record.outputs["checkpoints"])),
-                working_dir=working_dir,
+                locations=layout.locations,
                 metrics_file=job_dir / "metrics" / f"worker-{rank}.{record.attempt}.jsonl",
                 exit_file=exit_file,
                 attempt=record.attempt,
             )
+            if rank == 0:
+                env["PAI_ENV_RECORD"] = str(job_dir / ENV_RECORD)
             log_path = job_dir / "logs" / f"worker-{rank}.log"
             with open(log_path, "ab") as log_file:
                 if record.attempt > 1:
                     log_file.write(f"\n=== attempt {record.attempt} ===\n".encode())
                     log_file.flush()
                 proc = subprocess.Popen(
-                    ["/bin/sh", "-c", _WRAPPER, python, "-u", spec.entry, *spec.args],
+                    ["/bin/sh", "-c", _WRAPPER, *command],
                     cwd=working_dir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -290,6 +316,19 @@ class JobRunner:
                 job_id, rank, state=RUNNING, pid=proc.pid, pid_started=_create_time(proc.pid), exit_code=None
             )
         self.store.set_state(job_id, RUNNING, started_at=row["started_at"] or time.time())
+
+    def _folders(self, job_dir: Path, record: JobRecord) -> JobFolders:
+        storage_path = self.storage.path_for
+        tensorboard = record.outputs.get("tensorboard")
+        return JobFolders(
+            code=job_dir / "code",
+            config=job_dir / "config",
+            inputs={i.channel: job_dir / "input" / i.channel for i in record.spec.inputs},
+            model=storage_path(OssUri.parse(record.outputs["model"])),
+            checkpoints=storage_path(OssUri.parse(record.outputs["checkpoints"])),
+            # Jobs submitted before TensorBoard had a channel: a folder in the job's own.
+            tensorboard=storage_path(OssUri.parse(tensorboard)) if tensorboard else job_dir / "tensorboard",
+        )
 
     def _check(self, job_id: str) -> None:
         record = self.store.get(job_id)
@@ -459,8 +498,20 @@ class JobRunner:
         job_dir = Path(self.store.row(job_id)["job_dir"])
         self._metrics.ingest(job_id, job_dir, record.attempt, range(record.spec.workers))
         if record.state == SUCCEEDED:
+            self._warn_if_no_model(record)
             self._write_provenance(record)
         self._wake.set()
+
+    def _warn_if_no_model(self, record: JobRecord) -> None:
+        """A job that succeeded without writing a model most likely wrote it somewhere else."""
+        model = self.storage.path_for(OssUri.parse(record.outputs["model"]))
+        if model.is_dir() and not any(p.name != "provenance.json" for p in model.iterdir()):
+            self.store.event(
+                record.id,
+                "warning",
+                f"the script wrote no model to PAI_OUTPUT_MODEL ({record.outputs['model']})",
+                {"output": record.outputs["model"]},
+            )
 
     def add_provenance(self, job_id: str, fields: dict) -> dict:
         """Merge ``fields`` into the stored provenance; rewrite the artefact's copy if already written."""
@@ -470,9 +521,17 @@ class JobRunner:
             self._write_provenance(record)
         return provenance
 
-    def _write_provenance(self, record: JobRecord) -> None:
+    def recorded_environment(self, job_id: str) -> dict | None:
+        """What the job recorded at start (``ENV_RECORD`` in its folder), None before it has."""
         import json
 
+        path = Path(self.store.row(job_id)["job_dir"]) / ENV_RECORD
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _write_provenance(self, record: JobRecord) -> None:
         provenance = dict(self.store.provenance(record.id))
         provenance["job"] = {
             "id": record.id,
@@ -485,6 +544,9 @@ class JobRunner:
             "code_uri": record.code_uri,
             "outputs": {k: v for k, v in record.outputs.items() if k not in ("logs", "job_dir")},
         }
+        recorded = self.recorded_environment(record.id)
+        if recorded is not None:
+            provenance["job_environment"] = recorded  # beside the kernel's: what the job ran with
         uri = OssUri.parse(record.outputs["provenance"])
         self.storage.write_bytes(uri, json.dumps(provenance, indent=2, default=str).encode())
         self.store.event(record.id, "info", f"provenance written to {uri}")

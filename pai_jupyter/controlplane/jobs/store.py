@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import base64
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from ...errors import NotFoundError
-from ...records import JobEvent, JobRecord, MetricPoint, WorkerRecord
+from ...errors import NotFoundError, ValidationError
+from ...records import JobEvent, JobPage, JobQuery, JobRecord, MetricPoint, WorkerRecord
 from ...specs.job import JobSpec
 from ..db import Database, dumps, loads
+from .metric_store import MetricStore, RangeResult
+
+_EXPERIMENT = "json_extract(spec, '$.experiment')"
 
 
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.metric_store = MetricStore(db)
+        # Experiments are filtered and grouped by the spec's experiment, through an expression index.
+        db.migrate(
+            "jobs-experiment-1", [f"CREATE INDEX IF NOT EXISTS jobs_experiment ON jobs({_EXPERIMENT}, created_at)"]
+        )
 
     # -- jobs ---------------------------------------------------------------
     def create(
@@ -60,6 +70,56 @@ class JobStore:
         sql += " ORDER BY created_at DESC LIMIT ?"
         params.append(limit)
         return [self._record(r) for r in self.db.all(sql, params)]
+
+    def page(self, query: JobQuery) -> JobPage:
+        """One page of the history, newest first, filtered in SQL over every job; ``next`` is a
+        keyset cursor on (created_at, id), so page N costs what page 1 costs."""
+        where, params = _filters(query)
+        total = self.db.one(f"SELECT COUNT(*) FROM jobs WHERE {where}", params)[0]
+        sql, page_params = f"SELECT * FROM jobs WHERE {where}", list(params)
+        if query.cursor:
+            created_at, job_id = _decode_cursor(query.cursor)
+            sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+            page_params += [created_at, created_at, job_id]
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        page_params.append(query.limit + 1)
+        if query.page and not query.cursor:
+            sql += " OFFSET ?"
+            page_params.append((query.page - 1) * query.limit)
+        rows = self.db.all(sql, page_params)
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        cursor = _encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
+        return JobPage([self._record(r) for r in rows], total, cursor)
+
+    def create_many(self, jobs: Sequence[tuple[str, JobSpec, float, str]]) -> None:
+        """Batch insert of finished history ``(id, spec, created_at, state)`` (imports, benchmarks):
+        one transaction, no per-job events."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO jobs(id, name, state, spec, created_at, finished_at, provenance, job_dir)"
+                " VALUES (?, ?, ?, ?, ?, ?, '{}', '')",
+                [(i, spec.name, state, dumps(spec.to_dict()), ts, ts) for i, spec, ts, state in jobs],
+            )
+            conn.executemany(
+                "INSERT INTO workers(job_id, rank, state) VALUES (?, 0, ?)",
+                [(i, state) for i, _, _, state in jobs],
+            )
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """``[{"name", "runs", "last_created_at"}]``, the most recently used experiment first."""
+        rows = self.db.all(
+            f"SELECT {_EXPERIMENT} AS name, COUNT(*) AS runs, MAX(created_at) AS last FROM jobs"
+            f" WHERE {_EXPERIMENT} IS NOT NULL GROUP BY {_EXPERIMENT} ORDER BY last DESC"
+        )
+        return [{"name": r["name"], "runs": r["runs"], "last_created_at": r["last"]} for r in rows]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """The runs of one experiment, newest first."""
+        rows = self.db.all(
+            f"SELECT * FROM jobs WHERE {_EXPERIMENT} = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
+        )
+        return [self._record(r) for r in rows]
 
     def ids_in_states(self, *states: str) -> list[str]:
         marks = ",".join("?" * len(states))
@@ -119,11 +179,24 @@ class JobStore:
 
     # -- metrics --------------------------------------------------------------
     def add_metrics(self, job_id: str, points: list[MetricPoint]) -> None:
-        if points:
-            self.db.executemany(
-                "INSERT INTO metrics(job_id, worker, ts, step, name, value, source) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(job_id, p.worker, p.ts, p.step, p.name, p.value, p.source) for p in points],
-            )
+        """A batch of points: raw rows, buckets and summaries in one transaction."""
+        self.metric_store.add(job_id, points)
+
+    def metric_range(
+        self,
+        job_id: str,
+        names: Sequence[str] | None = None,
+        start: float | None = None,
+        end: float | None = None,
+        budget: int = 1000,
+    ) -> RangeResult:
+        """Each series over ``[start, end]`` (step, or time for step-less series) in at most
+        ``budget`` points (M4), with the exact summary of every series."""
+        compacted = bool(self.row(job_id)["metrics_compacted"])
+        return self.metric_store.range(job_id, names, start, end, budget, compacted)
+
+    def compact_metrics(self, retention_s: float, now: float | None = None) -> list[str]:
+        return self.metric_store.compact(retention_s, now)
 
     def metrics(
         self, job_id: str, since: float | None = None, names: list[str] | None = None
@@ -182,3 +255,44 @@ class JobStore:
             outputs=loads(row["outputs"], {}),
             code_uri=row["code_uri"],
         )
+
+
+def _filters(query: JobQuery) -> tuple[str, list[Any]]:
+    where, params = ["1=1"], []
+    if query.q:
+        text = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append("(name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')")
+        params += [text, text]
+    if query.state:
+        where.append("state = ?")
+        params.append(query.state)
+    if query.backend and query.backend != "local":
+        where.append("0")  # every job of this store runs on the local backend
+    if query.framework:
+        where.append("json_extract(spec, '$.framework') = ?")
+        params.append(query.framework)
+    if query.experiment:
+        where.append("json_extract(spec, '$.experiment') = ?")
+        params.append(query.experiment)
+    if query.since is not None:
+        where.append("created_at >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        where.append("created_at < ?")
+        params.append(query.until)
+    return " AND ".join(where), params
+
+
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, job_id = text.split("|", 1)
+        return float(created_at), job_id
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError(
+            f"{cursor!r} is not a page cursor of this list", "pass the 'next' value of the previous page"
+        ) from None

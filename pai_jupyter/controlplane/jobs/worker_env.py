@@ -3,8 +3,8 @@
 A script written for PAI-DLC (PyTorchJob / TFJob) or for PAI's Python SDK
 runs unchanged: the rendezvous variables are DLC's (``WORLD_SIZE`` counts
 workers, ``RANK`` is the worker index), the locations are the SDK's
-(``JobSpec.pai_envs``, the one builder of ``PAI_*``), pointing at local folders
-instead of OSS mounts.
+(``JobSpec.pai_envs``, the one builder of ``PAI_*``): PAI's own ``/ml`` paths in
+a private view, the job's local folders without one (``layout.worker_layout``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ...autolog import worker_pythonpath
 from ...specs.job import JobLocations, JobSpec
 from ..private import child_environ
 
@@ -23,22 +24,13 @@ def worker_env(
     rank: int,
     master_port: int,
     worker_ports: list[int],
-    inputs: dict[str, Path],
-    output_dir: Path,
-    checkpoint_dir: Path,
-    working_dir: Path,
+    locations: JobLocations,
     metrics_file: Path,
     exit_file: Path,
     attempt: int,
 ) -> dict[str, str]:
     env = child_environ()
     env.update(spec.env)
-    locations = JobLocations(
-        inputs={channel: str(path) for channel, path in inputs.items()},
-        model=str(output_dir),
-        checkpoints=str(checkpoint_dir),
-        working_dir=str(working_dir),
-    )
     env.update(spec.pai_envs(attempt=attempt, locations=locations))
     env.update(
         {
@@ -56,6 +48,8 @@ def worker_env(
             "PAI_EXIT_FILE": str(exit_file),
         }
     )
+    if spec.autolog:  # our sitecustomize hooks Trainer / Lightning / Keras when the script imports them
+        env["PYTHONPATH"] = worker_pythonpath(env.get("PYTHONPATH"))
     if spec.framework == "tensorflow":
         cluster = {"worker": [f"127.0.0.1:{p}" for p in worker_ports]}
         env["TF_CONFIG"] = json.dumps(

@@ -94,6 +94,8 @@ class ServingCore:
 
     def add_route(self, route: ServiceRoute, v: Any) -> VersionRoute:
         model = VersionModel(route.name, v["version"], v["processor"], Path(v["model_path"]), v["command"])
+        code, model.requirements = self.store.layout(route.name, v["version"])
+        model.code_path = Path(code) if code else None
         # Batching is a service setting: a version starts with the service's settings of the time.
         spec = self.spec(route.name)
         model.max_batch_size, model.max_batch_timeout_ms = spec.max_batch_size, spec.max_batch_timeout_ms

@@ -81,6 +81,17 @@ class Deployer:
                 bool(body.get("new_api_version")),
             )
 
+    def _set_layout(self, spec: ServiceSpec, number: int) -> None:
+        """A custom version's --code folder (in local storage) and --requirements, for its instances."""
+        if not (spec.code or spec.requirements):
+            return
+        code = None
+        if spec.code:
+            code = self.core.storage.path_for(OssUri.parse(spec.code, "--code"))
+            if not code.is_dir():
+                raise NotFoundError(f"--code {spec.code} does not exist", "deploy again to upload the folder")
+        self.core.store.set_layout(spec.name, number, str(code) if code else None, list(spec.requirements))
+
     async def _create(
         self,
         spec: ServiceSpec,
@@ -96,6 +107,7 @@ class Deployer:
         number = self.core.store.add_version(
             name, model_uri, str(path), spec.processor, spec.command, VER_CREATING, signature, job_id, provenance
         )
+        self._set_layout(spec, number)
         route = ServiceRoute(name, token, spec.max_body_bytes)
         self.core.gateway.services[name] = route
         vr = self.core.add_route(route, self.core.store.version_rows(name)[0])
@@ -152,6 +164,7 @@ class Deployer:
             provenance,
             pinned_only=new_api,
         )
+        self._set_layout(spec, number)
         self.core.store.update_service(name, spec=public_spec(spec))
         route.max_body_bytes = spec.max_body_bytes
         row = next(v for v in self.core.store.version_rows(name) if v["version"] == number)

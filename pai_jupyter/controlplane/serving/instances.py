@@ -3,8 +3,8 @@
 
 An instance is one real process listening on 127.0.0.1:<port>: the built-in
 ``model_server`` for built-in processors, or the user's command for ``custom``
-(with ``LISTENING_PORT`` and ``MODEL_PATH`` in its environment, EAS's
-custom-container contract minus the container). Each runs in its own session
+(with ``LISTENING_PORT``, ``MODEL_PATH`` and the PAI SDK's serving layout of
+``container_layout.py``: EAS's custom-container contract minus the container). Each runs in its own session
 so stopping it also stops whatever the command started.
 
 A pool keeps ``desired`` instances alive: a process that exits is noticed at
@@ -32,6 +32,7 @@ from typing import Any
 import aiohttp
 
 from ..private import child_environ, child_umask
+from .container_layout import InstallFailed, custom_launch
 from .envconfig import env_overrides
 from .procs import free_port, signal_group, tail_lines
 from .upstream import Upstream
@@ -132,6 +133,8 @@ class VersionModel:
     model_path: Path
     command: str | None = None
     threads: int = 1
+    code_path: Path | None = None  # custom: --code, shown at /ml/usercode (container_layout.py)
+    requirements: list[str] = field(default_factory=list)  # custom: installed before the command
     max_batch_size: int | None = None  # batching (built-in processors); None: off
     max_batch_timeout_ms: int | None = None
 
@@ -166,6 +169,7 @@ class VersionPool:
         self._next_start_at = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._layout_note: str | None = None
 
     # -- routing --------------------------------------------------------------
     def ready(self) -> list[Instance]:
@@ -343,8 +347,18 @@ class VersionPool:
             }
         )
         if m.processor == "custom":
-            argv = ["/bin/sh", "-c", m.command or ""]
-            cwd = m.model_path if m.model_path.is_dir() else m.model_path.parent
+            try:
+                launch = await custom_launch(
+                    self.home, m.command or "", m.model_path, m.code_path, m.requirements, env, log_path
+                )
+            except InstallFailed as exc:
+                self.last_error = str(exc)
+                self._failures += 1
+                return None
+            argv, cwd, env = launch.argv, launch.cwd, launch.env
+            if launch.note and launch.note != self._layout_note:
+                self._layout_note = launch.note
+                self.events(m.service, m.version, "instance", launch.note, {})
         else:
             argv = [sys.executable, "-m", "pai_jupyter.model_server.server", "--model", str(m.model_path)]
             argv += ["--processor", m.processor, "--port", str(port), "--threads", str(m.threads)]

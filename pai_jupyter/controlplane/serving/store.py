@@ -116,10 +116,40 @@ _VERSION_FIELDS = {
 }
 
 
+# A custom version's container layout: its --code folder and --requirements (the PAI SDK's
+# serving layout, instances.py); one row per version that has either.
+LAYOUT_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS version_layouts (
+        service TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        code_path TEXT,
+        requirements TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (service, version),
+        FOREIGN KEY (service, version) REFERENCES service_versions(service, version) ON DELETE CASCADE
+    )""",
+]
+
+
 class ServingStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.migrate("serving-1", SCHEMA)
+        db.migrate("serving-layout-1", LAYOUT_SCHEMA)
+
+    def set_layout(self, service: str, version: int, code_path: str | None, requirements: list[str]) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO version_layouts(service, version, code_path, requirements) VALUES (?,?,?,?)",
+                (service, version, code_path, dumps(list(requirements))),
+            )
+
+    def layout(self, service: str, version: int) -> tuple[str | None, list[str]]:
+        """(code folder or None, requirement lines) of one version."""
+        row = self.db.one(
+            "SELECT code_path, requirements FROM version_layouts WHERE service = ? AND version = ?",
+            (service, version),
+        )
+        return (row["code_path"], loads(row["requirements"], [])) if row else (None, [])
 
     # -- services -----------------------------------------------------------------
     def create_service(self, name: str, spec: dict[str, Any], token: str, state: str) -> None:

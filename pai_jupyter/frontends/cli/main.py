@@ -8,6 +8,7 @@ its hint on stderr and exits with code 2.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -18,16 +19,19 @@ import click
 
 from ..._version import __version__
 from ...api import jobs as client
+from ...api.experiments import experiment_name
 from ...config import current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
-from ...errors import PaiError
+from ...errors import PaiError, ValidationError
 from ...i18n import _
+from ...records import JOB_STATES, JobQuery
 from ..options.common import backend_option, emit, json_option
 from ..options.jobs import push_ref_option, spec_from_options, train_options
 from ..render.common import table, transfer_progress
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
 from .config import register as register_config
 from .doctor import register as register_doctor
+from .experiments import register as register_experiments
 from .lineage import register as register_lineage
 from .services import register as register_services
 
@@ -132,6 +136,8 @@ def train(
         raise PaiError(f"script {script} does not exist")
     include = tuple(opts.pop("include", ()) or ())
     spec = spec_from_options(name or _job_name(script), entry=script.name, **opts)
+    if spec.experiment is None:  # the notebook's when run from one (`!jupyter pai train`), else the script's
+        spec = spec.with_changes(experiment=experiment_name(os.environ.get("JPY_SESSION_NAME") or script.stem))
     for note in check_checkpoint_policy(spec):  # the same notes %%pai_train prints
         click.echo(str(note), err=as_json or note.level == "warning")
     job = client.submit_file(
@@ -160,6 +166,24 @@ def train(
         sys.exit(1)
 
 
+def parse_when(text: str | None, flag: str) -> float | None:
+    """``2026-11-30``, ``2026-11-30T14:00`` (local time) or epoch seconds, as epoch seconds."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ValidationError(
+            f"{flag} {text!r} is not a date", f"e.g. {flag} 2026-11-30 or {flag} 2026-11-30T14:00"
+        ) from None
+
+
 def _job_name(script: Path) -> str:
     import re
 
@@ -173,15 +197,65 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--state", default=None, help="Only jobs in this state.")
-@click.option("--name", default=None, help="Only jobs whose name contains this.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--search", "-s", "search", default=None, help="Only jobs whose name or id contains this (any case)."
+)
+@click.option("--name", default=None, hidden=True, help="Same as --search.")
+@click.option("--state", type=click.Choice(JOB_STATES), default=None, help="Only jobs in this state.")
+@click.option("--framework", default=None, help="Only jobs of this framework (pytorch, xgboost, ...).")
+@click.option("--experiment", default=None, help="Only jobs of this experiment.")
+@click.option("--since", default=None, help="Only jobs created at or after this (YYYY-MM-DD[THH:MM], or epoch s).")
+@click.option("--until", default=None, help="Only jobs created before this (same forms as --since).")
+@click.option("--limit", type=click.IntRange(min=1, max=500), default=50, show_default=True)
+@click.option("--page", type=click.IntRange(min=1), default=None, help="Page N of --limit jobs (1 = newest).")
+@click.option("--before", default=None, help="The page after the one that printed this cursor.")
 @backend_option
 @json_option
-def jobs_list(state: str | None, name: str | None, limit: int, backend: str | None, as_json: bool) -> None:
-    """List jobs, newest first."""
-    records = [j.record for j in client.jobs(limit=limit, state=state, name=name, backend=backend)]
-    emit([client.public_record(r) for r in records], as_json, jobs_table(records))
+def jobs_list(
+    search: str | None,
+    name: str | None,
+    state: str | None,
+    framework: str | None,
+    experiment: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    page: int | None,
+    before: str | None,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """List jobs, newest first, searched over the whole history by the backend."""
+    query = JobQuery(
+        limit=limit,
+        cursor=before,
+        page=page,
+        q=search or name,
+        state=state,
+        framework=framework,
+        experiment=experiment,
+        since=parse_when(since, "--since"),
+        until=parse_when(until, "--until"),
+    )
+    found = client.job_page(query, backend=backend)
+    if as_json:
+        emit(
+            {"jobs": [client.public_record(r) for r in found.jobs], "total": found.total, "next": found.next}, True
+        )
+        return
+    click.echo(jobs_table(found.jobs))
+    if found.jobs:
+        click.echo(page_line(len(found.jobs), found.total, found.next, page))
+
+
+def page_line(shown: int, total: int, cursor: str | None, page: int | None) -> str:
+    """``Showing 50 of 3,120 jobs; next page: --before CURSOR`` under a list."""
+    line = f"Showing {shown:,} of {total:,} job{'s' if total != 1 else ''}"
+    if page:
+        line += f" (page {page})"
+    if cursor:
+        line += f"; next page: --before {cursor}"
+    return line + "."
 
 
 @jobs.command("show")
@@ -192,14 +266,15 @@ def jobs_show(job_id: str, backend: str | None, as_json: bool) -> None:
     """Show a job: spec, outputs, provenance summary, progress."""
     job = client.get_job(job_id, backend=backend)
     summary = MetricSummary()
-    summary.add(job.metrics())
+    summary.add(job.metric_range(points=200).points)  # every series' last point is among them
     events = job.events()
     data = {
         "job": client.public_record(job.record),
         "events": [asdict(e) for e in events],
         "provenance": job.provenance,
+        "environment": job.environment(),
     }
-    emit(data, as_json, job_details(job.record, summary, job.provenance, events))
+    emit(data, as_json, job_details(job.record, summary, job.provenance, events, data["environment"]))
 
 
 @jobs.command("logs")
@@ -245,26 +320,72 @@ def jobs_preempt(job_id: str, backend: str | None, as_json: bool) -> None:
 @jobs.command("metrics")
 @click.argument("job_id")
 @click.option("--name", "names", multiple=True, help="Only these metrics.")
+@click.option(
+    "--points", type=click.IntRange(min=4), default=1000, show_default=True, help="Point budget per series."
+)
+@click.option("--start", type=float, default=None, help="From this step (epoch seconds for system metrics).")
+@click.option("--end", type=float, default=None, help="Up to this step (epoch seconds for system metrics).")
+@click.option("--all", "every", is_flag=True, help="Every raw point, streamed (with --json: a JSON array).")
 @backend_option
 @json_option
-def jobs_metrics(job_id: str, names: tuple[str, ...], backend: str | None, as_json: bool) -> None:
-    """Show a job's metrics: last value, range and a sparkline per metric."""
+def jobs_metrics(
+    job_id: str,
+    names: tuple[str, ...],
+    points: int,
+    start: float | None,
+    end: float | None,
+    every: bool,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Show a job's metrics: exact first/last/min/max/count and a trend per metric; --json gives
+    each series at --points points that keep its shape (first/min/max/last per bucket)."""
     job = client.get_job(job_id, backend=backend)
-    points = job.metrics(names=list(names) or None)
-    if as_json:
-        emit([asdict(p) for p in points], True)
+    if every:
+        _stream_metrics(job, list(names) or None, as_json)
         return
-    series: dict[tuple[str, int], list[float]] = {}
-    for p in points:
-        series.setdefault((p.name, p.worker), []).append(p.value)
-    if not series:
+    found = job.metric_range(list(names) or None, start=start, end=end, points=points)
+    if as_json:
+        emit(found.to_dict(), True)
+        return
+    if not found.summary:
         click.echo(f"No metrics for {job_id} yet. Scripts report with pai_jupyter.report(step=..., loss=...).")
         return
-    rows = [
-        (name, worker, len(v), f"{v[-1]:.4g}", f"{min(v):.4g}", f"{max(v):.4g}", sparkline(v, 24))
-        for (name, worker), v in sorted(series.items())
-    ]
-    click.echo(table(rows, ["METRIC", "WORKER", "POINTS", "LAST", "MIN", "MAX", "TREND"]))
+    rows = []
+    for name, s in sorted(found.summary.items()):
+        values = [p.value for p in found.points if p.name == name and p.worker == s["worker"]]
+        steps = f"{s['first_step']}-{s['last_step']}" if s["first_step"] is not None else "-"
+        rows.append(
+            (
+                name,
+                f"{s['count']:,}",
+                steps,
+                f"{s['first']:.4g}",
+                f"{s['last']:.4g}",
+                f"{s['min']:.4g}",
+                f"{s['max']:.4g}",
+                sparkline(values, 24),
+            )
+        )
+    click.echo(table(rows, ["METRIC", "POINTS", "STEPS", "FIRST", "LAST", "MIN", "MAX", "TREND"]))
+
+
+def _stream_metrics(job: client.Job, names: list[str] | None, as_json: bool) -> None:
+    """Every raw point as it arrives page by page: a JSON array, or one line per point."""
+    import json
+
+    first = True
+    if as_json:
+        click.echo("[", nl=False)
+    for p in job.iter_metrics(names=names):
+        if as_json:
+            click.echo(("" if first else ",\n") + json.dumps(asdict(p)), nl=False)
+        else:
+            step = "-" if p.step is None else p.step
+            click.echo(f"{p.name}\t{p.worker}\t{step}\t{p.ts:.3f}\t{p.value:.6g}")
+        first = False
+    if as_json:
+        click.echo("]")
 
 
 @jobs.command("events")
@@ -276,6 +397,18 @@ def jobs_events(job_id: str, backend: str | None, as_json: bool) -> None:
     events = client.get_job(job_id, backend=backend).events()
     rows = [(time.strftime("%H:%M:%S", time.localtime(e.ts)), e.kind, e.message) for e in events]
     emit([asdict(e) for e in events], as_json, table(rows, ["TIME", "KIND", "MESSAGE"]))
+
+
+@jobs.command("tensorboard")
+@click.argument("job_id")
+@backend_option
+@json_option
+def jobs_tensorboard(job_id: str, backend: str | None, as_json: bool) -> None:
+    """How to open a job's TensorBoard logs (what it wrote to PAI_OUTPUT_TENSORBOARD)."""
+    from ...api.tensorboard import tensorboard_text
+
+    info = client.get_job(job_id, backend=backend).tensorboard()
+    emit({"job_id": job_id, "tensorboard": info}, as_json, tensorboard_text(info, job_id))
 
 
 # -- storage ---------------------------------------------------------------------
@@ -319,6 +452,7 @@ register_services(cli)
 register_config(cli)
 register_doctor(cli)
 register_lineage(cli)
+register_experiments(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,5 @@
 """IPython magics: ``%%pai_train`` and friends (``jobs``), ``%pai_deploy`` and
-friends (``services``), ``%pai_doctor`` (``doctor``), ``%pai_lineage`` / ``%pai_reproduce`` (``lineage``); ``load_magics`` registers them all.
+friends (``services``), ``%pai_doctor`` (``doctor``), ``%pai_lineage`` / ``%pai_reproduce`` (``lineage``), ``%pai_compare`` (``experiments``); ``load_magics`` registers them all.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any
 
 from ...config import set_current_config
 from .doctor import DoctorMagics
+from .experiments import ExperimentMagics
 from .jobs import PaiMagics
 from .lineage import LineageMagics
 from .services import ServingMagics
@@ -18,6 +19,7 @@ def load_magics(ipython: Any) -> None:
     ipython.register_magics(ServingMagics)
     ipython.register_magics(DoctorMagics)
     ipython.register_magics(LineageMagics)
+    ipython.register_magics(ExperimentMagics)
 
 
 def unload_magics(ipython: Any) -> None:

@@ -25,6 +25,12 @@ def guard(func: Any) -> Any:
     return wrapper
 
 
+def help_doc(command: click.Command, prog: str) -> str:
+    """A magic's docstring: its full ``--help`` text, so ``%%pai_train?`` shows every option."""
+    with click.Context(command, info_name=prog, max_content_width=100, terminal_width=100) as ctx:
+        return command.get_help(ctx)
+
+
 class MagicHelpers:
     """Mixin for ``Magics`` subclasses: parse a magic's line and tell whether widgets can show."""
 

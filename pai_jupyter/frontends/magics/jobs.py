@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ...api import jobs as client
+from ...api.experiments import default_experiment
 from ...config import PaiConfig, set_current_config
 from ...decisions.checkpoint_policy import check_checkpoint_policy
 from ...i18n import _
@@ -27,7 +28,7 @@ from ...specs.job import JobSpec
 from ..options.common import backend_option, join_continuation
 from ..options.jobs import push_ref_option, spec_from_options, train_options
 from ..render.jobs import MetricSummary, job_details, job_line, jobs_table
-from .common import MagicHelpers, guard
+from .common import MagicHelpers, guard, help_doc
 
 
 @dataclass
@@ -110,6 +111,8 @@ class PaiMagics(MagicHelpers, Magics):
             return None
         if not cell.strip():
             raise UsageError(_("%%pai_train: the cell is empty; put the training code below the magic line"))
+        if args.spec.experiment is None:
+            args.spec = args.spec.with_changes(experiment=default_experiment(self.shell.user_ns))
         self._print_policy(args.spec)
         job = client.submit(
             cell,
@@ -163,7 +166,7 @@ class PaiMagics(MagicHelpers, Magics):
         last_state = None
         while True:
             record = job.refresh()
-            points = job.metrics(since=since)
+            points = job.metric_range(points=200).points if since is None else job.metrics(since=since)
             if points:
                 summary.add(points)
                 since = summary.last_ts
@@ -200,8 +203,14 @@ class PaiMagics(MagicHelpers, Magics):
             return None
         job = client.get_job(args["job_id"], backend=args["backend"])
         summary = MetricSummary()
-        summary.add(job.metrics())
+        summary.add(job.metric_range(points=200).points)  # every series' last point is among them
         print(job_details(job.record, summary, job.provenance, job.events()))
         if args["logs"]:
             print(job.logs(worker=args["worker"]))
         return None
+
+
+# ``%%pai_train?`` shows what ``%%pai_train --help`` prints.
+PaiMagics.pai_train.__doc__ = help_doc(_train_parser, "%%pai_train")
+PaiMagics.pai_jobs.__doc__ = help_doc(_jobs_parser, "%pai_jobs")
+PaiMagics.pai_job.__doc__ = help_doc(_job_parser, "%pai_job")

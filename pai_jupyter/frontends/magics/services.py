@@ -21,7 +21,7 @@ from ..options.common import backend_option
 from ..options.services import DeployRequest, deploy_options, deploy_request
 from ..render.common import transfer_progress
 from ..render.services import rollout_details, service_details, service_line, services_table, token_help
-from .common import MagicHelpers, guard
+from .common import MagicHelpers, guard, help_doc
 
 
 @dataclass
@@ -168,3 +168,10 @@ class ServingMagics(MagicHelpers, Magics):
 
 
 __all__ = ["ServingMagics"]
+
+
+# ``%pai_deploy?`` shows what ``%pai_deploy --help`` prints.
+ServingMagics.pai_deploy.__doc__ = help_doc(_deploy_parser, "%pai_deploy")
+ServingMagics.pai_rollout.__doc__ = help_doc(_rollout_parser, "%pai_rollout")
+ServingMagics.pai_rollback.__doc__ = help_doc(_rollback_parser, "%pai_rollback")
+ServingMagics.pai_services.__doc__ = help_doc(_services_parser, "%pai_services")

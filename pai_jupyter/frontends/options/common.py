@@ -100,3 +100,17 @@ def parse_line(command: click.Command, line: str, prog: str) -> Any:
         return HelpShown("")
     except PaiError:
         raise
+
+
+def requirements_from_file(path: str | None) -> tuple[str, ...]:
+    """The lines of ``--requirements FILE`` (comments dropped); one clear line when it is unreadable."""
+    if not path:
+        return ()
+    from ...provenance.imports import read_requirements
+
+    try:
+        return read_requirements(path)
+    except OSError as exc:
+        raise ValidationError(
+            f"--requirements {path}: {exc.strerror or exc}", "give a readable requirements file"
+        ) from None

@@ -16,7 +16,7 @@ import click
 
 from ...errors import ValidationError
 from ...specs.job import FRAMEWORKS, SHARED_POOL, SPOT_STRATEGIES, DataInput, JobSpec, SpotPolicy
-from .common import DURATION, backend_option, stack
+from .common import DURATION, backend_option, requirements_from_file, stack
 
 train_options = stack(
     click.option(
@@ -70,6 +70,14 @@ train_options = stack(
     click.option("--checkpoint-interval", type=DURATION, default=None, help="Time between checkpoints, e.g. 15m."),
     click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Environment variable for the job."),
     click.option("--args", "args", default="", help="Arguments for the entry script, as one quoted string."),
+    click.option(
+        "--hp",
+        "hp",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Hyperparameter; repeat for several. The script gets PAI_HPS (JSON), PAI_HPS_<NAME>, PAI_USER_ARGS"
+        " and /ml/input/config/hyperparameters.json, as on PAI.",
+    ),
     click.option("--max-run-time", type=DURATION, default=None, help="Stop the job after this long, e.g. 2h."),
     click.option("--priority", type=click.IntRange(1, 9), default=1, show_default=True, help="DLC priority 1-9."),
     click.option(
@@ -87,10 +95,35 @@ train_options = stack(
         help="Copy credential files matching PATTERN (e.g. .env) into the code snapshot; they are left out by default.",
     ),
     click.option(
+        "--requirements",
+        "requirements",
+        default=None,
+        metavar="FILE",
+        help="Install this requirements file in the job instead of the kernel's versions of what the code imports.",
+    ),
+    click.option(
+        "--no-env-sync",
+        "no_env_sync",
+        is_flag=True,
+        help="Install nothing: run with the image's packages, not the kernel's versions.",
+    ),
+    click.option(
         "--simulate-preemption-after",
         type=DURATION,
         default=None,
         help="Local backend: reclaim the workers this long after start (tests, demos).",
+    ),
+    click.option(
+        "--experiment",
+        default=None,
+        metavar="NAME",
+        help="Group this run with others to compare them (default: the notebook's name, or the script's).",
+    ),
+    click.option(
+        "--autolog/--no-autolog",
+        "autolog",
+        default=True,
+        help="Send Hugging Face Trainer, Lightning and Keras metrics to report() without code changes.",
     ),
     backend_option,
 )
@@ -112,6 +145,14 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         if not sep or not key:
             raise ValidationError(f"--env {item!r} is not KEY=VALUE")
         env[key] = value
+    hyperparameters = {}
+    for item in opts.get("hp") or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--hp {item!r} is not NAME=VALUE", "write it like --hp lr=0.01")
+        if key.strip() in hyperparameters:
+            raise ValidationError(f"--hp {key.strip()} is given twice", "give each hyperparameter once")
+        hyperparameters[key.strip()] = value
     spot_policy = None
     if any(opts.get(k) is not None for k in ("spot_strategy", "spot_discount_limit", "spot_price_limit")):
         spot_policy = SpotPolicy(
@@ -123,6 +164,10 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         args = tuple(shlex.split(opts.get("args") or ""))
     except ValueError as exc:
         raise ValidationError(f"--args could not be split: {exc}") from None
+    env_sync, requirements = "off" if opts.get("no_env_sync") else "auto", ()
+    if opts.get("requirements"):
+        requirements = requirements_from_file(opts["requirements"])
+        env_sync = "off" if opts.get("no_env_sync") else "file"
     spec = JobSpec(
         name=name,
         framework=opts.get("framework") or "python",
@@ -147,5 +192,10 @@ def spec_from_options(name: str, entry: str = "main.py", **opts: Any) -> JobSpec
         priority=opts.get("priority") or 1,
         max_restarts=3 if opts.get("max_restarts") is None else opts["max_restarts"],
         entry=entry,
+        experiment=opts.get("experiment"),
+        autolog=opts.get("autolog", True) is not False,
+        hyperparameters=hyperparameters,
+        env_sync=env_sync,
+        requirements=requirements,
     )
     return spec.validate()

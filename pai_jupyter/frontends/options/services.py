@@ -28,7 +28,7 @@ from ...specs.service import (
     AutoscalePolicy,
     RolloutPlan,
 )
-from .common import DURATION, backend_option, stack
+from .common import DURATION, backend_option, requirements_from_file, stack
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)$", re.IGNORECASE)
 _SIZE_UNIT = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
@@ -103,6 +103,20 @@ service_options = stack(
         "--command",
         default=None,
         help="Custom processor: a command that listens on the port in $LISTENING_PORT.",
+    ),
+    click.option(
+        "--code",
+        "code",
+        default=None,
+        metavar="DIR",
+        help="Custom processor: your server's folder, uploaded and shown at /ml/usercode (the command runs there).",
+    ),
+    click.option(
+        "--requirements",
+        "requirements",
+        default=None,
+        metavar="FILE",
+        help="Custom processor: a requirements file installed before the command starts.",
     ),
     click.option(
         "--instances",
@@ -355,6 +369,8 @@ def deploy_request(name: str, **opts: Any) -> DeployRequest:
         "image": opts.get("image"),
         "instance_type": opts.get("instance_type"),
         "elastic_inference": opts.get("elastic_inference"),
+        "code": opts.get("code"),
+        "requirements": requirements_from_file(opts.get("requirements")),
     }
     from ...api.services import build_spec
 

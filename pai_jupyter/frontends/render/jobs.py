@@ -105,6 +105,7 @@ def job_details(
     summary: MetricSummary | None = None,
     provenance: dict | None = None,
     events: list[JobEvent] | None = None,
+    environment: dict | None = None,
 ) -> str:
     spec = record.spec
     lines = [
@@ -116,7 +117,9 @@ def job_details(
     ]
     for item in spec.inputs:
         lines.append(f"  input  {item.channel}: {item.uri}")
-    for key in ("model", "checkpoints", "provenance"):
+    if spec.hyperparameters:
+        lines.append("  hp         " + " ".join(f"{k}={v}" for k, v in spec.hyperparameters.items()))
+    for key in ("model", "checkpoints", "tensorboard", "provenance"):
         if key in record.outputs:
             lines.append(f"  {key:<11}{record.outputs[key]}")
     if provenance:
@@ -130,6 +133,7 @@ def job_details(
             lines.append("  git        not a Git repo")
         if provenance.get("code_commit"):
             lines.append(f"  code       {provenance['code_commit']} ({provenance.get('code_ref')})")
+    lines += environment_lines(environment)
     if summary is not None and "loss" in summary.series:
         lines.append(f"  loss       {sparkline([v for _, v in summary.series['loss']])}")
     for event in events or []:
@@ -137,4 +141,28 @@ def job_details(
             lines.append(f"  attempt    {event.message}")
         elif event.kind == "advice":
             lines.append(f"  advice     {event.message}")
+        elif event.kind in ("layout", "warning"):
+            lines.append(f"  {event.kind:<11}{event.message}")
     return "\n".join(lines)
+
+
+def environment_lines(environment: dict | None) -> list[str]:
+    """The job's environment against the kernel's (``Job.environment()``), for ``jobs show``."""
+    if not environment:
+        return []
+    mode = environment.get("mode", "auto")
+    installed = environment.get("installed") or []
+    how = {"auto": "the kernel's versions", "file": "--requirements", "off": "nothing (--no-env-sync)"}[mode]
+    names = ", ".join(f"{i['name']}=={i['version']}" if i.get("version") else i["name"] for i in installed)
+    lines = [f"  env sync   {how}" + (f": {names}" if names else "")]
+    if not environment.get("recorded"):
+        lines.append("  env diff   not recorded yet (the job writes it when it starts)")
+        return lines
+    differs = environment.get("differs") or []
+    if not differs:
+        lines.append("  env diff   none: the job runs the kernel's versions of what the code imports")
+    for d in differs:
+        lines.append(
+            f"  env diff   {d['name']}: kernel {d.get('kernel') or '-'}, job {d.get('job') or '-'} ({d['why']})"
+        )
+    return lines

@@ -18,7 +18,7 @@ from ...api.common import Cadence
 from ...api.jobs import Job
 from ...durations import format_duration
 from ...errors import PaiError
-from ..render.jobs import MetricSummary, elapsed, job_line
+from ..render.jobs import MetricSummary, elapsed, environment_lines, job_line
 from .common import svg_line_chart
 
 _STATE_COLOURS = {
@@ -46,6 +46,8 @@ class JobWidget:
         self.stats = w.HTML()
         self.advice = w.HTML()  # the runner's advice event (e.g. input-bound), once there is one
         self._next_advice_check = 0.0
+        self.environment = w.HTML()  # the job's environment against the kernel's, once it recorded it
+        self._next_env_check = 0.0
         self.chart = w.HTML()
         self.log_button = w.ToggleButton(description="Logs", icon="file-text-o", tooltip="Show the last log lines")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning")
@@ -57,6 +59,7 @@ class JobWidget:
                 self.header,
                 self.stats,
                 self.advice,
+                self.environment,
                 self.chart,
                 w.HBox([self.log_button, self.stop_button]),
                 self.log_view,
@@ -73,7 +76,12 @@ class JobWidget:
         """Fetch what changed and redraw; errors show in the widget, never raise."""
         try:
             record = self.job.reconcile() if self._reconcile.due() else self.job.refresh()
-            points = self.job.metrics(since=self._since)
+            # First the whole range at a point budget (a million-point job stays fast), then increments.
+            points = (
+                self.job.metric_range(points=1000).points
+                if self._since is None
+                else self.job.metrics(since=self._since)
+            )
         except PaiError as exc:
             self.stats.value = f'<span style="color:var(--jp-error-color1)">{html.escape(str(exc))}</span>'
             return
@@ -105,6 +113,7 @@ class JobWidget:
             stats.append(html.escape(record.reason))
         self.stats.value = " · ".join(stats)
         self._show_advice(record.is_terminal)
+        self._show_environment(record.is_terminal)
         self.chart.value = svg_line_chart(self.summary.series.get("loss", []), label="loss")
         self.stop_button.disabled = record.is_terminal
         if self.log_button.value:
@@ -126,6 +135,24 @@ class JobWidget:
                 f'<div style="color:var(--jp-warn-color1);font-size:12px">'
                 f"advice: {html.escape(advice[-1].message)}</div>"
             )
+
+    def _show_environment(self, final: bool) -> None:
+        """Once the job recorded its environment: what was installed and what still differs (every 10 s)."""
+        if self.environment.value or (not final and time.monotonic() < self._next_env_check):
+            return
+        self._next_env_check = time.monotonic() + 10
+        try:
+            env = self.job.environment()
+        except PaiError:
+            return
+        if not env or not env.get("recorded"):
+            return
+        lines = environment_lines(env)
+        self.environment.value = (
+            '<div style="font-size:12px;color:var(--jp-ui-font-color2)">'
+            + "<br>".join(html.escape(line.strip()) for line in lines)
+            + "</div>"
+        )
 
     def _show_logs(self) -> None:
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,3 +166,13 @@ def check_acs_signature(req: Request, version: str, keys: dict[str, str] | None 
     if problem is not None:
         return acs_error(problem.status, problem.code, problem.message)
     return None
+
+
+def image_has(requirement: str, python: str) -> bool:
+    """Whether a fake's "image" (``python`` run isolated, so the test's own sys.path is not seen)
+    has a pip requirement, at the pinned version when one is given."""
+    name, _, version = requirement.partition("==")
+    name = re.split(r"[<>=!~ ;\[]", name, maxsplit=1)[0].strip()
+    code = f"import importlib.metadata as m\ntry:\n print(m.version({name!r}))\nexcept Exception:\n print('')"
+    out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=30).stdout.strip()
+    return bool(out) and (not version or out == version.strip())

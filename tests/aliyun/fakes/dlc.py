@@ -43,6 +43,7 @@ from typing import Any
 
 from alibabacloud_pai_dlc20201203 import models as dlc_models
 
+from . import common
 from .common import FakeServer, Request, Response, acs_error, check_acs_signature, json_response, request_id
 from .oss import FakeOss
 
@@ -110,6 +111,13 @@ QUERY_KEYS = {
     "DeleteJob": set(),
 }
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
+
+
+def _parse_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
 def iso(ts: float | None) -> str | None:
@@ -252,6 +260,8 @@ class FakeDlc(FakeServer):
         self.python = python
         self.step = step  # seconds between the states before Running
         self.jobs: dict[str, Job] = {}
+        # Where the fake's pip finds wheels the "image" lacks (no network here); None: an empty index.
+        self.wheelhouse: Path | None = None
         self.errors: list[str] = []  # contract violations seen (a test asserts this stays empty)
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="fake-dlc-tick", daemon=True)
@@ -349,11 +359,31 @@ class FakeDlc(FakeServer):
         if q.get("WorkspaceId"):
             jobs = [j for j in jobs if j.body.get("WorkspaceId") == q["WorkspaceId"]]
         if q.get("DisplayName"):
-            jobs = [j for j in jobs if q["DisplayName"] in j.body["DisplayName"]]
+            # "Supports fuzzy match and is case-insensitive" (ListJobsRequest.display_name, SDK model
+            # alibabacloud_pai_dlc20201203/models/_list_jobs_request.py).
+            text = q["DisplayName"].lower()
+            jobs = [j for j in jobs if text in j.body["DisplayName"].lower()]
         if q.get("Status"):
             jobs = [j for j in jobs if j.status == q["Status"]]
         if q.get("JobType"):
             jobs = [j for j in jobs if j.body["JobType"] == q["JobType"]]
+        # StartTime/EndTime filter on creation time; "If neither StartTime nor EndTime is specified,
+        # jobs created in the last 7 days are returned by default" (same model file).
+        start, end = _parse_iso(q.get("StartTime")), _parse_iso(q.get("EndTime"))
+        if start is None and end is None:
+            start = time.time() - 7 * 86400
+        if start is not None:
+            jobs = [j for j in jobs if j.created >= start]
+        if end is not None:
+            jobs = [j for j in jobs if j.created < end]
+        # SortBy GmtCreateTime (one of the listed values) and Order asc|desc, "desc" by default (same file).
+        if q.get("Order") == "asc":
+            jobs.reverse()
+        if q.get(
+            "Tags"
+        ):  # ListJobsRequest.Tags, sent as a JSON object string (SDK client.py list_jobs_with_options)
+            wanted = json.loads(q["Tags"]).items()
+            jobs = [j for j in jobs if wanted <= ((j.body.get("Settings") or {}).get("Tags") or {}).items()]
         page, size = int(q.get("PageNumber") or 1), int(q.get("PageSize") or 50)
         chosen = jobs[(page - 1) * size : page * size]
         return json_response(
@@ -622,7 +652,9 @@ class FakeDlc(FakeServer):
         def remap(text: str) -> str:
             for mount in sorted(mounts, key=len, reverse=True):
                 text = re.sub(re.escape(mount) + r"(?=/|\b|$)", str(mounts[mount]), text)
-            return text
+            # Any other /ml path (the config folder the command writes hyperparameters.json into)
+            # goes to the pod's own /ml as well: a pod never reaches the host's /ml.
+            return re.sub(r"(?<![\w./-])/ml/", f"{root}/ml/", text)
 
         spec = job.body["JobSpecs"][0]
         count = spec["PodCount"]
@@ -631,6 +663,7 @@ class FakeDlc(FakeServer):
         # The image's `python`: a wrapper, since a venv's interpreter must be run by its own path.
         (bindir / "python").write_text(f'#!/bin/sh\nexec "{self.python}" "$@"\n')
         (bindir / "python").chmod(0o755)
+        site = self._install_libs(job, root, remap)
         (bindir / "sitecustomize.py").write_text(JINDOFUSE_EMULATION)
         append = bool((job.body.get("Settings") or {}).get("EnableOssAppend"))
         for rank in range(count):
@@ -639,7 +672,8 @@ class FakeDlc(FakeServer):
                 "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                 "HOME": str(root),
                 "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(bindir),  # loads the JindoFuse emulation (sitecustomize)
+                # loads the JindoFuse emulation (sitecustomize); then what _install_libs installed
+                "PYTHONPATH": os.pathsep.join([str(bindir), str(site)]),
                 "FAKE_JINDOFUSE_MOUNTS": os.pathsep.join(str(t) for t in targets),
                 "FAKE_JINDOFUSE_APPEND": "1" if append else "0",
                 **self._pod_env(job, rank, count),
@@ -657,6 +691,49 @@ class FakeDlc(FakeServer):
                 )
             pod.status, pod.started = "Running", time.time()
             job.pods.append(pod)
+
+    def _install_libs(self, job: Job, root: Path, remap: Any) -> Path:
+        """DLC's third-party libraries, before UserCommand on each node: ``ThirdpartyLibs`` ("the list of
+        Python third-party libraries to install") and ``ThirdpartyLibDir`` ("retrieves the
+        requirements.txt file from the specified folder and runs ``pip install -r``"; both from the
+        CreateJobRequest model, _create_job_request.py). The image is this interpreter, so what it
+        already has at the asked version is skipped and the rest is installed with pip from
+        ``wheelhouse`` into a folder on the pods' PYTHONPATH. A failed install fails the job, as
+        the environment never became ready."""
+        site = root / "site"
+        site.mkdir(exist_ok=True)
+        lines = [str(x) for x in job.body.get("ThirdpartyLibs") or []]
+        lib_dir = job.body.get("ThirdpartyLibDir")
+        if lib_dir:
+            path = Path(remap(str(lib_dir).rstrip("/"))) / "requirements.txt"
+            if not path.is_file():
+                raise MountFailed(f"ThirdpartyLibDir {lib_dir} has no requirements.txt")
+            lines += [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
+        wanted = [ln for ln in lines if not ln.startswith("-") and not common.image_has(ln, self.python)]
+        if not wanted:
+            return site
+        index = self.wheelhouse or (root / "empty-index")
+        pip_target = ["--target", str(site), "--no-deps", *wanted]
+        index.mkdir(exist_ok=True)
+        proc = subprocess.run(
+            [
+                self.python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-index",
+                "--find-links",
+                str(index),
+                *pip_target,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode != 0:
+            raise MountFailed(f"pip install failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+        return site
 
     def _sample(self, job: Job) -> None:
         import psutil

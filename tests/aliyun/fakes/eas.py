@@ -50,6 +50,7 @@ from typing import Any
 
 import requests
 
+from . import common
 from .common import FakeServer, Request, Response, acs_error, check_acs_signature, json_response, request_id
 from .oss import FakeOss
 
@@ -317,7 +318,23 @@ class FakeEas(FakeServer):
             re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower()
             for r in (container.get("prepare") or {}).get("pythonRequirements", [])
         ]
-        argv = shlex.split(mapped(str(container.get("command") or container.get("script"))))
+        shim = None
+        if container.get("script"):
+            # A container's ``script`` is a shell script (the PAI SDK's container_serving_spec writes
+            # "cd /ml/usercode\n<command>"), run by the image's shell with the image's `python`.
+            missing = [
+                r
+                for r in (container.get("prepare") or {}).get("pythonRequirements", [])
+                if not common.image_has(r, sys.executable)
+            ]
+            if missing:
+                return f"the container exited: pip could not install {missing} (this fake installs nothing)"
+            shim = Path(tempfile.mkdtemp(prefix=f"fake-eas-{svc.name}-bin-"))
+            (shim / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+            (shim / "python").chmod(0o755)
+            argv = ["/bin/sh", "-c", mapped(str(container["script"]))]
+        else:
+            argv = shlex.split(mapped(str(container.get("command"))))
         if argv[:2] == ["python", "-m"]:
             module = argv[2].split(".")[0]
             paths = [Path(d) for d in env.get("PYTHONPATH", "").split(":") if d]
@@ -343,6 +360,8 @@ class FakeEas(FakeServer):
         # site-packages): PYTHONPATH from the service JSON comes first, so the mounted runtime
         # is imported, not an installed pai_jupyter.
         full = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")} | env
+        if shim is not None:
+            full["PATH"] = f"{shim}{os.pathsep}{full.get('PATH', '/usr/bin:/bin')}"
         svc.log = Path(tempfile.mkstemp(prefix=f"fake-eas-{svc.name}-", suffix=".log")[1])
         with svc.log.open("wb") as out:
             svc.proc = subprocess.Popen(
