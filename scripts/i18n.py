@@ -6,8 +6,8 @@ One ``.po`` per language holds both sides' messages:
 ``extract``  collect every ``trans().__('...')`` / ``trans()._n('...', '...', n)`` of
              labextension/src and every ``_("...")`` / ``ngettext("...", "...", n)`` of the
              Python package into ``pai_jupyter/locale/pai_jupyter.pot``, and add the new
-             ones (untranslated) to each language's ``.po``; messages no longer used are
-             dropped.
+             ones (untranslated) to each language's ``.po``; translated messages no longer
+             (or not yet) used are kept, untranslated ones dropped.
 ``compile``  write ``pai_jupyter.mo`` (Python's gettext) and ``pai_jupyter.json`` (the
              Jed-style data JupyterLab's translator loads through the ``jupyterlab.locale``
              entry point) beside each ``.po``.
@@ -38,6 +38,7 @@ SOURCES_TS = REPO / "labextension" / "src"
 LOCALE = PACKAGE / "locale"
 DOMAIN = "pai_jupyter"
 LANGUAGES = ("zh_CN",)
+UNUSED = "not used by the sources here; kept with its translation"
 
 _STRING = r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`(?:[^`\\$]|\\.)*`)"""
 # `.__('text', ...)` and `._n('one', 'many', n, ...)` on a translation bundle.
@@ -57,6 +58,10 @@ def _ts_literal(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
 
 
+def _where(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def _in_comment(text: str, at: int) -> bool:
     """Whether a match sits on a comment line (``//`` or a ``/** ... */`` block's ``*``)."""
     start = text.rfind("\n", 0, at) + 1
@@ -67,7 +72,7 @@ def extract_ts(root: Path = SOURCES_TS) -> list[Message]:
     found: list[Message] = []
     for path in sorted([*root.rglob("*.ts"), *root.rglob("*.tsx")]):
         text = path.read_text(encoding="utf-8")
-        where = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+        where = _where(path)
         for match in _TS_PLURAL.finditer(text):
             if not _in_comment(text, match.start()):
                 line = text.count("\n", 0, match.start()) + 1
@@ -85,7 +90,7 @@ def extract_py(root: Path = PACKAGE) -> list[Message]:
     for path in sorted(root.rglob("*.py")):
         if "_(" not in (source := path.read_text(encoding="utf-8")) and "ngettext(" not in source:
             continue
-        where = str(path.relative_to(REPO))
+        where = _where(path)
         with path.open("rb") as fh:
             for line, _funcname, messages, _comments in extract_python(fh, keywords, [], {}):
                 if isinstance(messages, tuple):
@@ -134,6 +139,11 @@ def cmd_extract() -> int:
     for lang in LANGUAGES:
         catalog = read_catalog(lang)
         catalog.update(template, no_fuzzy_matching=True)
+        # A translated message the sources no longer (or not yet: another branch's panel) use is kept,
+        # so merging that branch needs no new translation; untranslated leftovers are dropped.
+        for message in catalog.obsolete.values():
+            if message.string and (not isinstance(message.string, tuple) or all(message.string)):
+                catalog.add(message.id, message.string, auto_comments=[UNUSED])
         catalog.obsolete.clear()
         _write(catalog, po_path(lang))
         missing = untranslated(catalog)

@@ -62,17 +62,20 @@ export class JobNotifier {
       }
       if (!TERMINAL.has(old.state) && TERMINAL.has(job.state)) {
         this._jobEnded(job);
-      } else if (job.attempt > old.attempt && job.spec.spot) {
-        this._notify(
-          'warning',
-          trans().__(
-            'Spot instance of job %1 was reclaimed; resubmitted as attempt %2 (resumes from the last checkpoint).',
-            job.name,
-            job.attempt
-          ),
-          () => this._options.openJob(job.id),
-          SUCCESS_MS
-        );
+      } else if (job.attempt > old.attempt) {
+        // A new attempt: on spot instances, the instance was reclaimed and the job resubmitted.
+        const message = job.spec.spot
+          ? trans().__(
+              'Spot instance of job %1 was reclaimed; resubmitted as attempt %2 (resumes from the last checkpoint).',
+              job.name,
+              job.attempt
+            )
+          : trans().__(
+              'Job %1 restarted as attempt %2 (resumes from the last checkpoint).',
+              job.name,
+              job.attempt
+            );
+        this._notify('warning', message, () => this._options.openJob(job.id), SUCCESS_MS);
       }
     }
   }

@@ -11,6 +11,8 @@
 ``start-bad-rollout NAME``  deploy version 1 of NAME, then roll out a version 2 that answers about
                 ten times slower (same signature) behind the default gates, with steady load:
                 the p95 gate is breached and the rollout reverts, for real.
+``submit-spot-job NAME``  a real spot job that checkpoints every step; its instance is
+                reclaimed after 3 s and attempt 2 resumes from the checkpoint and succeeds.
 ``advise ID``   record on job ID the advice the runner gives a GPU job whose GPUs idle at
                 ~40 % (input-bound); these machines have no GPU to produce it for real.
 ``load NAME S`` send requests to NAME for S seconds (the background load itself).
@@ -85,6 +87,29 @@ def submit_quick_job(name: str, seconds: str) -> dict[str, str]:
     from pai_jupyter.specs.job import JobSpec
 
     job = submit(QUICK, JobSpec(name=name, args=(seconds,)), cwd=Path(tempfile.mkdtemp(prefix="pai-ui-quick-")))
+    return {"id": job.id, "name": job.name}
+
+
+SPOT = """\
+import time
+from pai_jupyter import Checkpointer, report
+
+ckpt = Checkpointer(every_steps=1)
+latest = ckpt.load_latest()
+for step in range(latest.step + 1 if latest else 1, 17):
+    report(step=step, loss=1.0 / step)
+    ckpt.save(b"state", step)
+    time.sleep(0.5)
+"""
+
+
+def submit_spot_job(name: str) -> dict[str, str]:
+    from pai_jupyter.api.jobs import submit
+    from pai_jupyter.specs.job import JobSpec
+
+    spec = JobSpec(name=name, spot=True, max_restarts=1)
+    cwd = Path(tempfile.mkdtemp(prefix="pai-ui-spot-"))
+    job = submit(SPOT, spec, cwd=cwd, simulate_preemption_after=3.0)
     return {"id": job.id, "name": job.name}
 
 
@@ -331,6 +356,7 @@ def history(count: str) -> dict[str, object]:
 COMMANDS = {
     "submit-job": submit_job,
     "submit-quick-job": submit_quick_job,
+    "submit-spot-job": submit_spot_job,
     "deploy-v1": deploy_v1,
     "start-rollout": start_rollout,
     "start-bad-rollout": start_bad_rollout,

@@ -236,9 +236,11 @@ test.describe('in Notebook 7', () => {
         const palette = nb.locator('.lm-CommandPalette');
         await expect(palette).toBeVisible();
         await palette.locator('input').fill('PAI: Show Jobs');
-        await palette.locator('.lm-CommandPalette-item', { hasText: 'PAI: Show Jobs' }).click({
-          timeout: 30_000
-        });
+        await expect(palette.locator('.lm-CommandPalette-item.lm-mod-active')).toHaveAttribute(
+          'data-command',
+          'pai-jupyter:open'
+        );
+        await palette.locator('input').press('Enter');
         const sidebar = nb.locator('#pai-jupyter-sidebar');
         await expect(sidebar).toBeVisible();
         await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
@@ -330,4 +332,22 @@ test('a rollout that breaches its latency gate reverts for real; the notificatio
   await expect(detail.getByTestId('pai-traffic-split')).toHaveAttribute('data-split', 'v1 100%');
   await expect(detail.getByTestId('pai-rollout')).toHaveAttribute('data-state', 'failed');
   await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-revert.png') });
+});
+
+test('a spot reclaim and resubmission raises a notification that opens the job', async ({
+  page
+}) => {
+  const sidebar = await openSidebar(page);
+  const job = runSetup<{ id: string; name: string }>('submit-spot-job', 'spot-run');
+  await expect(sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`)).toBeVisible({
+    timeout: 30_000
+  });
+  await page.sidebar.openTab('filebrowser');
+  const toast = toasts(page, 'Spot instance of job spot-run was reclaimed');
+  await expect(toast).toContainText('resubmitted as attempt 2', { timeout: 60_000 });
+  await toast.getByRole('button', { name: 'Open in PAI sidebar' }).click();
+  const detail = sidebar.locator(`.pai-Detail[data-job-id="${job.id}"]`);
+  await expect(detail).toBeVisible();
+  // Attempt 2 resumes from the checkpoint and finishes: that ends with its own notification.
+  await expect(toasts(page, 'Job spot-run succeeded.')).toBeVisible({ timeout: 60_000 });
 });
