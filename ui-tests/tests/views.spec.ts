@@ -124,6 +124,7 @@ test('the Compare view overlays two runs and marks the best', async ({ page }) =
   await expect(table.locator('tbody tr').first()).toHaveAttribute('data-job-id', runs.ids[0]!);
   await table.getByRole('columnheader', { name: /lr/ }).click();
   await expect(table.locator('tbody tr').first()).toHaveAttribute('data-job-id', runs.ids[1]!);
+  await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-compare.png') });
   // Another metric: the picker redraws both runs' accuracy; the best flips to the highest.
   await chart.getByLabel('Metric to chart').selectOption('accuracy');
   await expect(chart.locator('path.pai-Chart-line')).toHaveCount(2);
@@ -131,5 +132,4 @@ test('the Compare view overlays two runs and marks the best', async ({ page }) =
   // Unticking a run removes its curve.
   await table.locator(`tr[data-job-id="${runs.ids[0]}"] input[type=checkbox]`).uncheck();
   await expect(chart.locator('path.pai-Chart-line')).toHaveCount(1);
-  await sidebar.screenshot({ path: path.join(IMAGES, 'sidebar-compare.png') });
 });
