@@ -113,7 +113,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       model.restore(saved);
       model.start();
       if (labShell === null && saved.open) {
-        show(); // Notebook 7 has no layout restorer for side panels: reopen it ourselves
+        show(); // without ILabShell (Notebook 7) no layout restorer reopens side panels: do it here
       }
       if (stateDB) {
         keepState(model, stateDB, sidebar, labShell === null);
