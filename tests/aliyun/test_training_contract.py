@@ -113,3 +113,25 @@ SAVER = """
 import os
 open(os.path.join(os.environ["PAI_OUTPUT_MODEL"], "model.txt"), "w").write("w")
 """
+
+
+def test_a_file_input_is_named_by_its_variable_as_on_pai(fakes: AliyunFakes, tmp_path: Path) -> None:
+    """``--data train=oss://.../train.csv``: PAI_INPUT_TRAIN names the file inside its channel folder
+    (prepare-code.rst: ``PAI_INPUT_TEST=/ml/input/data/test/test.csv``), the folder is what DLC mounts."""
+    fakes.oss.path(BUCKET, "bc/train/train.csv").parent.mkdir(parents=True)
+    fakes.oss.path(BUCKET, "bc/train/train.csv").write_text("mean radius,target\n13.1,1\n")
+    script = tmp_path / "reader.py"
+    script.write_text("import os\nprint('HEADER', open(os.environ['PAI_INPUT_TRAIN']).readline().strip())\n")
+    runner = CliRunner()
+    args = ["train", str(script), "--data", f"train=oss://{BUCKET}/bc/train/train.csv", "--wait", "--json"]
+    result = runner.invoke(cli, [*args, *AT_DLC])
+    assert result.exit_code == 0, result.output
+    job = json.loads(result.output[result.output.index("{") :])
+    assert job["state"] == "Succeeded"
+    (req,) = fakes.dlc.calls("CreateJob")
+    mounts = {s["MountPath"]: s["Uri"] for s in req.json["DataSources"]}
+    assert mounts["/ml/input/data/train"] == f"oss://{BUCKET}.oss-cn-hangzhou-internal.aliyuncs.com/bc/train/"
+    assert req.json["Envs"]["PAI_INPUT_TRAIN"] == "/ml/input/data/train/train.csv"
+    logs = json.loads(runner.invoke(cli, ["jobs", "logs", job["id"], "--json", *AT_DLC]).output)
+    assert "HEADER mean radius,target" in logs["text"]
+    assert job["spec"]["inputs"][0]["uri"] == f"oss://{BUCKET}/bc/train/train.csv"  # the spec keeps the file

@@ -173,10 +173,15 @@ def create_body(
     attempt: int,
     root: str | None,
     image: str | None = None,
+    input_files: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CreateJob body: ``JobSpec.to_dlc`` plus our mounts, wrapper and env.
 
     ``image`` is the one resolved from the workspace's image list when the spec names none.
+    ``input_files`` (channel -> file name) names the inputs that are single OSS objects: JindoFuse
+    mounts folders, so their folder is mounted and ``PAI_INPUT_<CHANNEL>`` names the file in it, as
+    PAI's training service does (docs/source/user-guide/training/prepare-code.rst,
+    ``PAI_INPUT_TEST=/ml/input/data/test/test.csv``; pai/job/_local_training_job.py, prepare_env).
     """
     effective = spec.with_changes(
         output=outputs["model"],
@@ -201,6 +206,14 @@ def create_body(
     envs = {**effective.pai_envs(attempt=attempt), **(body.get("Envs") or {})}  # the user's env wins, as in to_dlc
     if outputs.get("tensorboard"):
         envs.setdefault("PAI_OUTPUT_TENSORBOARD", TENSORBOARD_MOUNT)
+    for item in effective.inputs:
+        name = (input_files or {}).get(item.channel)
+        if not name:
+            continue
+        for source in body["DataSources"]:
+            if source["MountPath"] == item.effective_mount and source["Uri"] == item.uri:
+                source["Uri"] = item.uri[: -len(name)]  # the object's folder, ending in "/"
+        envs[f"PAI_INPUT_{item.channel.upper()}"] = f"{item.effective_mount.rstrip('/')}/{name}"
     envs[ENV_RUN] = str(run.as_dir())
     if root:
         envs[ENV_ROOT] = root

@@ -163,8 +163,9 @@ class DlcTraining(DlcTelemetry):
         run = self._run_folder(spec, code_uri)
         runtime = self._runtime(run.bucket)
         outputs = dj.run_outputs(spec, run)
+        input_files = self._input_files(spec)
         body = dj.create_body(
-            spec, code_uri, run, runtime, outputs, self.config.region, workspace_id, 1, None, image
+            spec, code_uri, run, runtime, outputs, self.config.region, workspace_id, 1, None, image, input_files
         )
         self._ensure_prefixes(body)
         requirements = dj.requirements_file(spec)
@@ -181,6 +182,7 @@ class DlcTraining(DlcTelemetry):
             "created_at": now,
             "image": image,
             "workspace_id": workspace_id,
+            "input_files": input_files,
             "attempts": [{"attempt": 1, "job_id": job_id, "submitted_at": now}],
             "events": [
                 {"ts": now, "kind": "info", "message": f"submitted to PAI-DLC as {job_id}", "data": {}},
@@ -195,6 +197,15 @@ class DlcTraining(DlcTelemetry):
         )
         self._write_manifest(manifest)
         return self._record(manifest, self._get_item(job_id))
+
+    def _input_files(self, spec: JobSpec) -> dict[str, str]:
+        """Channel -> file name for each input that is one OSS object rather than a folder."""
+        files = {}
+        for item in spec.inputs:
+            uri = OssUri.parse(item.uri)
+            if uri.key and not uri.key.endswith("/") and self.storage._object_exists(uri):
+                files[item.channel] = uri.key.rsplit("/", 1)[-1]
+        return files
 
     def _choices(
         self, spec: JobSpec, body: dict[str, Any], now: float, image_why: str = ""
@@ -359,6 +370,7 @@ class DlcTraining(DlcTelemetry):
             attempt + 1,
             manifest["root"],
             manifest.get("image"),
+            manifest.get("input_files"),
         )
         new_id = self._create(body)
         old_id = manifest["attempts"][-1]["job_id"]
