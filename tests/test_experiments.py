@@ -107,3 +107,25 @@ def test_runs_grouped_listed_compared_and_best_marked(
     best_row = re.search(r"<tr style=[^>]*>(.*?)</tr>", page)
     assert best_row and ids[0] in best_row.group(1)  # 2.0/4 beats 3.0/4
     assert f"best by loss (lowest): {ids[0]}" in bundle["text/plain"]
+
+
+@pytest.mark.slow
+def test_cli_train_defaults_to_the_scripts_name_and_experiment_magic_shows_it(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    script = workdir / "sweep lr.py"
+    script.write_text(RUN.format(lr="0.1", scale=1.0))
+    main(["train", str(script), "--wait", "--json"])
+    done = json.loads(capsys.readouterr().out)
+    assert done["experiment"] == "sweep-lr" and done["spec"]["experiment"] == "sweep-lr"
+    main(["train", str(script), "--experiment", "named", "--no-autolog", "--json"])
+    named = json.loads(capsys.readouterr().out)
+    assert named["experiment"] == "named" and named["spec"]["autolog"] is False
+
+    shown: list[dict[str, str]] = []
+    ip.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    ip.run_line_magic("pai_experiment", "sweep-lr --metric accuracy")
+    (bundle,) = shown
+    assert "Experiment <b>sweep-lr</b>: 1 run(s)" in bundle["text/html"]
+    assert f"best by accuracy (highest): {done['id']}" in bundle["text/plain"]
