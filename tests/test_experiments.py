@@ -129,3 +129,15 @@ def test_cli_train_defaults_to_the_scripts_name_and_experiment_magic_shows_it(
     (bundle,) = shown
     assert "Experiment <b>sweep-lr</b>: 1 run(s)" in bundle["text/html"]
     assert f"best by accuracy (highest): {done['id']}" in bundle["text/plain"]
+
+
+@pytest.mark.slow
+def test_the_python_api_takes_the_notebook_from_the_kernels_environment(
+    pai_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pai_jupyter.api.jobs import submit
+
+    # jupyter-server starts a notebook's kernel with JPY_SESSION_NAME set to the notebook's path.
+    monkeypatch.setenv("JPY_SESSION_NAME", str(workdir / "Run Book.ipynb"))
+    job = submit("print(1)\n", JobSpec(name="api-job"), cwd=workdir)
+    assert job.spec.experiment == "Run-Book" and job.refresh().spec.experiment == "Run-Book"

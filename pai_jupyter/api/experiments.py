@@ -9,10 +9,8 @@ the CLI and the REST API only render what this returns.
 
 from __future__ import annotations
 
-import os
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,31 +20,24 @@ from ..errors import NotFoundError, PaiError, ValidationError
 from ..records import MetricPoint
 from .common import BackendArg, resolve_backend
 from .jobs import Job, get_job, public_record
+from .naming import DEFAULT_EXPERIMENT, default_experiment, experiment_name
 
-DEFAULT_EXPERIMENT = "default"
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "RUN_COLUMNS",
+    "Comparison",
+    "Run",
+    "compare",
+    "default_experiment",
+    "experiment",
+    "experiment_name",
+    "experiments",
+    "final_metrics",
+    "load_run",
+]
+
 # Columns every run has; any other sort key is a final metric or a hyperparameter.
 RUN_COLUMNS = ("created", "duration", "name", "state", "commit")
-
-
-def experiment_name(text: str) -> str:
-    """A notebook path or any text as an experiment name (letters, digits, ``_.-``; 128 at most)."""
-    base = os.path.basename(str(text).rstrip("/"))
-    base = re.sub(r"\.ipynb$", "", base)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.")[:128] or DEFAULT_EXPERIMENT
-
-
-def default_experiment(user_ns: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The notebook's name, as the kernel knows it.
-
-    ipykernel puts the notebook's path in ``__session__`` (ipykernel/ipkernel.py, from the
-    ``JPY_SESSION_NAME`` variable that jupyter-server sets when it starts a notebook's kernel,
-    jupyter_server/services/sessions/sessionmanager.py); outside a notebook: ``default``.
-    """
-    environ = os.environ if environ is None else environ
-    for value in ((user_ns or {}).get("__session__"), environ.get("JPY_SESSION_NAME")):
-        if isinstance(value, str) and value.strip():
-            return experiment_name(value)
-    return DEFAULT_EXPERIMENT
 
 
 @dataclass

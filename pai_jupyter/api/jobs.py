@@ -23,6 +23,7 @@ from ..records import TERMINAL_STATES, JobEvent, JobRecord, MetricPoint
 from ..specs.job import JobSpec
 from ..storage.uri import OssUri
 from .common import BackendArg, resolve_backend
+from .naming import default_experiment
 
 
 class Job:
@@ -172,6 +173,8 @@ def submit(
 
     from ..provenance import capture, make_snapshot
 
+    if spec.experiment is None:  # the notebook's name when called from one (JPY_SESSION_NAME), else "default"
+        spec = spec.with_changes(experiment=default_experiment())
     spec.validate()
     check_syntax(source, spec.entry, source_name)
     be = resolve_backend(backend)
