@@ -100,14 +100,6 @@ class TrainingBackend(Protocol):
         """Read: jobs, newest first, optionally filtered by state or by a part of the name."""
         ...
 
-    def experiments(self) -> list[dict[str, Any]]:
-        """Read: ``[{"name", "runs", "last_created_at"}]`` of the experiments jobs were submitted under."""
-        ...
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        """Read: the jobs of one experiment (``JobSpec.experiment``), newest first."""
-        ...
-
     def stop(self, job_id: str) -> JobRecord:
         """Writes: asks the job to stop (a stopped job is not resubmitted)."""
         ...
@@ -137,6 +129,14 @@ class TrainingBackend(Protocol):
 
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         """Writes: merge ``fields`` known only after submit (the job's code commit) into its provenance."""
+        ...
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """Read: ``[{"name", "runs", "last_created_at"}]`` of the experiments jobs were submitted under."""
+        ...
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """Read: the jobs of one experiment (``JobSpec.experiment``), newest first."""
         ...
 
 

@@ -107,13 +107,6 @@ class LocalTraining:
         data = self.client.get(f"{API}/jobs", limit=limit, state=state, name=name)
         return [JobRecord.from_dict(j) for j in data["jobs"]]
 
-    def experiments(self) -> list[dict[str, Any]]:
-        return self.client.get(f"{API}/experiments")["experiments"]
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
-        return [JobRecord.from_dict(j) for j in data["jobs"]]
-
     def stop(self, job_id: str) -> JobRecord:
         return JobRecord.from_dict(self.client.post(f"{API}/jobs/{job_id}/stop")["job"])
 
@@ -140,6 +133,13 @@ class LocalTraining:
 
     def add_provenance(self, job_id: str, fields: dict[str, Any]) -> None:
         self.client.post(f"{API}/jobs/{job_id}/provenance", fields)
+
+    def experiments(self) -> list[dict[str, Any]]:
+        return self.client.get(f"{API}/experiments")["experiments"]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
+        return [JobRecord.from_dict(j) for j in data["jobs"]]
 
 
 class LocalBackend(Backend):

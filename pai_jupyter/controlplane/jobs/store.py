@@ -15,11 +15,11 @@ _EXPERIMENT = "json_extract(spec, '$.experiment')"
 
 class JobStore:
     def __init__(self, db: Database) -> None:
-        self.db = db
         # Experiments are filtered and grouped by the spec's experiment, through an expression index.
         db.migrate(
             "jobs-experiment-1", [f"CREATE INDEX IF NOT EXISTS jobs_experiment ON jobs({_EXPERIMENT}, created_at)"]
         )
+        self.db = db
 
     # -- jobs ---------------------------------------------------------------
     def create(
@@ -67,21 +67,6 @@ class JobStore:
         params.append(limit)
         return [self._record(r) for r in self.db.all(sql, params)]
 
-    def experiments(self) -> list[dict[str, Any]]:
-        """``[{"name", "runs", "last_created_at"}]``, the most recently used experiment first."""
-        rows = self.db.all(
-            f"SELECT {_EXPERIMENT} AS name, COUNT(*) AS runs, MAX(created_at) AS last FROM jobs"
-            f" WHERE {_EXPERIMENT} IS NOT NULL GROUP BY {_EXPERIMENT} ORDER BY last DESC"
-        )
-        return [{"name": r["name"], "runs": r["runs"], "last_created_at": r["last"]} for r in rows]
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        """The runs of one experiment, newest first."""
-        rows = self.db.all(
-            f"SELECT * FROM jobs WHERE {_EXPERIMENT} = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
-        )
-        return [self._record(r) for r in rows]
-
     def ids_in_states(self, *states: str) -> list[str]:
         marks = ",".join("?" * len(states))
         rows = self.db.all(f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY created_at", states)
@@ -112,6 +97,21 @@ class JobStore:
 
     def workers(self, job_id: str) -> list[Any]:
         return self.db.all("SELECT * FROM workers WHERE job_id = ? ORDER BY rank", (job_id,))
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """``[{"name", "runs", "last_created_at"}]``, the most recently used experiment first."""
+        rows = self.db.all(
+            f"SELECT {_EXPERIMENT} AS name, COUNT(*) AS runs, MAX(created_at) AS last FROM jobs"
+            f" WHERE {_EXPERIMENT} IS NOT NULL GROUP BY {_EXPERIMENT} ORDER BY last DESC"
+        )
+        return [{"name": r["name"], "runs": r["runs"], "last_created_at": r["last"]} for r in rows]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """The runs of one experiment, newest first."""
+        rows = self.db.all(
+            f"SELECT * FROM jobs WHERE {_EXPERIMENT} = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
+        )
+        return [self._record(r) for r in rows]
 
     def provenance(self, job_id: str) -> dict:
         return loads(self.row(job_id)["provenance"], {})

@@ -348,17 +348,17 @@ class FakeDlc(FakeServer):
             jobs = sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
         if q.get("WorkspaceId"):
             jobs = [j for j in jobs if j.body.get("WorkspaceId") == q["WorkspaceId"]]
+        # ListJobsRequest.Tags filters on the jobs' tags; the SDK sends it as a JSON object string
+        # (client.py list_jobs_with_options). A job matches when it carries every tag asked for.
+        if q.get("Tags"):
+            wanted = json.loads(q["Tags"]).items()
+            jobs = [j for j in jobs if wanted <= ((j.body.get("Settings") or {}).get("Tags") or {}).items()]
         if q.get("DisplayName"):
             jobs = [j for j in jobs if q["DisplayName"] in j.body["DisplayName"]]
         if q.get("Status"):
             jobs = [j for j in jobs if j.status == q["Status"]]
         if q.get("JobType"):
             jobs = [j for j in jobs if j.body["JobType"] == q["JobType"]]
-        if q.get(
-            "Tags"
-        ):  # ListJobsRequest.Tags, sent as a JSON object string (SDK client.py list_jobs_with_options)
-            wanted = json.loads(q["Tags"]).items()
-            jobs = [j for j in jobs if wanted <= ((j.body.get("Settings") or {}).get("Tags") or {}).items()]
         page, size = int(q.get("PageNumber") or 1), int(q.get("PageSize") or 50)
         chosen = jobs[(page - 1) * size : page * size]
         return json_response(
