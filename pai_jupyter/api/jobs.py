@@ -372,6 +372,6 @@ def public_record(record: JobRecord) -> dict[str, Any]:
     from ..provenance.redact import redact
 
     data = record.to_dict()
-    data["spec"]["env"] = redact(data["spec"].get("env") or {})
     data["experiment"] = record.spec.experiment
+    data["spec"]["env"] = redact(data["spec"].get("env") or {})
     return data

@@ -31,7 +31,7 @@ from typing import Any
 from ...config import PaiConfig
 from ...errors import NotFoundError, PaiError, ValidationError
 from ...records import FAILED, RESTARTING, JobRecord, MetricPoint, WorkerRecord
-from ...specs.job import EXPERIMENT_TAG, JobSpec
+from ...specs.job import JobSpec
 from ...storage.uri import OssUri
 from . import dlc_jobs as dj
 from .credentials import openapi_config, region_endpoint
@@ -528,6 +528,8 @@ class DlcTraining(DlcTelemetry):
         # filters on tags (ListJobsRequest.Tags, "the tags used for filtering", SDK model
         # _list_jobs_request.py; the client sends it as a JSON string, client.py list_jobs_with_options).
         from alibabacloud_pai_dlc20201203 import models
+
+        from ...specs.job import EXPERIMENT_TAG
 
         request = models.ListJobsRequest(
             page_size=min(100, max(limit, 10)),
