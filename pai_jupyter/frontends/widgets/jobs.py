@@ -245,12 +245,13 @@ class JobWidget:
     def static_html(self) -> str:
         """The last state as plain HTML (no script): what a saved notebook shows without a kernel."""
         record = self.job.record
+        import ipywidgets as w
+
+        # Every HTML part of the live view (header, figures, advice, chart, ...) but the log pane.
+        shown = [c.value for c in self.view.children if isinstance(c, w.HTML) and c is not self.log_view]
         parts = [
             f'<div class="pai-job-static" data-job="{html.escape(record.id)}" data-state="{html.escape(record.state)}">',
-            f"<div>{self.header.value}</div>",
-            f"<div>{self.stats.value}</div>",
-            self.advice.value,
-            self.chart.value,
+            *(f"<div>{value}</div>" for value in shown if value),
         ]
         if record.is_terminal:
             try:
