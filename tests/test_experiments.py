@@ -29,6 +29,7 @@ def test_default_experiment_is_the_notebooks_name() -> None:
     assert default_experiment({"__session__": "/home/me/work/My Model v2.ipynb"}, {}) == "My-Model-v2"
     assert default_experiment({}, {"JPY_SESSION_NAME": "nb/tune_lr.ipynb"}) == "tune_lr"
     assert default_experiment({}, {}) == "default"
+    assert default_experiment({"__session__": "实验 一.ipynb"}, {}) == "实验-一"
     assert experiment_name("???.ipynb") == "default"
 
 

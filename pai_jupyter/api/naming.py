@@ -11,10 +11,11 @@ DEFAULT_EXPERIMENT = "default"
 
 
 def experiment_name(text: str) -> str:
-    """A notebook path or any text as an experiment name (letters, digits, ``_.-``; 128 at most)."""
+    """A notebook path or any text as an experiment name (letters of any script, digits, ``_.-``;
+    128 at most): ``My Model v2.ipynb`` -> ``My-Model-v2``, ``实验 一.ipynb`` -> ``实验-一``."""
     base = os.path.basename(str(text).rstrip("/"))
     base = re.sub(r"\.ipynb$", "", base)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.")[:128] or DEFAULT_EXPERIMENT
+    return re.sub(r"[^\w.-]+", "-", base).strip("-.")[:128] or DEFAULT_EXPERIMENT
 
 
 def default_experiment(user_ns: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> str:

@@ -64,7 +64,7 @@ EXPERIMENT_TAG = f"{TAG_PREFIX}experiment"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EXPERIMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_EXPERIMENT = re.compile(r"^[\w.-]{1,128}$")  # \w: letters of any script (a notebook named in Chinese)
 _INSTANCE = re.compile(r"^ecs\.[a-z0-9-]+\.[a-z0-9-]+$")
 
 
@@ -232,7 +232,7 @@ class JobSpec:
         if self.experiment is not None and not _EXPERIMENT.match(self.experiment):
             raise ValidationError(
                 f"experiment name {self.experiment!r} is not valid",
-                "use 1-128 letters, digits, '_', '.' or '-' (it becomes a DLC job tag)",
+                "use 1-128 letters (any script), digits, '_', '.' or '-' (it becomes a DLC job tag)",
             )
         if "/" in self.entry or not self.entry.endswith(".py"):
             raise ValidationError(f"entry script {self.entry!r} must be a .py file name without folders")
