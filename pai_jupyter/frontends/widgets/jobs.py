@@ -83,6 +83,11 @@ class JobWidget:
         self.advice = w.HTML()  # the runner's advice event (e.g. input-bound), once there is one
         self._next_advice_check = 0.0
         self.chart = w.HTML()
+        # Which reported metric the chart shows (loss first); the options grow as metrics appear.
+        self.metric_picker = w.Dropdown(
+            options=["loss"], value="loss", description="chart", layout=w.Layout(width="240px")
+        )
+        self.metric_picker.observe(lambda _change: self._draw_chart(), "value")
         self.log_button = w.ToggleButton(description="Logs", icon="file-text-o", tooltip="Show the last log lines")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="warning")
         self.log_view = w.HTML(layout=w.Layout(display="none"))
@@ -94,7 +99,7 @@ class JobWidget:
                 self.stats,
                 self.advice,
                 self.chart,
-                w.HBox([self.log_button, self.stop_button]),
+                w.HBox([self.metric_picker, self.log_button, self.stop_button]),
                 self.log_view,
             ]
         )
@@ -142,13 +147,25 @@ class JobWidget:
             stats.append(html.escape(record.reason))
         self.stats.value = " · ".join(stats)
         self._show_advice(record.is_terminal)
-        self.chart.value = line_chart({"loss": self.summary.series.get("loss", [])}, y_label="loss", height=160)
+        self._draw_chart()
         self.stop_button.disabled = not stoppable(record)
         self.stop_button.layout.display = None if stoppable(record) else "none"
         if self.log_button.value:
             self._show_logs()
         if self._shown_state is not None and record.state != self._shown_state:
             self._update_display()
+
+    def _draw_chart(self) -> None:
+        names = ["loss", *sorted(n for n in self.summary.series if n != "loss")]
+        if tuple(names) != tuple(self.metric_picker.options):
+            chosen = self.metric_picker.value
+            self.metric_picker.options = names
+            self.metric_picker.value = chosen if chosen in names else "loss"
+        metric = self.metric_picker.value
+        points, x_label = self.summary.series.get(metric, []), "step"
+        if points and points[0][0] > 1e8:  # a sampled series (CPU, GPU) is placed by time: seconds from its first
+            points, x_label = [(x - points[0][0], y) for x, y in points], "seconds"
+        self.chart.value = line_chart({metric: points}, y_label=metric, x_label=x_label, height=160)
 
     def _show_advice(self, final: bool) -> None:
         """Advice comes from GPU telemetry: look for it only on GPU jobs, every 10 s at most."""
