@@ -94,6 +94,11 @@ def test_runs_grouped_listed_compared_and_best_marked(
     assert rows[0].startswith("*") and f"best by accuracy (highest): {ids[1]}" in text
 
     with pytest.raises(SystemExit) as info:
+        main(["experiments", "show", "tune-lr", "--sort", "speed"])
+    assert info.value.code == 2
+    assert "--sort 'speed' is not a column of these runs" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as info:
         main(["experiments", "show", "nope"])
     assert info.value.code == 2
     err = capsys.readouterr().err

@@ -185,6 +185,14 @@ def _compare(
         metric = "loss" if "loss" in reported or not reported else sorted(reported)[0]
     higher = maximize_metric(metric, maximize)
     sort = sort or "created"
+    hyperparameters = {n for r in runs for n in r.hyperparameters}
+    if sort not in (*RUN_COLUMNS, "given") and sort not in reported and sort not in hyperparameters:
+        metrics = ", ".join(sorted(reported)) or "none reported"
+        hps = ", ".join(sorted(hyperparameters)) or "none given"
+        raise ValidationError(
+            f"--sort {sort!r} is not a column of these runs",
+            f"sort by {', '.join(RUN_COLUMNS)}, a metric ({metrics}) or a hyperparameter ({hps})",
+        )
     if sort != "given":
         if descending is None:  # newest first; metrics best first; everything else ascending
             descending = sort == "created" or (sort in reported and higher)

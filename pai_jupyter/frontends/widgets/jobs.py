@@ -52,11 +52,6 @@ def claim(widget: JobWidget, keys: list[str]) -> None:
         old.close()
 
 
-def live_widgets() -> list[JobWidget]:
-    with _live_lock:
-        return list({id(w): w for w in _live.values()}.values())
-
-
 def stoppable(record: JobRecord) -> bool:
     """Stop is offered while the job has not ended and is not already stopping."""
     return not record.is_terminal and record.state != STOPPING
