@@ -29,6 +29,7 @@ def test_default_experiment_is_the_notebooks_name() -> None:
     assert default_experiment({"__session__": "/home/me/work/My Model v2.ipynb"}, {}) == "My-Model-v2"
     assert default_experiment({}, {"JPY_SESSION_NAME": "nb/tune_lr.ipynb"}) == "tune_lr"
     assert default_experiment({}, {}) == "default"
+    assert default_experiment({"__session__": "实验 一.ipynb"}, {}) == "实验-一"
     assert experiment_name("???.ipynb") == "default"
 
 
@@ -93,6 +94,11 @@ def test_runs_grouped_listed_compared_and_best_marked(
     assert rows[0].startswith("*") and f"best by accuracy (highest): {ids[1]}" in text
 
     with pytest.raises(SystemExit) as info:
+        main(["experiments", "show", "tune-lr", "--sort", "speed"])
+    assert info.value.code == 2
+    assert "--sort 'speed' is not a column of these runs" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as info:
         main(["experiments", "show", "nope"])
     assert info.value.code == 2
     err = capsys.readouterr().err
@@ -107,3 +113,37 @@ def test_runs_grouped_listed_compared_and_best_marked(
     best_row = re.search(r"<tr style=[^>]*>(.*?)</tr>", page)
     assert best_row and ids[0] in best_row.group(1)  # 2.0/4 beats 3.0/4
     assert f"best by loss (lowest): {ids[0]}" in bundle["text/plain"]
+
+
+@pytest.mark.slow
+def test_cli_train_defaults_to_the_scripts_name_and_experiment_magic_shows_it(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    script = workdir / "sweep lr.py"
+    script.write_text(RUN.format(lr="0.1", scale=1.0))
+    main(["train", str(script), "--wait", "--json"])
+    done = json.loads(capsys.readouterr().out)
+    assert done["experiment"] == "sweep-lr" and done["spec"]["experiment"] == "sweep-lr"
+    main(["train", str(script), "--experiment", "named", "--no-autolog", "--json"])
+    named = json.loads(capsys.readouterr().out)
+    assert named["experiment"] == "named" and named["spec"]["autolog"] is False
+
+    shown: list[dict[str, str]] = []
+    ip.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
+    ip.run_line_magic("pai_experiment", "sweep-lr --metric accuracy")
+    (bundle,) = shown
+    assert "Experiment <b>sweep-lr</b>: 1 run(s)" in bundle["text/html"]
+    assert f"best by accuracy (highest): {done['id']}" in bundle["text/plain"]
+
+
+@pytest.mark.slow
+def test_the_python_api_takes_the_notebook_from_the_kernels_environment(
+    pai_home: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pai_jupyter.api.jobs import submit
+
+    # jupyter-server starts a notebook's kernel with JPY_SESSION_NAME set to the notebook's path.
+    monkeypatch.setenv("JPY_SESSION_NAME", str(workdir / "Run Book.ipynb"))
+    job = submit("print(1)\n", JobSpec(name="api-job"), cwd=workdir)
+    assert job.spec.experiment == "Run-Book" and job.refresh().spec.experiment == "Run-Book"

@@ -37,14 +37,19 @@ def test_widget_shows_progress_logs_and_stops_the_job(pai_home: Path) -> None:
         wait_until(lambda: "step 5" in widget.stats.value, timeout=30, what="the widget to show the last loss")
         assert "widget-job" in widget.header.value and "Running" in widget.header.value
         assert "steps/s" in widget.stats.value and "loss 0.2 " in widget.stats.value + " "
-        assert "<polyline" in widget.chart.value
+        assert "<polyline" in widget.chart.value and ">loss<" in widget.chart.value
+        assert {"loss", "steps_per_sec"} <= set(widget.metric_picker.options)
+        widget.metric_picker.value = "steps_per_sec"  # the metric picker redraws the chart
+        assert ">steps_per_sec<" in widget.chart.value
         widget.log_button.value = True
         wait_until(lambda: "almost done" in widget.log_view.value, what="the log tail")
         assert widget._repr_mimebundle_()["text/plain"].startswith(f"{job.id} 'widget-job': Running")
         widget.stop_button.click()
         wait_for(backend, job.id, {"Stopped"}, timeout=20)
         wait_until(lambda: "Stopped" in widget.header.value, what="the widget to show Stopped")
-        assert widget.stop_button.disabled
+        assert (
+            widget.stop_button.disabled and widget.stop_button.layout.display == "none"
+        )  # no Stop on a finished job
     finally:
         widget.close()
 

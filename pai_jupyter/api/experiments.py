@@ -9,10 +9,8 @@ the CLI and the REST API only render what this returns.
 
 from __future__ import annotations
 
-import os
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,31 +20,24 @@ from ..errors import NotFoundError, PaiError, ValidationError
 from ..records import MetricPoint
 from .common import BackendArg, resolve_backend
 from .jobs import Job, get_job, public_record
+from .naming import DEFAULT_EXPERIMENT, default_experiment, experiment_name
 
-DEFAULT_EXPERIMENT = "default"
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "RUN_COLUMNS",
+    "Comparison",
+    "Run",
+    "compare",
+    "default_experiment",
+    "experiment",
+    "experiment_name",
+    "experiments",
+    "final_metrics",
+    "load_run",
+]
+
 # Columns every run has; any other sort key is a final metric or a hyperparameter.
 RUN_COLUMNS = ("created", "duration", "name", "state", "commit")
-
-
-def experiment_name(text: str) -> str:
-    """A notebook path or any text as an experiment name (letters, digits, ``_.-``; 128 at most)."""
-    base = os.path.basename(str(text).rstrip("/"))
-    base = re.sub(r"\.ipynb$", "", base)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip("-.")[:128] or DEFAULT_EXPERIMENT
-
-
-def default_experiment(user_ns: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """The notebook's name, as the kernel knows it.
-
-    ipykernel puts the notebook's path in ``__session__`` (ipykernel/ipkernel.py, from the
-    ``JPY_SESSION_NAME`` variable that jupyter-server sets when it starts a notebook's kernel,
-    jupyter_server/services/sessions/sessionmanager.py); outside a notebook: ``default``.
-    """
-    environ = os.environ if environ is None else environ
-    for value in ((user_ns or {}).get("__session__"), environ.get("JPY_SESSION_NAME")):
-        if isinstance(value, str) and value.strip():
-            return experiment_name(value)
-    return DEFAULT_EXPERIMENT
 
 
 @dataclass
@@ -194,6 +185,14 @@ def _compare(
         metric = "loss" if "loss" in reported or not reported else sorted(reported)[0]
     higher = maximize_metric(metric, maximize)
     sort = sort or "created"
+    hyperparameters = {n for r in runs for n in r.hyperparameters}
+    if sort not in (*RUN_COLUMNS, "given") and sort not in reported and sort not in hyperparameters:
+        metrics = ", ".join(sorted(reported)) or "none reported"
+        hps = ", ".join(sorted(hyperparameters)) or "none given"
+        raise ValidationError(
+            f"--sort {sort!r} is not a column of these runs",
+            f"sort by {', '.join(RUN_COLUMNS)}, a metric ({metrics}) or a hyperparameter ({hps})",
+        )
     if sort != "given":
         if descending is None:  # newest first; metrics best first; everything else ascending
             descending = sort == "created" or (sort in reported and higher)

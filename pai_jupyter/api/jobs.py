@@ -24,6 +24,7 @@ from ..records import TERMINAL_STATES, JobEvent, JobPage, JobQuery, JobRecord, M
 from ..specs.job import JobSpec
 from ..storage.uri import OssUri
 from .common import BackendArg, resolve_backend
+from .naming import default_experiment
 
 
 class Job:
@@ -233,6 +234,8 @@ def submit(
 
     from ..provenance import capture, make_snapshot
 
+    if spec.experiment is None:  # the notebook's name when called from one (JPY_SESSION_NAME), else "default"
+        spec = spec.with_changes(experiment=default_experiment())
     spec.validate()
     check_syntax(source, spec.entry, source_name)
     be = resolve_backend(backend)
@@ -461,7 +464,7 @@ def public_record(record: JobRecord) -> dict[str, Any]:
     from ..provenance.redact import redact
 
     data = record.to_dict()
-    data["spec"]["env"] = redact(data["spec"].get("env") or {})
     data["actions"] = list(job_actions(record))
     data["experiment"] = record.spec.experiment
+    data["spec"]["env"] = redact(data["spec"].get("env") or {})
     return data

@@ -108,14 +108,6 @@ class TrainingBackend(Protocol):
         DLC ListJobs' paging and filters on aliyun), with the number of matching jobs."""
         ...
 
-    def experiments(self) -> list[dict[str, Any]]:
-        """Read: ``[{"name", "runs", "last_created_at"}]`` of the experiments jobs were submitted under."""
-        ...
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        """Read: the jobs of one experiment (``JobSpec.experiment``), newest first."""
-        ...
-
     def stop(self, job_id: str) -> JobRecord:
         """Writes: asks the job to stop (a stopped job is not resubmitted)."""
         ...
@@ -165,6 +157,14 @@ class TrainingBackend(Protocol):
 
     def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
         """Read: what the job recorded about its own environment at start, None before it has."""
+        ...
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """Read: ``[{"name", "runs", "last_created_at"}]`` of the experiments jobs were submitted under."""
+        ...
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """Read: the jobs of one experiment (``JobSpec.experiment``), newest first."""
         ...
 
 

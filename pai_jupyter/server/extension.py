@@ -67,7 +67,7 @@ class PaiExtension(ExtensionApp):
         (rf"/pai/api/services/{_NAME}/rollback", RollbackHandler),
         (rf"/pai/api/services/{_NAME}/lineage", ServiceLineageHandler),
         (r"/pai/api/experiments", ExperimentsHandler),
-        (rf"/pai/api/experiments/{_NAME}", ExperimentHandler),
+        (r"/pai/api/experiments/(?P<name>[^/]+)", ExperimentHandler),  # any script: URL-encoded
     ]
 
     drive_rollouts = Bool(

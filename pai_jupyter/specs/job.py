@@ -73,7 +73,7 @@ ENV_SYNC_MODES = ("auto", "file", "off")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EXPERIMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_EXPERIMENT = re.compile(r"^[\w.-]{1,128}$")  # \w: letters of any script (a notebook named in Chinese)
 _HP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 # PAI_HPS_<NAME>: characters an environment variable name cannot hold become '_', upper-cased
 # (pai/job/_local_training_job.py, _ENV_NOT_ALLOWED_CHARS / _normalize_name).
@@ -280,7 +280,7 @@ class JobSpec:
         if self.experiment is not None and not _EXPERIMENT.match(self.experiment):
             raise ValidationError(
                 f"experiment name {self.experiment!r} is not valid",
-                "use 1-128 letters, digits, '_', '.' or '-' (it becomes a DLC job tag)",
+                "use 1-128 letters (any script), digits, '_', '.' or '-' (it becomes a DLC job tag)",
             )
         seen: dict[str, str] = {}
         for key in self.hyperparameters:

@@ -412,3 +412,21 @@ def test_experiments_are_a_job_tag_that_list_jobs_filters_on(
     (listing,) = fakes.dlc.calls("ListJobs")
     assert json.loads(listing.query["Tags"]) == {"pai-jupyter.experiment": "tune-lr"}
     assert {e["name"]: e["runs"] for e in experiments(backend=aliyun)} == {"tune-lr": 1, "other": 1}
+
+
+def test_autolog_hook_runs_in_the_dlc_pod_beside_the_images_sitecustomize(
+    aliyun: Backend, fakes: AliyunFakes, tmp_path: Path
+) -> None:
+    probe = (
+        "import builtins, sys\n"
+        "print('hooked:', 'pai_jupyter.autolog' in sys.modules, 'jindo:', builtins.open.__name__, flush=True)\n"
+    )
+    on = submit(probe, JobSpec(name="autolog-on"), cwd=tmp_path, backend=aliyun)
+    off = submit(probe, JobSpec(name="autolog-off", autolog=False), cwd=tmp_path, backend=aliyun)
+    on.wait(timeout=60, poll=0.1)
+    off.wait(timeout=60, poll=0.1)
+    # The runtime mount's autolog/site comes first; the image's own sitecustomize (the fake's
+    # JindoFuse emulation) still runs after ours.
+    assert "hooked: True jindo: _guarded_open" in on.logs()
+    assert "hooked: False jindo: _guarded_open" in off.logs()
+    assert off.spec.autolog is False and aliyun.training.get(off.id).spec.autolog is False

@@ -54,6 +54,10 @@ async def test_experiments_list_and_runs_with_the_best_marked(jp_fetch: Any) -> 
     asc = await get_json(jp_fetch, "experiments", "tune-lr", params={"sort": "loss", "desc": "1"})
     assert [r["job"]["id"] for r in asc["runs"]] == [worse.id, better.id]
 
+    chinese = _submit("zh", "实验-一", 1.0)  # a notebook named in Chinese
+    named = await get_json(jp_fetch, "experiments", "实验-一")  # jp_fetch URL-encodes it
+    assert named["name"] == "实验-一" and [r["job"]["id"] for r in named["runs"]] == [chinese.id]
+
     body = await expect_error(jp_fetch, 404, "experiments", "missing")
     assert "has no runs" in body["error"]
     await expect_error(jp_fetch, 400, "experiments", "tune-lr", params={"desc": "maybe"})

@@ -508,30 +508,6 @@ class DlcTraining(DlcTelemetry):
         )
 
     def list(self, limit: int = 100, state: str | None = None, name: str | None = None) -> list[JobRecord]:
-        return self._listed(limit, state, name)
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        # Our jobs carry their experiment as the tag EXPERIMENT_TAG (JobSpec.to_dlc), and ListJobs
-        # filters on tags (ListJobsRequest.Tags, "the tags used for filtering", SDK model
-        # _list_jobs_request.py; the client sends it as a JSON string, client.py list_jobs_with_options).
-        records = self._listed(min(limit, 100), tags={EXPERIMENT_TAG: name})
-        return [r for r in records if r.spec.experiment == name]
-
-    def experiments(self) -> list[dict[str, Any]]:
-        # DLC has no group-by: the experiments among the workspace's newest 100 jobs (one ListJobs page).
-        groups: dict[str, dict[str, Any]] = {}
-        for record in self._listed(100):
-            if record.spec.experiment:
-                group = groups.setdefault(
-                    record.spec.experiment, {"name": record.spec.experiment, "runs": 0, "last_created_at": 0.0}
-                )
-                group["runs"] += 1
-                group["last_created_at"] = max(group["last_created_at"], record.created_at)
-        return sorted(groups.values(), key=lambda g: g["last_created_at"], reverse=True)
-
-    def _listed(
-        self, limit: int, state: str | None = None, name: str | None = None, tags: dict[str, str] | None = None
-    ) -> list[JobRecord]:
         from alibabacloud_pai_dlc20201203 import models
 
         request = models.ListJobsRequest(
@@ -541,7 +517,6 @@ class DlcTraining(DlcTelemetry):
             workspace_id=self.workspace.workspace_id() or None,
             sort_by="GmtCreateTime",
             order="desc",
-            tags=tags,
         )
         items = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map().get("Jobs") or [])
         records = self._records([i for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)])
@@ -655,3 +630,43 @@ class DlcTraining(DlcTelemetry):
             except NotFoundError:
                 continue
         raise PaiError(f"the provenance of job {job_id} is missing from {manifest['outputs']['run']}")
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        # Our jobs carry their experiment as the tag EXPERIMENT_TAG (JobSpec.to_dlc), and ListJobs
+        # filters on tags (ListJobsRequest.Tags, "the tags used for filtering", SDK model
+        # _list_jobs_request.py; the client sends it as a JSON string, client.py list_jobs_with_options).
+        from alibabacloud_pai_dlc20201203 import models
+
+        request = models.ListJobsRequest(
+            page_size=min(100, max(limit, 10)),
+            page_number=1,
+            tags={EXPERIMENT_TAG: name},
+            workspace_id=self.workspace.workspace_id() or None,
+            sort_by="GmtCreateTime",
+            order="desc",
+        )
+        items = self._read("ListJobs", lambda: self.client.list_jobs(request).body.to_map().get("Jobs") or [])
+        # Only jobs submitted by pai-jupyter carry the tag; a resubmitted attempt folds into its first job.
+        ids = [str(i["JobId"]) for i in items if not (i.get("Envs") or {}).get(dj.ENV_ROOT)]
+
+        def one(job_id: str) -> JobRecord | None:
+            try:
+                return self.get(job_id)
+            except NotFoundError:
+                return None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            records = [r for r in pool.map(one, ids) if r is not None and r.spec.experiment == name]
+        return sorted(records, key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def experiments(self) -> list[dict[str, Any]]:
+        # DLC has no group-by: the experiments among the workspace's newest 100 jobs (one ListJobs page).
+        groups: dict[str, dict[str, Any]] = {}
+        for record in self.list(limit=100):
+            if record.spec.experiment:
+                group = groups.setdefault(
+                    record.spec.experiment, {"name": record.spec.experiment, "runs": 0, "last_created_at": 0.0}
+                )
+                group["runs"] += 1
+                group["last_created_at"] = max(group["last_created_at"], record.created_at)
+        return sorted(groups.values(), key=lambda g: g["last_created_at"], reverse=True)

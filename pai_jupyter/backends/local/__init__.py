@@ -116,13 +116,6 @@ class LocalTraining:
         data = self.client.get(f"{API}/jobs", **query.params())
         return JobPage([JobRecord.from_dict(j) for j in data["jobs"]], data["total"], data["next"])
 
-    def experiments(self) -> list[dict[str, Any]]:
-        return self.client.get(f"{API}/experiments")["experiments"]
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
-        return [JobRecord.from_dict(j) for j in data["jobs"]]
-
     def stop(self, job_id: str) -> JobRecord:
         return JobRecord.from_dict(self.client.post(f"{API}/jobs/{job_id}/stop")["job"])
 
@@ -178,6 +171,13 @@ class LocalTraining:
 
     def recorded_environment(self, job_id: str) -> dict[str, Any] | None:
         return self.client.get(f"{API}/jobs/{job_id}/environment")["environment"]
+
+    def experiments(self) -> list[dict[str, Any]]:
+        return self.client.get(f"{API}/experiments")["experiments"]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        data = self.client.get(f"{API}/experiments/{quote(name, safe='')}", limit=limit)
+        return [JobRecord.from_dict(j) for j in data["jobs"]]
 
 
 class LocalBackend(Backend):

@@ -106,21 +106,6 @@ class JobStore:
                 [(i, state) for i, _, _, state in jobs],
             )
 
-    def experiments(self) -> list[dict[str, Any]]:
-        """``[{"name", "runs", "last_created_at"}]``, the most recently used experiment first."""
-        rows = self.db.all(
-            f"SELECT {_EXPERIMENT} AS name, COUNT(*) AS runs, MAX(created_at) AS last FROM jobs"
-            f" WHERE {_EXPERIMENT} IS NOT NULL GROUP BY {_EXPERIMENT} ORDER BY last DESC"
-        )
-        return [{"name": r["name"], "runs": r["runs"], "last_created_at": r["last"]} for r in rows]
-
-    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
-        """The runs of one experiment, newest first."""
-        rows = self.db.all(
-            f"SELECT * FROM jobs WHERE {_EXPERIMENT} = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
-        )
-        return [self._record(r) for r in rows]
-
     def ids_in_states(self, *states: str) -> list[str]:
         marks = ",".join("?" * len(states))
         rows = self.db.all(f"SELECT id FROM jobs WHERE state IN ({marks}) ORDER BY created_at", states)
@@ -151,6 +136,21 @@ class JobStore:
 
     def workers(self, job_id: str) -> list[Any]:
         return self.db.all("SELECT * FROM workers WHERE job_id = ? ORDER BY rank", (job_id,))
+
+    def experiments(self) -> list[dict[str, Any]]:
+        """``[{"name", "runs", "last_created_at"}]``, the most recently used experiment first."""
+        rows = self.db.all(
+            f"SELECT {_EXPERIMENT} AS name, COUNT(*) AS runs, MAX(created_at) AS last FROM jobs"
+            f" WHERE {_EXPERIMENT} IS NOT NULL GROUP BY {_EXPERIMENT} ORDER BY last DESC"
+        )
+        return [{"name": r["name"], "runs": r["runs"], "last_created_at": r["last"]} for r in rows]
+
+    def experiment_jobs(self, name: str, limit: int = 500) -> list[JobRecord]:
+        """The runs of one experiment, newest first."""
+        rows = self.db.all(
+            f"SELECT * FROM jobs WHERE {_EXPERIMENT} = ? ORDER BY created_at DESC LIMIT ?", (name, limit)
+        )
+        return [self._record(r) for r in rows]
 
     def provenance(self, job_id: str) -> dict:
         return loads(self.row(job_id)["provenance"], {})

@@ -27,8 +27,7 @@ def guard(func: Any) -> Any:
 
 def help_doc(command: click.Command, prog: str) -> str:
     """A magic's docstring: its full ``--help`` text, so ``%%pai_train?`` shows every option."""
-    with click.Context(command, info_name=prog, max_content_width=100, terminal_width=100) as ctx:
-        return command.get_help(ctx)
+    return parse_line(command, "--help", prog).text
 
 
 class MagicHelpers:

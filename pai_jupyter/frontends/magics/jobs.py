@@ -127,11 +127,10 @@ class PaiMagics(MagicHelpers, Magics):
         for warning in job.warnings:
             print(_("warning: {warning}").format(warning=warning), file=sys.stderr)
         if args.widget and self._widgets:
-            from IPython.display import display
-
             from ..widgets.jobs import JobWidget
 
-            display(JobWidget(job))
+            # Re-running the cell replaces its widget: the older one stops polling.
+            JobWidget(job, cell=self._cell_id() or f"var:{args.as_name}").show()
             if args.wait:
                 job.wait(poll=1.0)
             return None
@@ -151,6 +150,16 @@ class PaiMagics(MagicHelpers, Magics):
                 )
             )
         return None
+
+    def _cell_id(self) -> str | None:
+        """The notebook cell being run: JupyterLab and Notebook 7 send its id as ``cellId`` in the
+        execute request's metadata; None in a terminal or a frontend that does not."""
+        kernel = getattr(self.shell, "kernel", None)
+        get_parent = getattr(kernel, "get_parent", None)
+        parent = get_parent() if callable(get_parent) else getattr(kernel, "_parent_header", None)
+        metadata = (parent or {}).get("metadata") or {}
+        cell = metadata.get("cellId")
+        return str(cell) if cell else None
 
     def _print_policy(self, spec: JobSpec) -> None:
         for note in check_checkpoint_policy(spec):

@@ -358,6 +358,11 @@ class FakeDlc(FakeServer):
             jobs = sorted(self.jobs.values(), key=lambda j: j.created, reverse=True)
         if q.get("WorkspaceId"):
             jobs = [j for j in jobs if j.body.get("WorkspaceId") == q["WorkspaceId"]]
+        # ListJobsRequest.Tags filters on the jobs' tags; the SDK sends it as a JSON object string
+        # (client.py list_jobs_with_options). A job matches when it carries every tag asked for.
+        if q.get("Tags"):
+            wanted = json.loads(q["Tags"]).items()
+            jobs = [j for j in jobs if wanted <= ((j.body.get("Settings") or {}).get("Tags") or {}).items()]
         if q.get("DisplayName"):
             # "Supports fuzzy match and is case-insensitive" (ListJobsRequest.display_name, SDK model
             # alibabacloud_pai_dlc20201203/models/_list_jobs_request.py).
@@ -379,11 +384,6 @@ class FakeDlc(FakeServer):
         # SortBy GmtCreateTime (one of the listed values) and Order asc|desc, "desc" by default (same file).
         if q.get("Order") == "asc":
             jobs.reverse()
-        if q.get(
-            "Tags"
-        ):  # ListJobsRequest.Tags, sent as a JSON object string (SDK client.py list_jobs_with_options)
-            wanted = json.loads(q["Tags"]).items()
-            jobs = [j for j in jobs if wanted <= ((j.body.get("Settings") or {}).get("Tags") or {}).items()]
         page, size = int(q.get("PageNumber") or 1), int(q.get("PageSize") or 50)
         chosen = jobs[(page - 1) * size : page * size]
         return json_response(
