@@ -78,3 +78,31 @@ def test_bad_definitions_are_one_line(ip: InteractiveShell, workdir: Path, cell:
     with pytest.raises(UsageError) as info:
         ip.run_cell_magic("pai_pipeline", "bad", cell)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_registered_definition_carries_its_provenance_and_code(pai_home: Path, workdir: Path) -> None:
+    import subprocess
+
+    from pai_jupyter.api.pipelines import Pipeline, get_pipeline
+
+    write_scripts(workdir)
+    for args in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "s"],
+    ):
+        subprocess.run(["git", *args], cwd=workdir, check=True)
+    (workdir / "hello.py").write_text("print('changed, not committed')\n")
+    Pipeline("prov").train("hello.py").register()
+    spec = get_pipeline("prov")["pipeline"]["spec"]
+    prov = spec["provenance"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True).stdout.strip()
+    assert prov["git_commit"] == head and prov["git_dirty"] is True and prov["python"]
+    assert prov["code_ref"].startswith("refs/pai/jobs/pipeline-prov-")
+    shown = subprocess.run(
+        ["git", "show", f"{prov['code_commit']}:hello.py"], cwd=workdir, capture_output=True, text=True
+    )
+    assert (
+        shown.stdout == "print('changed, not committed')\n"
+    )  # the code that will run, uncommitted change included
+    assert spec["steps"][0]["code_uri"].startswith("oss://") and prov["uri"].endswith("provenance.json")
