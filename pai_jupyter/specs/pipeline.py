@@ -351,6 +351,18 @@ def _check_step(spec: PipelineSpec, step: StepSpec) -> None:
             raise ValidationError(f"{where}: the deploy step has no model", "give model='train.model'")
         if set(step.inputs) != {"model"}:
             raise ValidationError(f"{where}: a deploy step takes only a model input, not {sorted(step.inputs)}")
+        if step.deploy is None or not step.deploy.processor:
+            raise ValidationError(
+                f"{where}: the deploy step names no processor (the model does not exist yet to look at)",
+                "give processor='onnx' (or torchscript, sklearn, xgboost, tensorflow, custom)",
+            )
+        from .service import ServiceSpec  # the deploy options are a service's settings: checked as one
+
+        ServiceSpec.from_dict(
+            {**step.deploy.options, "name": step.service, "processor": step.deploy.processor}
+        ).validate()
+        if step.deploy.plan is not None:
+            step.deploy.plan.validate()
     if step.gate is not None:
         if step.kind != "eval":
             raise ValidationError(f"{where}: only an eval step has a gate")
