@@ -94,6 +94,19 @@ def test_round_trip_and_order() -> None:
         (lambda s: s.steps[:3], "no service to compare with"),
         (lambda s: (StepSpec("x", "fit", job=_job("x"), source="x"),), "kind 'fit' is not one of"),
         (lambda s: (StepSpec("d", "deploy", service="svc"),), "has no model"),
+        (
+            lambda s: (
+                *s.steps[:3],
+                StepSpec(
+                    "deploy",
+                    "deploy",
+                    inputs={"model": "train.model"},
+                    service="digits",
+                    deploy=DeployOptions("onnx"),
+                ),
+            ),
+            "deploys train.model without waiting for the gate of 'eval'",
+        ),
     ],
 )
 def test_validation_one_line(change: object, message: str) -> None:
