@@ -26,6 +26,7 @@ from .jobs_handlers import (
 )
 from .lineage_handlers import JobLineageHandler, ServiceLineageHandler
 from .meta_handlers import InfoHandler
+from .pipelines_handlers import PipelineHandler, PipelineRunHandler, PipelinesHandler, PipelineStateHandler
 from .push import PushHandler
 from .rollouts import RolloutDriver
 from .services_handlers import (
@@ -68,6 +69,10 @@ class PaiExtension(ExtensionApp):
         (rf"/pai/api/services/{_NAME}/lineage", ServiceLineageHandler),
         (r"/pai/api/experiments", ExperimentsHandler),
         (r"/pai/api/experiments/(?P<name>[^/]+)", ExperimentHandler),  # any script: URL-encoded
+        (r"/pai/api/pipelines", PipelinesHandler),
+        (rf"/pai/api/pipelines/{_NAME}", PipelineHandler),
+        (rf"/pai/api/pipelines/{_NAME}/run", PipelineRunHandler),
+        (rf"/pai/api/pipelines/{_NAME}/(?P<action>pause|resume)", PipelineStateHandler),
     ]
 
     drive_rollouts = Bool(

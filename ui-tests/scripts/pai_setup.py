@@ -24,6 +24,7 @@
 ``history N``   N finished jobs created a day ago and before (``old-job-0000`` the oldest),
                 through the store's batch insert: a long history for paging and search.
 ``stop``        stop every job still running and the control plane.
+``pipeline-gated`` a pipeline train -> eval -> deploy whose one run stops at the gate.
 
 Each command prints one JSON line last. PAI_JUPYTER_HOME selects the backend's state.
 """
@@ -351,6 +352,36 @@ def history(count: str) -> dict[str, object]:
         ]
     )
     return {"created": n}
+# -- pipelines (the Pipelines tab) -----------------------------------------------------------
+PIPE_TRAIN = """\
+import json, os, pathlib
+out = pathlib.Path(os.environ["PAI_OUTPUT_MODEL"])
+(out / "weights.json").write_text(json.dumps({"quality": 0.5}))
+"""
+PIPE_EVAL = """\
+import json, os, pathlib
+from pai_jupyter import report
+model = json.loads((pathlib.Path(os.environ["PAI_INPUT_MODEL"]) / "weights.json").read_text())
+report(accuracy=model["quality"], latency_p95_ms=12.0)
+"""
+
+
+def pipeline_gated() -> dict[str, str]:
+    """``ui-retrain``: train -> eval (gate: accuracy >= 0.9) -> deploy; one run, stopped at the gate."""
+    from pai_jupyter.api.pipelines import Pipeline
+
+    folder = Path(tempfile.mkdtemp(prefix="pai-ui-pipeline-"))
+    (folder / "train.py").write_text(PIPE_TRAIN)
+    (folder / "eval.py").write_text(PIPE_EVAL)
+    p = (
+        Pipeline("ui-retrain", cwd=folder)
+        .train("train.py")
+        .eval("eval.py", gate="accuracy >= 0.9 and latency_p95_ms <= 50")
+        .deploy("ui-svc", processor="custom", command=f"{sys.executable} app.py")
+        .schedule("0 3 * * *")
+    )
+    run = p.run(wait=True, timeout=120)
+    return {"name": "ui-retrain", "run": run.id, "state": run.state}
 
 
 COMMANDS = {
@@ -366,6 +397,7 @@ COMMANDS = {
     "history": history,
     "experiment-runs": experiment_runs,
     "stop": stop,
+    "pipeline-gated": pipeline_gated,
 }
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@ import { NoticeBar } from './common';
 import { ComparePanel } from './ComparePanel';
 import { EndpointsPanel } from './EndpointsPanel';
 import { JobsPanel } from './JobsPanel';
+import { PipelinesPanel } from './PipelinesPanel';
 
 function tabs(): [Tab, string][] {
   return [
     ['jobs', trans().__('Jobs')],
     ['endpoints', trans().__('Endpoints')],
+    ['pipelines', trans().__('Pipelines')],
     ['compare', trans().__('Compare')]
   ];
 }
@@ -62,6 +64,8 @@ function TabPanel(props: { model: PaiModel }): JSX.Element | null {
       return <JobsPanel model={props.model} />;
     case 'endpoints':
       return <EndpointsPanel model={props.model} />;
+    case 'pipelines':
+      return <PipelinesPanel model={props.model} />;
     case 'compare':
       return <ComparePanel model={props.model} />;
     default:

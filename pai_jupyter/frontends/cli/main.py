@@ -33,6 +33,7 @@ from .config import register as register_config
 from .doctor import register as register_doctor
 from .experiments import register as register_experiments
 from .lineage import register as register_lineage
+from .pipelines import register as register_pipelines
 from .services import register as register_services
 
 log = logging.getLogger("pai_jupyter.frontends.cli.main")
@@ -453,6 +454,7 @@ register_config(cli)
 register_doctor(cli)
 register_lineage(cli)
 register_experiments(cli)
+register_pipelines(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,6 @@
 """IPython magics: ``%%pai_train`` and friends (``jobs``), ``%pai_deploy`` and
-friends (``services``), ``%pai_doctor`` (``doctor``), ``%pai_lineage`` / ``%pai_reproduce`` (``lineage``), ``%pai_compare`` (``experiments``); ``load_magics`` registers them all.
+friends (``services``), ``%pai_doctor`` (``doctor``), ``%pai_lineage`` / ``%pai_reproduce`` (``lineage``), ``%pai_compare`` (``experiments``),
+``%%pai_pipeline`` / ``%pai_pipelines`` (``pipelines``); ``load_magics`` registers them all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from .doctor import DoctorMagics
 from .experiments import ExperimentMagics
 from .jobs import PaiMagics
 from .lineage import LineageMagics
+from .pipelines import PipelineMagics
 from .services import ServingMagics
 
 
@@ -20,6 +22,7 @@ def load_magics(ipython: Any) -> None:
     ipython.register_magics(DoctorMagics)
     ipython.register_magics(LineageMagics)
     ipython.register_magics(ExperimentMagics)
+    ipython.register_magics(PipelineMagics)
 
 
 def unload_magics(ipython: Any) -> None:
