@@ -164,3 +164,11 @@ def check_acs_signature(req: Request, version: str, keys: dict[str, str] | None 
     if problem is not None:
         return acs_error(problem.status, problem.code, problem.message)
     return None
+
+
+def check_acs_request(req: Request, versions: tuple[str, ...]) -> Response | None:
+    """A product's version (``x-acs-version``) is one the fake speaks, and the ACS3 signature holds."""
+    version = req.headers.get("x-acs-version", "")
+    if version not in versions:
+        return acs_error(400, "InvalidVersion", f"unknown version {version}")
+    return check_acs_signature(req, version)

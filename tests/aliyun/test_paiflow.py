@@ -1,0 +1,179 @@
+"""Pipelines on PAI: a PipelineSpec compiled to PAIFlow, registered and run through the real SDK
+against the fake PAIFlow server (tests/aliyun/fakes/paiflow.py), which checks the manifest the way
+the PAI SDK writes it and the PAIFlow documentation describes it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pai_jupyter.errors import NotFoundError, ValidationError
+from pai_jupyter.specs.job import DataInput, JobSpec
+from pai_jupyter.specs.pipeline import CronTrigger, DeployOptions, OssTrigger, PipelineSpec, StepSpec
+from pai_jupyter.storage.uri import OssUri
+from tests.aliyun.conftest import BUCKET, AliyunFakes
+from tests.aliyun.fakes.paiflow import ACCOUNT_ID, manifest_documents
+
+GATE = "accuracy >= serving.accuracy - 0.005 and latency_p95_ms <= 50"
+
+
+def churn_pipeline(**changes: object) -> PipelineSpec:
+    spec = PipelineSpec(
+        name="churn",
+        steps=(
+            StepSpec(
+                name="prep",
+                kind="preprocess",
+                job=JobSpec(name="prep", inputs=(DataInput(uri=f"oss://{BUCKET}/raw/", channel="raw"),)),
+                source="print('prep')",
+            ),
+            StepSpec(
+                name="train",
+                kind="train",
+                job=JobSpec(name="train", args=("--epochs", "3")),
+                source="print('train')",
+                inputs={"data": "prep.output"},
+            ),
+            StepSpec(
+                name="eval",
+                kind="eval",
+                job=JobSpec(name="eval"),
+                source="print('eval')",
+                inputs={"model": "train.model", "holdout": "prep.output"},
+                gate=GATE,
+            ),
+            StepSpec(
+                name="deploy",
+                kind="deploy",
+                service="churn-svc",
+                inputs={"model": "train.model"},
+                deploy=DeployOptions(processor="sklearn"),
+                after=("eval",),
+            ),
+        ),
+    )
+    return spec.with_changes(**changes) if changes else spec
+
+
+def _calls(fakes: AliyunFakes, action: str) -> list:
+    assert fakes.paiflow is not None
+    return fakes.paiflow.calls(action)
+
+
+def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, aliyun) -> None:
+    aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"a,b\n1,2\n")
+    record = aliyun.pipelines.register(churn_pipeline())
+
+    assert fakes.paiflow is not None
+    stored = fakes.paiflow.pipelines[record["pipeline_id"]]
+    assert (stored["Identifier"], stored["Provider"], stored["Version"]) == ("pai-jupyter-churn", ACCOUNT_ID, "v1")
+    assert stored["WorkspaceId"] == "ws-test"
+    docs = manifest_documents(stored["Manifest"])
+    assert len(docs) == 5  # four container components, then the pipeline (pai/pipeline/core.py)
+    steps = {s["metadata"]["name"]: s["spec"] for s in docs[-1]["spec"]["pipelines"]}
+    assert steps["train"]["dependencies"] == ["prep"]
+    assert sorted(steps["eval"]["dependencies"]) == ["prep", "train"]
+    assert steps["deploy"]["when"] == "{{pipelines.eval.outputs.parameters.gate}} == pass"
+    assert "eval" in steps["deploy"]["dependencies"]
+    train_args = {a["name"]: a for a in steps["train"]["arguments"]["artifacts"]}
+    assert train_args["data"]["from"] == "{{pipelines.prep.outputs.artifacts.output}}"
+    code = json.loads(train_args["code"]["value"])["location"]
+    assert code["bucket"] == BUCKET and code["key"].startswith("pai-jupyter/pipelines/churn/steps/train/code/")
+    # The step's script is on OSS where the code artifact points.
+    assert aliyun.storage.read_bytes(OssUri(BUCKET, code["key"] + "main.py")) == b"print('train')"
+    train = next(d for d in docs[:-1] if d["metadata"]["name"] == "churn-train")
+    assert train["spec"]["container"]["image"].endswith("pytorch-training:2.5-cpu-py311-ubuntu22.04")
+    assert "python main.py --epochs 3" in train["spec"]["container"]["command"][-1]
+    assert train["spec"]["container"]["envs"]["PAI_INPUT_DATA"] == "{{inputs.artifacts.data}}"
+    evaluation = next(d for d in docs[:-1] if d["metadata"]["name"] == "churn-eval")
+    assert evaluation["spec"]["outputs"]["parameters"] == [{"name": "gate", "type": "String"}]
+    assert "paiflow_steps gate" in evaluation["spec"]["container"]["command"][-1]
+
+    # run -> get -> list round trip; a failed gate skips the deploy step on PAIFlow.
+    run = aliyun.pipelines.run("churn")
+    assert run["state"] == "running" or run["status"] == "Running"
+    fakes.paiflow.finish_run(run["id"], outputs={"eval": {"gate": "fail"}})
+    assert fakes.paiflow.runs[run["id"]].nodes == {
+        "prep": "Succeeded",
+        "train": "Succeeded",
+        "eval": "Succeeded",
+        "deploy": "Skipped",
+    }
+    done = aliyun.pipelines.get_run("churn", run["id"])
+    assert done["status"] == "Succeeded" and done["finished_at"] is not None
+    second = aliyun.pipelines.run("churn")
+    fakes.paiflow.finish_run(second["id"], outputs={"eval": {"gate": "pass"}})
+    assert fakes.paiflow.runs[second["id"]].nodes["deploy"] == "Succeeded"
+    listed = aliyun.pipelines.runs("churn")
+    assert [r["id"] for r in listed] == [second["id"], run["id"]]
+    assert _calls(fakes, "CreatePipelineRun")[0].json["NoConfirmRequired"] is True
+
+
+def test_registering_again_updates_the_same_pipeline(fakes: AliyunFakes, aliyun) -> None:
+    aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"x")
+    first = aliyun.pipelines.register(churn_pipeline())
+    second = aliyun.pipelines.register(churn_pipeline(description="v2"))
+    assert second["pipeline_id"] == first["pipeline_id"]
+    assert len(_calls(fakes, "CreatePipeline")) == 1 and len(_calls(fakes, "UpdatePipeline")) == 1
+    aliyun.pipelines.delete("churn")
+    with pytest.raises(NotFoundError, match="not registered"):
+        aliyun.pipelines.run("churn")
+
+
+def test_a_malformed_manifest_is_refused_with_the_servers_reason_on_one_line(fakes: AliyunFakes, aliyun) -> None:
+    aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"x")
+    compiled = aliyun.pipelines.compile(churn_pipeline())
+    docs = [json.loads(json.dumps(d)) for d in compiled.documents]
+    docs[-1]["spec"]["pipelines"][1]["spec"]["dependencies"] = ["prep", "tune"]  # no step 'tune'
+    broken = "\n---\n".join(json.dumps(d) for d in docs)
+    with pytest.raises(ValidationError) as caught:
+        aliyun.pipelines.client.create_pipeline(broken, "ws-test")
+    line = str(caught.value)
+    assert "\n" not in line.strip()
+    assert "InvalidManifest" in line and "'tune'" in line and "request id" in line
+
+
+@pytest.mark.parametrize(
+    ("trigger", "words"),
+    [
+        (CronTrigger("0 3 * * *"), "DataWorks"),
+        (OssTrigger(f"oss://{BUCKET}/incoming/"), "Function Compute"),
+    ],
+)
+def test_what_paiflow_cannot_run_is_refused_before_anything_is_sent(
+    fakes: AliyunFakes, aliyun, trigger: object, words: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        aliyun.pipelines.register(churn_pipeline(triggers=(trigger,)))
+    assert "cannot run on PAI Pipelines" in caught.value.message
+    assert words in (caught.value.hint or "")
+    assert fakes.paiflow is not None and fakes.paiflow.requests == []
+    assert not aliyun.storage.exists(OssUri(BUCKET, "pai-jupyter/pipelines/churn/steps/train/code/main.py"))
+
+
+def test_the_gate_step_judges_the_candidate_against_the_recorded_serving_figures(
+    fakes: AliyunFakes, aliyun, tmp_path: Path
+) -> None:
+    from pai_jupyter.backends.aliyun import paiflow_steps
+
+    output = tmp_path / "eval-output"
+    output.mkdir()
+    (output / "metrics.json").write_text(json.dumps({"accuracy": 0.90, "latency_p95_ms": 20}))
+    record = OssUri(BUCKET, "pai-jupyter/pipelines/churn/serving/churn-svc.json")
+    args = ["gate", "--gate", GATE, "--output", str(output), "--serving", str(record)]
+
+    # No version deployed yet: serving.* comparisons pass (nothing to be worse than).
+    result = tmp_path / "params" / "gate"
+    decision = paiflow_steps.run_gate(
+        paiflow_steps.parser().parse_args([*args, "--result", str(result)]), aliyun.storage
+    )
+    assert decision["passed"] and result.read_text() == "pass"
+
+    aliyun.storage.write_bytes(record, json.dumps({"metrics": {"accuracy": 0.95}}).encode())
+    decision = paiflow_steps.run_gate(
+        paiflow_steps.parser().parse_args([*args, "--result", str(result)]), aliyun.storage
+    )
+    assert not decision["passed"] and result.read_text() == "fail"
+    assert "accuracy" in decision["reason"]
