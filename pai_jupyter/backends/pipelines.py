@@ -1,40 +1,52 @@
-"""The pipeline face of a backend (``Backend.pipelines``): register a ``PipelineSpec``, run it, read its runs.
+"""The pipeline face of a backend (``Backend.pipelines``), as branch ``pipe`` adds it to ``base.py``.
 
-A minimal contract, added next to ``base.py`` so the aliyun backend's PAIFlow face and the local
-control plane's orchestration can meet on it. Rules as in ``base.py``: each method says whether it
-changes remote state; reads never write; errors are one-line ``PaiError``s.
-
-A run is a plain dict: ``id``, ``pipeline``, ``state`` (one of ``records.JOB_STATES``), ``status``
-(the backend's own word, e.g. PAIFlow's ``Running``), ``created_at``, ``started_at``,
-``finished_at`` (epoch seconds or None), ``message``, ``steps`` ({step: state}, when known).
+Kept in its own module on this branch so the aliyun face (PAIFlow) has a contract to meet before
+``pipe`` is merged; the signatures are ``pipe``'s ``base.PipelineBackend``, and once that is merged
+this module is only that protocol's second name. JSON shapes: ``pipeline_json`` and ``run_json`` as
+the local control plane's ``controlplane.pipelines`` routes document them. Rules as in ``base.py``:
+each method says whether it changes remote state; reads never write; errors are one-line PaiErrors.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ..specs.pipeline import PipelineSpec
-
 
 @runtime_checkable
 class PipelineBackend(Protocol):
-    def register(self, spec: PipelineSpec) -> dict[str, Any]:
-        """Writes: validates ``spec``, refuses (ValidationError, one line naming the alternative) what
-        this backend cannot run, and creates or updates the pipeline; returns its registration."""
+    def register(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Writes: create or replace a pipeline from ``PipelineSpec.to_dict()``; refuses (one line,
+        naming the alternative) what this backend cannot run."""
         ...
 
-    def run(self, name: str) -> dict[str, Any]:
-        """Writes: starts one run of the registered pipeline ``name`` now; returns the run."""
+    def list(self) -> list[dict[str, Any]]:
+        """Read: every pipeline."""
         ...
 
-    def runs(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Read: the pipeline's runs, newest first."""
+    def get(self, name: str, limit: int = 20) -> dict[str, Any]:
+        """Read: ``{"pipeline", "runs"}`` (newest ``limit`` runs)."""
         ...
 
-    def get_run(self, name: str, run_id: str) -> dict[str, Any]:
-        """Read: one run of the pipeline."""
+    def runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Read: the newest runs."""
+        ...
+
+    def run(self, name: str, trigger: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Writes: start (queue) a run now."""
+        ...
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """Read: one run with its steps."""
+        ...
+
+    def pause(self, name: str) -> dict[str, Any]:
+        """Writes: its triggers stop firing."""
+        ...
+
+    def resume(self, name: str) -> dict[str, Any]:
+        """Writes: its triggers fire again, counting from now."""
         ...
 
     def delete(self, name: str) -> None:
-        """Writes: removes the registered pipeline (its past runs stay where the backend keeps them)."""
+        """Writes: stop its runs and forget it."""
         ...

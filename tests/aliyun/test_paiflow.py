@@ -63,11 +63,16 @@ def _calls(fakes: AliyunFakes, action: str) -> list:
 
 
 def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, aliyun) -> None:
+    from pai_jupyter.backends.pipelines import PipelineBackend
+
+    assert isinstance(aliyun.pipelines, PipelineBackend)
     aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"a,b\n1,2\n")
-    record = aliyun.pipelines.register(churn_pipeline())
+    pipeline = aliyun.pipelines.register(churn_pipeline().to_dict())
+    assert pipeline["name"] == "churn" and pipeline["state"] == "active" and pipeline["next_run"] is None
+    assert ["eval", "deploy"] in pipeline["dag"]["edges"]
 
     assert fakes.paiflow is not None
-    stored = fakes.paiflow.pipelines[record["pipeline_id"]]
+    stored = fakes.paiflow.pipelines[pipeline["pipeline_id"]]
     assert (stored["Identifier"], stored["Provider"], stored["Version"]) == ("pai-jupyter-churn", ACCOUNT_ID, "v1")
     assert stored["WorkspaceId"] == "ws-test"
     docs = manifest_documents(stored["Manifest"])
@@ -91,33 +96,38 @@ def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, 
     assert evaluation["spec"]["outputs"]["parameters"] == [{"name": "gate", "type": "String"}]
     assert "paiflow_steps gate" in evaluation["spec"]["container"]["command"][-1]
 
-    # run -> get -> list round trip; a failed gate skips the deploy step on PAIFlow.
+    # run -> get -> list round trip; a failed gate skips the deploy step on PAIFlow: the run is gated.
     run = aliyun.pipelines.run("churn")
-    assert run["state"] == "running" or run["status"] == "Running"
+    assert run["state"] == "running" and {s["state"] for s in run["steps"]} == {"running"}
+    assert _calls(fakes, "CreatePipelineRun")[0].json["NoConfirmRequired"] is True
     fakes.paiflow.finish_run(run["id"], outputs={"eval": {"gate": "fail"}})
-    assert fakes.paiflow.runs[run["id"]].nodes == {
-        "prep": "Succeeded",
-        "train": "Succeeded",
-        "eval": "Succeeded",
-        "deploy": "Skipped",
+    gated = aliyun.pipelines.get_run(run["id"])
+    assert gated["state"] == "gated" and gated["finished_at"] is not None
+    assert {s["name"]: s["state"] for s in gated["steps"]} == {
+        "prep": "succeeded",
+        "train": "succeeded",
+        "eval": "succeeded",
+        "deploy": "skipped",
     }
-    done = aliyun.pipelines.get_run("churn", run["id"])
-    assert done["status"] == "Succeeded" and done["finished_at"] is not None
     second = aliyun.pipelines.run("churn")
     fakes.paiflow.finish_run(second["id"], outputs={"eval": {"gate": "pass"}})
-    assert fakes.paiflow.runs[second["id"]].nodes["deploy"] == "Succeeded"
     listed = aliyun.pipelines.runs("churn")
-    assert [r["id"] for r in listed] == [second["id"], run["id"]]
-    assert _calls(fakes, "CreatePipelineRun")[0].json["NoConfirmRequired"] is True
+    assert [(r["id"], r["state"]) for r in listed] == [(second["id"], "succeeded"), (run["id"], "gated")]
+    shown = aliyun.pipelines.get("churn")
+    assert shown["pipeline"]["last_run"]["id"] == second["id"] and len(shown["runs"]) == 2
+    assert [p["name"] for p in aliyun.pipelines.list()] == ["churn"]
 
 
 def test_registering_again_updates_the_same_pipeline(fakes: AliyunFakes, aliyun) -> None:
     aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"x")
     first = aliyun.pipelines.register(churn_pipeline())
     second = aliyun.pipelines.register(churn_pipeline(description="v2"))
-    assert second["pipeline_id"] == first["pipeline_id"]
+    assert second["pipeline_id"] == first["pipeline_id"] and second["revision"] == 2
     assert len(_calls(fakes, "CreatePipeline")) == 1 and len(_calls(fakes, "UpdatePipeline")) == 1
+    assert aliyun.pipelines.pause("churn")["state"] == "paused"
+    assert aliyun.pipelines.resume("churn")["state"] == "active"
     aliyun.pipelines.delete("churn")
+    assert fakes.paiflow is not None and fakes.paiflow.pipelines == {}
     with pytest.raises(NotFoundError, match="not registered"):
         aliyun.pipelines.run("churn")
 

@@ -163,6 +163,22 @@ class PaiflowClient:
         )
         return [dict(r.to_map()) for r in body.pipeline_runs or []]
 
+    def node_statuses(self, run_id: str, node_id: str) -> list[dict[str, Any]]:
+        """Read: the states of the run's nodes below ``node_id`` (the run's ``NodeId`` is its root,
+        as ``PipelineRun.travel_node_status_info`` in pai/pipeline/run.py walks it)."""
+        from alibabacloud_paiflow20210202 import models
+
+        request = models.ListPipelineRunNodeStatusRequest(depth=2)
+        body = self._read(
+            f"ListPipelineRunNodeStatus {run_id}",
+            lambda: (
+                self.client.list_pipeline_run_node_status_with_options(
+                    run_id, node_id, request, {}, _runtime()
+                ).body
+            ),
+        )
+        return [dict(s.to_map()) for s in body.status or []]
+
     def terminate_run(self, run_id: str) -> None:
         """Writes: stops a run."""
         with sdk_call(f"TerminatePipelineRun {run_id}", self.endpoint):

@@ -17,7 +17,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ...errors import NotFoundError, ValidationError
-from ...records import CREATING, FAILED, QUEUING, RUNNING, STOPPED, SUCCEEDED
 from ...specs.job import JobSpec
 from ...specs.pipeline import PipelineSpec
 from ...storage.uri import OssUri
@@ -29,45 +28,88 @@ if TYPE_CHECKING:  # pragma: no cover
     from .oss_storage import OssStorage
     from .paiflow_client import PaiflowClient
 
-# PAIFlow run status (PipelineRunStatus in pai/pipeline/run.py) -> the contract's state.
-STATE_MAP = {
-    "Initialized": CREATING,
-    "ReadyToSchedule": QUEUING,
-    "Starting": QUEUING,
-    "WorkflowServiceStarting": QUEUING,
-    "Running": RUNNING,
-    "Succeeded": SUCCEEDED,
-    "Failed": FAILED,
-    "Terminated": STOPPED,
-    "Suspended": STOPPED,
-    "Skipped": STOPPED,
-    "Unknown": FAILED,
+# PAIFlow run status (PipelineRunStatus in pai/pipeline/run.py) -> the pipeline contract's run state
+# (queued, running, succeeded, failed, gated, stopped: controlplane.pipelines.store) and step state.
+RUN_STATES = {
+    "Initialized": "queued",
+    "ReadyToSchedule": "queued",
+    "Starting": "queued",
+    "WorkflowServiceStarting": "queued",
+    "Running": "running",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+    "Terminated": "stopped",
+    "Suspended": "stopped",
+    "Skipped": "stopped",
+    "Unknown": "failed",
 }
+STEP_STATES = {
+    **RUN_STATES,
+    "Initialized": "pending",
+    "ReadyToSchedule": "pending",
+    "Starting": "pending",
+    "WorkflowServiceStarting": "pending",
+    "Skipped": "skipped",
+    "Terminated": "failed",
+}
+ACTIVE, PAUSED = "active", "paused"
 
 
 def _epoch(value: Any) -> float | None:
     return dj.parse_time(value)
 
 
-def run_record(name: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """A PAIFlow run (GetPipelineRun / ListPipelineRuns item) as the pipeline contract's run dict."""
+def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """A PAIFlow run (GetPipelineRun / ListPipelineRuns item, and its nodes' states) as the
+    pipeline contract's ``run_json``. A run that ended with its deploy step skipped by the
+    gate's condition is ``gated``, as on the local backend."""
     status = str(raw.get("Status") or "Unknown")
+    by_name = {str(n.get("NodeName")): n for n in nodes}
+    steps = []
+    for step in spec.order():
+        node = by_name.get(step.name) or {}
+        state = STEP_STATES.get(str(node.get("Status") or ""), "pending")
+        steps.append(
+            {
+                "name": step.name,
+                "kind": step.kind,
+                "state": state,
+                "reason": "the gate did not pass" if state == "skipped" and step.kind == "deploy" else None,
+                "job_id": None,  # PAIFlow runs the step; its node id is below
+                "node_id": node.get("NodeId"),
+                "service": step.service if step.kind == "deploy" else None,
+                "version": None,
+                "artefacts": {},
+                "metrics": {},
+                "gate": step.gate,
+                "started_at": _epoch(node.get("StartedAt")),
+                "finished_at": _epoch(node.get("FinishedAt")),
+                "links": {"service": step.service} if step.kind == "deploy" and step.service else {},
+            }
+        )
+    state = RUN_STATES.get(status, "failed")
+    gated = any(s["kind"] == "deploy" and s["state"] == "skipped" for s in steps)
+    if state == "succeeded" and gated:
+        state = "gated"
     return {
         "id": raw.get("PipelineRunId"),
-        "pipeline": name,
-        "name": raw.get("Name"),
-        "state": STATE_MAP.get(status, FAILED),
+        "pipeline": spec.name,
+        "number": None,
+        "state": state,
         "status": status,
+        "reason": raw.get("Message") or ("the gate stopped the run before deploy" if state == "gated" else None),
+        "trigger": {"type": "manual"},
         "created_at": _epoch(raw.get("GmtCreateTime")),
         "started_at": _epoch(raw.get("StartedAt")),
         "finished_at": _epoch(raw.get("FinishedAt")),
-        "message": raw.get("Message") or "",
         "url": raw.get("PipelineRunUri"),
-        "steps": {},
+        "steps": steps,
     }
 
 
 class PaiflowPipelines:
+    """``backends.base.PipelineBackend`` on PAIFlow (runs and history live there; the registration on OSS)."""
+
     def __init__(self, storage: OssStorage, training: DlcTraining) -> None:
         from .paiflow_client import PaiflowClient
 
@@ -77,13 +119,16 @@ class PaiflowPipelines:
         self.client: PaiflowClient = PaiflowClient(self.config)
 
     # -- where things are ---------------------------------------------------------------------
-    def _root(self, name: str) -> OssUri:
+    def _base(self) -> OssUri:
         if not self.config.oss_bucket:
             raise ValidationError(
                 "pipelines on PAI keep their code and registration on OSS, and no bucket is configured",
                 "set PAI_JUPYTER_OSS_BUCKET (PaiConfig.oss_bucket)",
             )
-        return OssUri(self.config.oss_bucket, f"pai-jupyter/pipelines/{name}/")
+        return OssUri(self.config.oss_bucket, "pai-jupyter/pipelines/")
+
+    def _root(self, name: str) -> OssUri:
+        return self._base().join(f"{name}/")
 
     def _record(self, name: str) -> dict[str, Any]:
         try:
@@ -93,7 +138,45 @@ class PaiflowPipelines:
                 f"pipeline {name} is not registered on PAI", "register it first: Pipeline(...).register()"
             ) from None
 
-    # -- PipelineBackend ----------------------------------------------------------------------
+    def _save(self, record: dict[str, Any]) -> None:
+        self.storage.write_bytes(
+            self._root(record["name"]).join("pipeline.json"), json.dumps(record, indent=2).encode()
+        )
+
+    def _records(self) -> list[dict[str, Any]]:
+        out = []
+        for item in self.storage.list(self._base(), recursive=True):
+            if item.uri.endswith("/pipeline.json"):
+                out.append(json.loads(self.storage.read_bytes(OssUri.parse(item.uri))))
+        return sorted(out, key=lambda r: r["name"])
+
+    def _pipeline_json(self, record: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, Any]:
+        spec = PipelineSpec.from_dict(record["spec"])
+        return {
+            "name": record["name"],
+            "state": record.get("state", ACTIVE),
+            "revision": record.get("revision", 1),
+            "created_at": record.get("created_at"),
+            "updated_at": record.get("registered_at"),
+            "spec": record["spec"],
+            "dag": {
+                "nodes": [{"name": s.name, "kind": s.kind} for s in spec.order()],
+                "edges": [[d, s.name] for s in spec.order() for d in s.dependencies()],
+            },
+            "next_run": None,  # PAIFlow has no schedule: runs start on request only
+            "last_run": last,
+            "backend": "paiflow",
+            "pipeline_id": record["pipeline_id"],
+        }
+
+    def _run(self, record: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+        spec = PipelineSpec.from_dict(record["spec"])
+        nodes = (
+            self.client.node_statuses(str(raw["PipelineRunId"]), str(raw["NodeId"])) if raw.get("NodeId") else []
+        )
+        return run_json(spec, raw, nodes)
+
+    # -- compile ------------------------------------------------------------------------------
     def compile(self, spec: PipelineSpec) -> Any:
         """Writes (OSS only: code snapshots, runtime): the compiled manifest, not registered."""
         spec.validate()
@@ -123,7 +206,11 @@ class PaiflowPipelines:
             region=self.config.region,
         )
 
-    def register(self, spec: PipelineSpec) -> dict[str, Any]:
+    # -- PipelineBackend ----------------------------------------------------------------------
+    def register(self, spec: PipelineSpec | dict[str, Any]) -> dict[str, Any]:
+        """Writes: refuses what PAIFlow cannot run, then creates or updates the PAIFlow pipeline."""
+        if isinstance(spec, dict):
+            spec = PipelineSpec.from_dict(spec)
         compiled = self.compile(spec)
         workspace = self.training.workspace.workspace_id()
         pipeline_id = self.client.find_pipeline(
@@ -133,6 +220,11 @@ class PaiflowPipelines:
             pipeline_id = self.client.create_pipeline(compiled.manifest, workspace)
         else:
             self.client.update_pipeline(pipeline_id, compiled.manifest)
+        now = time.time()
+        try:
+            previous = self._record(spec.name)
+        except NotFoundError:
+            previous = {}
         record = {
             "name": spec.name,
             "pipeline_id": pipeline_id,
@@ -140,30 +232,59 @@ class PaiflowPipelines:
             "version": compiled.version,
             "provider": compiled.provider,
             "workspace_id": workspace,
-            "registered_at": time.time(),
+            "state": previous.get("state", ACTIVE),
+            "revision": int(previous.get("revision", 0)) + 1,
+            "created_at": previous.get("created_at", now),
+            "registered_at": now,
             "spec": spec.to_dict(),
         }
-        self.storage.write_bytes(
-            self._root(spec.name).join("pipeline.json"), json.dumps(record, indent=2).encode()
-        )
-        return record
+        self._save(record)
+        return self._pipeline_json(record)
 
-    def run(self, name: str) -> dict[str, Any]:
+    def list(self) -> list[dict[str, Any]]:
+        return [self._pipeline_json(r) for r in self._records()]
+
+    def get(self, name: str, limit: int = 20) -> dict[str, Any]:
+        record = self._record(name)
+        runs = self._runs(record, limit)
+        return {"pipeline": self._pipeline_json(record, runs[0] if runs else None), "runs": runs}
+
+    def _runs(self, record: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        raw = self.client.list_runs(record["pipeline_id"], record.get("workspace_id") or "", limit)
+        return [self._run(record, r) for r in raw]
+
+    def runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        return self._runs(self._record(name), limit)
+
+    def run(self, name: str, trigger: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Writes: a PAIFlow run of the registered pipeline, started at once."""
         record = self._record(name)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         run_id = self.client.create_run(record["pipeline_id"], f"{name}-{stamp}", record.get("workspace_id") or "")
-        return run_record(name, self.client.get_run(run_id))
+        return self._run(record, self.client.get_run(run_id))
 
-    def runs(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        raw = self.client.get_run(run_id)
+        for record in self._records():
+            if record["pipeline_id"] == raw.get("PipelineId"):
+                return self._run(record, raw)
+        raise NotFoundError(f"run {run_id} belongs to no pipeline registered from here")
+
+    def _set_state(self, name: str, state: str) -> dict[str, Any]:
         record = self._record(name)
-        raw = self.client.list_runs(record["pipeline_id"], record.get("workspace_id") or "", limit)
-        return [run_record(name, r) for r in raw]
+        record["state"] = state
+        self._save(record)
+        return self._pipeline_json(record)
 
-    def get_run(self, name: str, run_id: str) -> dict[str, Any]:
-        self._record(name)
-        return run_record(name, self.client.get_run(run_id))
+    def pause(self, name: str) -> dict[str, Any]:
+        """Writes (the registration only): PAIFlow fires no triggers, so this only records the state."""
+        return self._set_state(name, PAUSED)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        return self._set_state(name, ACTIVE)
 
     def delete(self, name: str) -> None:
+        """Writes: removes the PAIFlow pipeline and its registration (PAIFlow keeps past runs)."""
         record = self._record(name)
         self.client.delete_pipeline(record["pipeline_id"])
         self.storage.delete(self._root(name).join("pipeline.json"))

@@ -8,6 +8,8 @@ Where each behaviour comes from:
   GetPipeline / DeletePipeline ``GET|DELETE /api/v1/pipelines/{id}``, ListPipelines
   ``GET /api/v1/pipelines``, CreatePipelineRun ``POST /api/v1/pipelineruns``, GetPipelineRun
   ``GET /api/v1/pipelineruns/{id}``, ListPipelineRuns ``GET /api/v1/pipelineruns``,
+  ListPipelineRunNodeStatus ``GET /api/v1/pipelineruns/{id}/nodes/{node}/status`` (the run's ``NodeId``
+  is its root node, ``PipelineRun.travel_node_status_info`` in pai/pipeline/run.py),
   StartPipelineRun ``PUT /api/v1/pipelineruns/{id}/start``, TerminatePipelineRun
   ``PUT /api/v1/pipelineruns/{id}/termination``. Keys outside the SDK's sets are contract breaks.
 - Response shapes: the response models in ``alibabacloud_paiflow20210202/models.py``
@@ -84,7 +86,9 @@ QUERY_KEYS = {
     "ListPipelines": model_fields(flow_models.ListPipelinesRequest),
     "ListPipelineRuns": model_fields(flow_models.ListPipelineRunsRequest),
     "GetPipelineRun": model_fields(flow_models.GetPipelineRunRequest),
+    "ListPipelineRunNodeStatus": model_fields(flow_models.ListPipelineRunNodeStatusRequest),
 }
+NODE_STATUS_FIELDS = model_fields(flow_models.ListPipelineRunNodeStatusResponseBodyStatus)
 RUN_FIELDS = model_fields(flow_models.GetPipelineRunResponseBody)
 LIST_RUN_FIELDS = model_fields(flow_models.ListPipelineRunsResponseBodyPipelineRuns)
 PIPELINE_FIELDS = model_fields(flow_models.GetPipelineResponseBody)
@@ -336,6 +340,7 @@ class FakePaiflow(FakeServer):
             ("POST", r"/api/v1/pipelineruns", "CreatePipelineRun"),
             ("GET", r"/api/v1/pipelineruns", "ListPipelineRuns"),
             ("GET", r"/api/v1/pipelineruns/([^/]+)", "GetPipelineRun"),
+            ("GET", r"/api/v1/pipelineruns/([^/]+)/nodes/([^/]+)/status", "ListPipelineRunNodeStatus"),
             ("PUT", r"/api/v1/pipelineruns/([^/]+)/start", "StartPipelineRun"),
             ("PUT", r"/api/v1/pipelineruns/([^/]+)/termination", "TerminatePipelineRun"),
         ]
@@ -550,6 +555,27 @@ class FakePaiflow(FakeServer):
             and (not q.get("WorkspaceId") or r.workspace_id == q["WorkspaceId"])
         ]
         return _page(q, "PipelineRuns", out, lambda r: self._run_json(r, LIST_RUN_FIELDS))
+
+    def do_ListPipelineRunNodeStatus(self, req: Request, run_id: str, node_id: str) -> Response:
+        """The run's root node (``NodeId`` of GetPipelineRun) and, below it, one node per step:
+        ``Running`` while the run runs, then what ``finish_run`` played out."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return acs_error(404, "PipelineRunNotFound", f"pipeline run {run_id} does not exist")
+        root = f"node-{run.run_id}"
+        if node_id != root:
+            return acs_error(404, "NodeNotFound", f"node {node_id} is not a node of run {run_id}")
+        doc = parse_manifest(run.manifest, self.account_id)
+        items = [{"NodeId": root, "NodeName": run.name, "Status": run.status}]
+        for step in doc["spec"]["pipelines"]:
+            name = step["metadata"]["name"]
+            status = run.nodes.get(name) or ("Running" if run.status == "Running" else run.status)
+            items.append({"NodeId": f"{root}-{name}", "NodeName": name, "Status": status})
+        for item in items:
+            item["StartedAt"] = iso(run.started)
+            item["FinishedAt"] = iso(run.finished)
+        shaped = [{k: v for k, v in i.items() if k in NODE_STATUS_FIELDS and v is not None} for i in items]
+        return json_response({"Status": shaped, "RequestId": request_id()})
 
     def do_StartPipelineRun(self, req: Request, run_id: str) -> Response:
         run = self.runs.get(run_id)
