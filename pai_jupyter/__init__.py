@@ -17,6 +17,7 @@ __all__ = [
     "Job",
     "JobSpec",
     "PaiConfig",
+    "Pipeline",
     "Service",
     "__version__",
     "deploy",
@@ -44,6 +45,7 @@ _LAZY = {
     "deploy": "pai_jupyter.api.services",
     "services": "pai_jupyter.api.services",
     "get_service": "pai_jupyter.api.services",
+    "Pipeline": "pai_jupyter.api.pipelines",
 }
 
 

@@ -194,6 +194,48 @@ class ServingBackend(Protocol):
         ...
 
 
+@runtime_checkable
+class PipelineBackend(Protocol):
+    """Pipelines (the local control plane's engine; on aliyun, PAIFlow). JSON shapes: the
+    control plane's ``controlplane.pipelines.routes`` docstring (pipeline_json, run_json)."""
+
+    def register(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Writes: create or replace a pipeline from ``PipelineSpec.to_dict()``."""
+        ...
+
+    def list(self) -> list[dict[str, Any]]:
+        """Read: every pipeline."""
+        ...
+
+    def get(self, name: str, limit: int = 20) -> dict[str, Any]:
+        """Read: ``{"pipeline", "runs"}`` (newest ``limit`` runs)."""
+        ...
+
+    def runs(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Read: the newest runs."""
+        ...
+
+    def run(self, name: str, trigger: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Writes: start (queue) a run now."""
+        ...
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """Read: one run with its steps."""
+        ...
+
+    def pause(self, name: str) -> dict[str, Any]:
+        """Writes: its triggers stop firing."""
+        ...
+
+    def resume(self, name: str) -> dict[str, Any]:
+        """Writes: its triggers fire again, counting from now."""
+        ...
+
+    def delete(self, name: str) -> None:
+        """Writes: stop its runs and forget it."""
+        ...
+
+
 class Backend:
     """A named bundle of the three faces, chosen by ``PaiConfig.backend``.
 
@@ -211,6 +253,16 @@ class Backend:
     storage: StorageBackend
     training: TrainingBackend
     serving: ServingBackend
+
+    @property
+    def pipelines(self) -> PipelineBackend:
+        """The pipelines face; a backend without one says so in one line."""
+        from ..errors import PaiError
+
+        raise PaiError(
+            f"the {self.id} backend runs no pipelines here",
+            "use the local backend, or compile the pipeline for PAIFlow on aliyun",
+        )
 
     def close(self) -> None:  # pragma: no cover - default no-op
         """Release connections; the backend is not used afterwards."""

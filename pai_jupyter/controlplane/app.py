@@ -81,9 +81,21 @@ class ControlPlane:
         self.app.on_cleanup.append(self._on_cleanup)
         self.extensions: list[Any] = []
         self._setup_serving()
+        self._setup_pipelines(default_bucket)
 
     def _setup_serving(self) -> None:
         self.extensions.append(setup_serving(self.app, self.db, self.home, self.storage))
+
+    def _setup_pipelines(self, default_bucket: str) -> None:
+        from .pipelines.engine import PipelineEngine
+        from .pipelines.routes import setup_pipelines
+        from .pipelines.store import PipelineStore
+        from .serving.setup import MANAGER
+
+        self.pipelines = PipelineEngine(
+            PipelineStore(self.db), self.jobs, self.runner, self.app[MANAGER], self.storage, default_bucket
+        )
+        setup_pipelines(self.app, self.pipelines)
 
     async def _on_startup(self, app: web.Application) -> None:
         await self.runner.start()

@@ -22,6 +22,7 @@ from ...specs.job import JobSpec
 from ...storage.local import LocalStorage
 from ..base import Backend
 from .http import JsonClient
+from .pipelines import LocalPipelines
 from .serving import LocalServing
 
 API = "/api/v1"
@@ -172,6 +173,10 @@ class LocalBackend(Backend):
         if self._serving is None:
             self._serving = LocalServing(self.client, self.storage)
         return self._serving
+
+    @property
+    def pipelines(self) -> LocalPipelines:  # type: ignore[override]
+        return LocalPipelines(self.client)
 
     def server_info(self) -> dict[str, Any]:
         return self.client.get(f"{API}/health")
