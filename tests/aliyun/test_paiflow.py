@@ -63,7 +63,7 @@ def _calls(fakes: AliyunFakes, action: str) -> list:
 
 
 def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, aliyun) -> None:
-    from pai_jupyter.backends.pipelines import PipelineBackend
+    from pai_jupyter.backends.base import PipelineBackend
 
     assert isinstance(aliyun.pipelines, PipelineBackend)
     aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"a,b\n1,2\n")

@@ -77,7 +77,7 @@ class AliyunBackend(Backend):
 
     @property
     def pipelines(self) -> PaiflowPipelines:
-        """Pipelines compiled to PAI Pipelines (PAIFlow); built on first use (``backends.pipelines``)."""
+        """Pipelines compiled to PAI Pipelines (PAIFlow); built on first use (``base.PipelineBackend``)."""
         if self._pipelines is None:
             from .paiflow_pipelines import PaiflowPipelines
 
