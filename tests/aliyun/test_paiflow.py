@@ -187,3 +187,76 @@ def test_the_gate_step_judges_the_candidate_against_the_recorded_serving_figures
     )
     assert not decision["passed"] and result.read_text() == "fail"
     assert "accuracy" in decision["reason"]
+
+
+def test_the_notebook_api_registers_and_runs_on_paiflow_and_refuses_a_schedule(
+    fakes: AliyunFakes, aliyun, tmp_path: Path
+) -> None:
+    """The same Pipeline(...) a notebook writes, on the aliyun backend: its code snapshots and
+    provenance go to OSS, the manifest to PAIFlow, and a run round-trips through the client API."""
+    from pai_jupyter.api.pipelines import Pipeline, get_pipeline, get_run
+
+    for script in ("prep.py", "train.py", "eval.py"):
+        (tmp_path / script).write_text(f"print({script!r})\n")
+    aliyun.storage.write_bytes(OssUri(BUCKET, "raw/a.csv"), b"x")
+    p = (
+        Pipeline("digits", backend="aliyun", cwd=tmp_path)
+        .preprocess("prep.py", data={"raw": f"oss://{BUCKET}/raw/"})
+        .train("train.py", inputs={"data": "preprocess.output"})
+        .eval("eval.py", model="train.model", gate=GATE)
+        .deploy("digits", model="train.model", processor="custom", command="python app.py")
+    )
+    registered = p.register()
+    assert registered["backend"] == "paiflow" and registered["spec"]["provenance"]
+    assert fakes.paiflow is not None and len(fakes.paiflow.pipelines) == 1
+    run = p.run()
+    assert run.state == "running"
+    fakes.paiflow.finish_run(run.id, outputs={"eval": {"gate": "pass"}})
+    done = get_run(run.id, backend="aliyun")
+    assert done.state == "succeeded" and done.steps["deploy"]["state"] == "succeeded"
+    assert get_pipeline("digits", backend="aliyun")["runs"][0]["id"] == run.id
+
+    nightly = Pipeline("nightly", backend="aliyun", cwd=tmp_path).preprocess("prep.py").schedule("0 3 * * *")
+    with pytest.raises(ValidationError, match="cannot run on PAI Pipelines"):
+        nightly.register()
+    assert len(fakes.paiflow.pipelines) == 1 and not fakes.paiflow.calls("CreatePipeline")[1:]
+
+
+@pytest.mark.slow
+def test_the_deploy_step_rolls_out_on_eas_and_records_the_figures_for_the_next_gate(
+    fakes: AliyunFakes, aliyun, tmp_path: Path
+) -> None:
+    """``paiflow_steps deploy`` as the compiled deploy step runs it: the model artifact arrives as
+    its OSS location value, the service is created on (fake) EAS, and the candidate's figures are
+    recorded where the next run's gate reads ``serving.*``."""
+    from pai_jupyter.backends.aliyun import paiflow_steps
+    from pai_jupyter.backends.aliyun.paiflow_compile import oss_value
+    from tests.serving.models import onnx_linear
+
+    onnx_linear(fakes.oss.path(BUCKET, "models/m1/model.onnx"), n_in=4, n_out=2, seed=1)
+    metrics = tmp_path / "eval-output"
+    metrics.mkdir()
+    (metrics / "metrics.json").write_text(json.dumps({"accuracy": 0.93}))
+    record = OssUri(BUCKET, "pai-jupyter/pipelines/digits/serving/digits-svc.json")
+    signature = {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}], "outputs": []}
+    options = json.dumps(DeployOptions(processor="onnx", options={"signature": signature}).to_dict())
+    args = paiflow_steps.parser().parse_args(
+        [
+            "deploy",
+            "--service",
+            "digits-svc",
+            "--options",
+            options,
+            "--model",
+            oss_value(f"oss://{BUCKET}/models/m1/", "cn-hangzhou"),
+            "--record",
+            str(record),
+            "--metrics",
+            str(metrics),
+        ]
+    )
+    out = paiflow_steps.run_deploy(args, backend=aliyun)
+    assert out["service"] == "digits-svc" and out["metrics"] == {"accuracy": 0.93}
+    assert aliyun.serving.get("digits-svc").versions[0].model_uri.startswith(f"oss://{BUCKET}/models/m1")
+    assert json.loads(aliyun.storage.read_bytes(record))["metrics"] == {"accuracy": 0.93}
+    assert fakes.eas is not None and fakes.eas.calls("CreateService")
