@@ -95,6 +95,10 @@ def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, 
     evaluation = next(d for d in docs[:-1] if d["metadata"]["name"] == "churn-eval")
     assert evaluation["spec"]["outputs"]["parameters"] == [{"name": "gate", "type": "String"}]
     assert "paiflow_steps gate" in evaluation["spec"]["container"]["command"][-1]
+    assert (
+        f"oss://{BUCKET}/pai-jupyter/services/churn-svc/serving-metrics.json"
+        in evaluation["spec"]["container"]["command"][-1]
+    )
 
     # run -> get -> list round trip; a failed gate skips the deploy step on PAIFlow: the run is gated.
     run = aliyun.pipelines.run("churn")
@@ -171,7 +175,7 @@ def test_the_gate_step_judges_the_candidate_against_the_recorded_serving_figures
     output = tmp_path / "eval-output"
     output.mkdir()
     (output / "metrics.json").write_text(json.dumps({"accuracy": 0.90, "latency_p95_ms": 20}))
-    record = OssUri(BUCKET, "pai-jupyter/pipelines/churn/serving/churn-svc.json")
+    record = OssUri(BUCKET, "pai-jupyter/services/churn-svc/serving-metrics.json")
     args = ["gate", "--gate", GATE, "--output", str(output), "--serving", str(record)]
 
     # No version deployed yet: serving.* comparisons pass (nothing to be worse than).
@@ -231,32 +235,50 @@ def test_the_deploy_step_rolls_out_on_eas_and_records_the_figures_for_the_next_g
     recorded where the next run's gate reads ``serving.*``."""
     from pai_jupyter.backends.aliyun import paiflow_steps
     from pai_jupyter.backends.aliyun.paiflow_compile import oss_value
+    from pai_jupyter.specs.service import RolloutPlan
     from tests.serving.models import onnx_linear
 
     onnx_linear(fakes.oss.path(BUCKET, "models/m1/model.onnx"), n_in=4, n_out=2, seed=1)
-    metrics = tmp_path / "eval-output"
-    metrics.mkdir()
-    (metrics / "metrics.json").write_text(json.dumps({"accuracy": 0.93}))
-    record = OssUri(BUCKET, "pai-jupyter/pipelines/digits/serving/digits-svc.json")
+    onnx_linear(fakes.oss.path(BUCKET, "models/m2/model.onnx"), n_in=4, n_out=2, seed=2)
+    aliyun.serving.tick = 0.1
+    record = OssUri(BUCKET, "pai-jupyter/services/digits-svc/serving-metrics.json")
     signature = {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}], "outputs": []}
-    options = json.dumps(DeployOptions(processor="onnx", options={"signature": signature}).to_dict())
-    args = paiflow_steps.parser().parse_args(
-        [
-            "deploy",
-            "--service",
-            "digits-svc",
-            "--options",
-            options,
-            "--model",
-            oss_value(f"oss://{BUCKET}/models/m1/", "cn-hangzhou"),
-            "--record",
-            str(record),
-            "--metrics",
-            str(metrics),
-        ]
-    )
-    out = paiflow_steps.run_deploy(args, backend=aliyun)
+    # As in test_eas_serving: the relative latency gate off, two real containers on a loaded machine.
+    plan = RolloutPlan(steps=(50.0, 100.0), bake_s=0.2, min_requests=5, max_p95_ratio=1000)
+
+    def deploy(model: str, accuracy: float) -> dict:
+        metrics = tmp_path / f"eval-{model}"
+        metrics.mkdir()
+        (metrics / "metrics.json").write_text(json.dumps({"accuracy": accuracy}))
+        options = DeployOptions(processor="onnx", options={"signature": signature}, plan=plan)
+        args = paiflow_steps.parser().parse_args(
+            [
+                "deploy",
+                "--service",
+                "digits-svc",
+                "--options",
+                json.dumps(options.to_dict()),
+                "--model",
+                oss_value(f"oss://{BUCKET}/models/{model}/", "cn-hangzhou"),
+                "--record",
+                str(record),
+                "--metrics",
+                str(metrics),
+                "--tick",
+                "0.05",
+                "--rollout-timeout",
+                "120",
+            ]
+        )
+        return paiflow_steps.run_deploy(args, backend=aliyun)
+
+    out = deploy("m1", 0.93)  # the first version: created at 100 %, no rollout to drive
     assert out["service"] == "digits-svc" and out["metrics"] == {"accuracy": 0.93}
-    assert aliyun.serving.get("digits-svc").versions[0].model_uri.startswith(f"oss://{BUCKET}/models/m1")
     assert json.loads(aliyun.storage.read_bytes(record))["metrics"] == {"accuracy": 0.93}
     assert fakes.eas is not None and fakes.eas.calls("CreateService")
+
+    deploy("m2", 0.95)  # a new version: the step drives the blue-green rollout to its end
+    served = aliyun.serving.get("digits-svc")
+    assert served.rollout is not None and served.rollout.state == "succeeded"
+    assert json.loads(aliyun.storage.read_bytes(record))["metrics"] == {"accuracy": 0.95}
+    assert fakes.eas.calls("ReleaseService")

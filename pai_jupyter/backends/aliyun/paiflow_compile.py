@@ -221,7 +221,7 @@ def _job_component(
             "--metrics-file",
             step.metrics_file,
             "--serving",
-            _serving_record(spec, service, runtime_uri) if service else "",
+            _serving_record(service, runtime_uri) if service else "",
             "--result",
             f"{OUTPUT_PARAMETERS}/{GATE_PARAMETER}",
         ]
@@ -245,11 +245,12 @@ def _job_component(
     return component, {"parameters": [], "artifacts": arguments}
 
 
-def _serving_record(spec: PipelineSpec, service: str, runtime_uri: str) -> str:
-    """Where a deploy step records the metrics of the version it rolled out (the next gate's
-    ``serving.*``): next to the runtime's bucket, per pipeline and service."""
+def _serving_record(service: str, runtime_uri: str) -> str:
+    """Where a deploy step records the figures of the version it rolled out (the next gate's
+    ``serving.*``): beside the service's own state on OSS (``EasServing._state_uri``), so deleting
+    the service forgets them and every pipeline deploying it reads the same."""
     bucket = OssUri.parse(runtime_uri).bucket
-    return str(OssUri(bucket, f"pai-jupyter/pipelines/{spec.name}/serving/{service}.json"))
+    return str(OssUri(bucket, f"pai-jupyter/services/{service}/serving-metrics.json"))
 
 
 def _deploy_component(
@@ -270,7 +271,7 @@ def _deploy_component(
         "--model",
         "$PAI_INPUT_MODEL",
         "--record",
-        _serving_record(spec, step.service or "", runtime_uri),
+        _serving_record(step.service or "", runtime_uri),
     ]
     envs = {"PYTHONPATH": _input(RUNTIME), "PAI_INPUT_MODEL": _input("model")}
     inputs = [_artifact(RUNTIME, "DataSet"), _artifact("model", "Model")]

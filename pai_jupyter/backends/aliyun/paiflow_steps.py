@@ -141,6 +141,7 @@ def run_deploy(args: argparse.Namespace, backend: Any = None, storage: Any = Non
 
         backend = AliyunBackend(PaiConfig())
     record = backend.serving.deploy(spec, str(model.as_dir()), options.plan, options.new_api_version)
+    record = drive_rollout(backend, args.service, record, float(args.rollout_timeout), float(args.tick))
     figures: dict[str, float] = {}
     if args.metrics:
         storage = storage if storage is not None else backend.storage
@@ -150,6 +151,34 @@ def run_deploy(args: argparse.Namespace, backend: Any = None, storage: Any = Non
         body = {"service": args.service, "model": str(model), "metrics": figures}
         storage.write_bytes(OssUri.parse(args.record), json.dumps(body, indent=2).encode())
     return {"service": record.name, "model": str(model), "metrics": figures}
+
+
+def drive_rollout(backend: Any, service: str, record: Any, timeout: float, tick: float) -> Any:
+    """Reconcile the rollout until it ends: no watcher of ours is left once the step's container
+    exits, so the step itself drives it (``reconcile_service``, as ``Service.wait_rollout`` does).
+    A rollout that fails or is aborted fails the step, and nothing is recorded as serving."""
+    import time
+
+    from ...errors import RemoteError
+    from ...records import ROLLOUT_ACTIVE, ROLLOUT_SUCCEEDED
+
+    deadline = time.monotonic() + timeout
+    while record.rollout is not None and record.rollout.state in ROLLOUT_ACTIVE:
+        if time.monotonic() > deadline:
+            raise RemoteError(
+                f"the rollout of {service} is still {record.rollout.state} after {timeout:.0f}s",
+                f"follow it with `jupyter pai services show {service}`; the pipeline step gives up here",
+                504,
+            )
+        time.sleep(tick)
+        record = backend.serving.reconcile_service(service)
+    if record.rollout is not None and record.rollout.state != ROLLOUT_SUCCEEDED:
+        raise RemoteError(
+            f"the rollout of {service} ended {record.rollout.state}: {record.rollout.reason or 'no reason given'}",
+            "the serving version is unchanged; see `jupyter pai services show` for the figures",
+            409,
+        )
+    return record
 
 
 def parser() -> argparse.ArgumentParser:
@@ -168,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("--record", default="")
     deploy.add_argument("--metrics", default="")
     deploy.add_argument("--metrics-file", default="metrics.json")
+    deploy.add_argument("--rollout-timeout", default="21600", help="seconds to drive the rollout for")
+    deploy.add_argument("--tick", default="5", help="seconds between reconciles")
     return p
 
 
