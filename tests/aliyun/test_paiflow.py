@@ -136,17 +136,80 @@ def test_registering_again_updates_the_same_pipeline(fakes: AliyunFakes, aliyun)
         aliyun.pipelines.run("churn")
 
 
-def test_a_malformed_manifest_is_refused_with_the_servers_reason_on_one_line(fakes: AliyunFakes, aliyun) -> None:
+def _set(path: str, value: object):
+    """A mutation of the compiled documents: ``path`` is 'doc/key/key...' with list indices as ints."""
+
+    def mutate(docs: list) -> None:
+        parts = path.split("/")
+        node = docs[int(parts[0])]
+        for part in parts[1:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+# What a real account refuses (each rule's source is cited in tests/aliyun/fakes/paiflow.py).
+MALFORMED = [
+    ("unknown step", _set("-1/spec/pipelines/1/spec/dependencies", ["prep", "tune"]), "'tune'"),
+    ("schema version", _set("-1/apiVersion", "core/v2"), "only core/v1"),
+    ("someone else's provider", _set("-1/metadata/provider", "123"), "neither your account id nor PAI"),
+    ("no identifier", _set("-1/metadata/identifier", ""), "metadata.identifier is required"),
+    ("read without depending", _set("-1/spec/pipelines/1/spec/dependencies", []), "without depending on it"),
+    ("cycle", _set("-1/spec/pipelines/0/spec/dependencies", ["eval"]), "cycle"),
+    ("no image", _set("0/spec/container/image", ""), "spec.container.image is required"),
+    ("command as a string", _set("0/spec/container/command", "python main.py"), "list of strings"),
+    (
+        "condition without a reference",
+        _set("-1/spec/pipelines/3/spec/when", "gate == pass"),
+        "is not '{{parameter}}",
+    ),
+    ("parameter type", _set("2/spec/outputs/parameters/0/type", "Float"), "is not one of"),
+    ("artifact type", _set("1/spec/outputs/artifacts/0/metadata", {"type": {"Blob": {}}}), "data type 'Blob'"),
+]
+
+
+@pytest.mark.parametrize(("what", "mutate", "words"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_manifest_is_refused_with_the_servers_reason_on_one_line(
+    fakes: AliyunFakes, aliyun, what: str, mutate, words: str
+) -> None:
     aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"x")
     compiled = aliyun.pipelines.compile(churn_pipeline())
     docs = [json.loads(json.dumps(d)) for d in compiled.documents]
-    docs[-1]["spec"]["pipelines"][1]["spec"]["dependencies"] = ["prep", "tune"]  # no step 'tune'
+    order = [d["metadata"]["name"] for d in docs[:-1]]
+    assert order == ["churn-prep", "churn-train", "churn-eval", "churn-deploy"]  # the indices above
+    mutate(docs)
     broken = "\n---\n".join(json.dumps(d) for d in docs)
     with pytest.raises(ValidationError) as caught:
         aliyun.pipelines.client.create_pipeline(broken, "ws-test")
     line = str(caught.value)
     assert "\n" not in line.strip()
-    assert "InvalidManifest" in line and "'tune'" in line and "request id" in line
+    assert "CreatePipeline failed: InvalidManifest" in line and words in line and "request id" in line
+    assert fakes.paiflow is not None and fakes.paiflow.pipelines == {}
+
+
+def test_a_run_needs_a_pipeline_or_a_manifest_and_not_both(fakes: AliyunFakes, aliyun) -> None:
+    from alibabacloud_paiflow20210202 import models
+    from alibabacloud_tea_util.models import RuntimeOptions
+
+    from pai_jupyter.backends.aliyun.sdk_errors import sdk_call
+
+    client = aliyun.pipelines.client
+    for request, error, words in [
+        (models.CreatePipelineRunRequest(name="x"), ValidationError, "PipelineId or PipelineManifest is required"),
+        (
+            models.CreatePipelineRunRequest(pipeline_id="flow-1", pipeline_manifest="a: b"),
+            ValidationError,
+            "not both",
+        ),
+        (models.CreatePipelineRunRequest(pipeline_id="flow-nope"), NotFoundError, "does not exist"),
+    ]:
+        with pytest.raises(error, match=words), sdk_call("CreatePipelineRun", client.endpoint):
+            client.client.create_pipeline_run_with_options(request, {}, RuntimeOptions())
 
 
 @pytest.mark.parametrize(
