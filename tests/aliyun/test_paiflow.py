@@ -222,8 +222,11 @@ def test_a_run_needs_a_pipeline_or_a_manifest_and_not_both(fakes: AliyunFakes, a
 def test_what_paiflow_cannot_run_is_refused_before_anything_is_sent(
     fakes: AliyunFakes, aliyun, trigger: object, words: str
 ) -> None:
+    spec = churn_pipeline(triggers=(trigger,))
+    with pytest.raises(ValidationError, match="cannot run on PAI Pipelines"):
+        aliyun.pipelines.check(spec.to_dict())  # asked before anything is uploaded
     with pytest.raises(ValidationError) as caught:
-        aliyun.pipelines.register(churn_pipeline(triggers=(trigger,)))
+        aliyun.pipelines.register(spec)
     assert "cannot run on PAI Pipelines" in caught.value.message
     assert words in (caught.value.hint or "")
     assert fakes.paiflow is not None and fakes.paiflow.requests == []

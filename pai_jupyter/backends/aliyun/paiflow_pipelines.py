@@ -98,7 +98,7 @@ def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]
         "state": state,
         "status": status,
         "reason": raw.get("Message") or ("the gate stopped the run before deploy" if state == "gated" else None),
-        "trigger": {"type": "manual"},
+        "trigger": {"kind": "manual"},  # PAIFlow keeps no trigger: every run here is started on request
         "created_at": _epoch(raw.get("GmtCreateTime")),
         "started_at": _epoch(raw.get("StartedAt")),
         "finished_at": _epoch(raw.get("FinishedAt")),
@@ -145,9 +145,15 @@ class PaiflowPipelines:
 
     def _records(self) -> list[dict[str, Any]]:
         out = []
-        for item in self.storage.list(self._base(), recursive=True):
-            if item.uri.endswith("/pipeline.json"):
-                out.append(json.loads(self.storage.read_bytes(OssUri.parse(item.uri))))
+        for item in self.storage.list(self._base()):  # one folder per pipeline
+            if not item.is_dir:
+                continue
+            try:
+                out.append(
+                    json.loads(self.storage.read_bytes(OssUri.parse(item.uri).as_dir().join("pipeline.json")))
+                )
+            except NotFoundError:
+                continue  # a pipeline of the local backend's, or one being registered
         return sorted(out, key=lambda r: r["name"])
 
     def _pipeline_json(self, record: dict[str, Any], last: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -177,6 +183,11 @@ class PaiflowPipelines:
         return run_json(spec, raw, nodes)
 
     # -- compile ------------------------------------------------------------------------------
+    def check(self, spec: PipelineSpec | dict[str, Any]) -> None:
+        """Read-only: ValidationError (one line, naming the alternative) when PAIFlow cannot run ``spec``;
+        callers may ask before uploading anything."""
+        check_expressible(PipelineSpec.from_dict(spec) if isinstance(spec, dict) else spec)
+
     def compile(self, spec: PipelineSpec) -> Any:
         """Writes (OSS only: code snapshots, runtime): the compiled manifest, not registered."""
         spec.validate()
