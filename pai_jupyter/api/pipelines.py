@@ -217,7 +217,6 @@ class Pipeline:
         **step: Any,
     ) -> Pipeline:
         where = f"pipeline {self.name}, step {name!r}"
-        source, entry = _read_script(script, name, self.cwd)
         after = tuple(options.pop("after", ()) or ())
         data = options.pop("data", None) or {}
         _check_known(options, _JOB_OPTIONS, where)
@@ -229,7 +228,23 @@ class Pipeline:
             import shlex
 
             options["args"] = tuple(shlex.split(options["args"]))
-        job = JobSpec(name=f"{self.name}-{name}", inputs=channels, entry=entry, **options)
+        job = JobSpec(name=f"{self.name}-{name}", inputs=channels, **options)
+        return self.add_job_step(kind, name, script, job, inputs, after, **step)
+
+    def add_job_step(
+        self,
+        kind: str,
+        name: str,
+        script: str | Path,
+        job: JobSpec,
+        inputs: dict[str, str] | None = None,
+        after: tuple[str, ...] = (),
+        **step: Any,
+    ) -> Pipeline:
+        """A preprocess / train / eval step from a JobSpec built elsewhere (``%%pai_pipeline`` builds
+        it from ``%%pai_train``'s options); ``script`` is the entry script's file."""
+        source, entry = _read_script(script, name, self.cwd)
+        job = job.with_changes(name=f"{self.name}-{name}", entry=entry)
         self._add(
             StepSpec(name=name, kind=kind, job=job, source=source, inputs=dict(inputs or {}), after=after, **step)
         )

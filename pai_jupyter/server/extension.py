@@ -25,6 +25,7 @@ from .jobs_handlers import (
 )
 from .lineage_handlers import JobLineageHandler, ServiceLineageHandler
 from .meta_handlers import InfoHandler
+from .pipelines_handlers import PipelineHandler, PipelineRunHandler, PipelinesHandler, PipelineStateHandler
 from .push import PushHandler
 from .rollouts import RolloutDriver
 from .services_handlers import (
@@ -65,6 +66,10 @@ class PaiExtension(ExtensionApp):
         (rf"/pai/api/services/{_NAME}/rollout/(?P<action>[a-z]+)", RolloutActionHandler),
         (rf"/pai/api/services/{_NAME}/rollback", RollbackHandler),
         (rf"/pai/api/services/{_NAME}/lineage", ServiceLineageHandler),
+        (r"/pai/api/pipelines", PipelinesHandler),
+        (rf"/pai/api/pipelines/{_NAME}", PipelineHandler),
+        (rf"/pai/api/pipelines/{_NAME}/run", PipelineRunHandler),
+        (rf"/pai/api/pipelines/{_NAME}/(?P<action>pause|resume)", PipelineStateHandler),
     ]
 
     drive_rollouts = Bool(

@@ -12,7 +12,7 @@ import pytest
 import requests
 from IPython.core.interactiveshell import InteractiveShell
 
-from pai_jupyter.api.pipelines import Pipeline, get_pipeline, get_run
+from pai_jupyter.api.pipelines import Pipeline, get_pipeline, get_run, run_pipeline
 from pai_jupyter.api.services import get_service
 from pai_jupyter.backends.registry import get_backend
 from pai_jupyter.config import PaiConfig
@@ -175,11 +175,56 @@ def test_restart_mid_run_resumes_without_repeating_finished_steps(
     prep_job = run.steps["preprocess"]["job_id"]
     train_job = run.steps["train"]["job_id"]
     assert run.steps["preprocess"]["state"] == "succeeded"
+    # No overlap: a second run waits, a third request joins the waiting one.
+    second = run_pipeline("resume-me")
+    assert second.state == "queued"
+    assert run_pipeline("resume-me").id == second.id
     _stop_plane_keeping_jobs(pai_home)
     go.write_text("go")
     final = run.wait(timeout=60)  # the first call starts the control plane again
     assert final.state == "succeeded", final.data
     assert final.steps["preprocess"]["job_id"] == prep_job and final.steps["train"]["job_id"] == train_job
+    after = second.wait(timeout=60)
+    assert after.state == "succeeded" and after.data["started_at"] >= final.data["finished_at"]
+    assert len(after.data["trigger"]["joined"]) == 1
     backend = get_backend(None, PaiConfig())
     jobs = backend.training.list(name="resume-me")
-    assert sorted(j.name for j in jobs) == ["resume-me-preprocess", "resume-me-train"]  # nothing ran twice
+    names = sorted(j.name for j in jobs)
+    assert names == ["resume-me-preprocess"] * 2 + ["resume-me-train"] * 2  # two runs, nothing ran twice
+
+
+def test_a_hand_deployed_serving_version_is_evaluated_once_for_the_gate(
+    pai_home: Path, workdir: Path, tmp_path: Path
+) -> None:
+    from pai_jupyter.api.services import deploy
+    from scripts import SERVER
+
+    write_scripts(workdir)
+    model = tmp_path / "by-hand"
+    model.mkdir()
+    (model / "weights.json").write_text(json.dumps({"quality": 0.9}))
+    (model / "app.py").write_text(SERVER)
+    deploy("svc-by-hand", model, processor="custom", command=f"{sys.executable} app.py")
+    _put(pai_home, "oss://pai-jupyter/raw/a.json", {"quality": 0.8})
+    _put(pai_home, "oss://pai-jupyter/heldout/h.json", {"x": 1})
+    p = (
+        Pipeline("vs-hand")
+        .preprocess("prep.py", data={"raw": "oss://pai-jupyter/raw/"})
+        .train("train.py", inputs={"data": "preprocess.output"})
+        .eval("eval.py", data={"heldout": "oss://pai-jupyter/heldout/"}, gate=GATE)
+        .deploy(
+            "svc-by-hand",
+            processor="custom",
+            command=f"{sys.executable} app.py",
+            plan="100",
+            bake=0,
+            min_requests=0,
+        )
+    )
+    run = p.run(wait=True, timeout=120)
+    assert run.state == "gated", run.data
+    assert run.gate["serving"] == {"accuracy": 0.9, "latency_p95_ms": 7.5} and run.gate["serving_version"] == 1
+    assert run.steps["eval"]["artefacts"]["baseline_job"].startswith("job-")
+    # Recorded: the next run compares with the same figures without evaluating v1 again.
+    again = p.run(wait=True, timeout=120)
+    assert again.state == "gated" and "baseline_job" not in again.steps["eval"]["artefacts"]

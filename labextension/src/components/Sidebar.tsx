@@ -7,10 +7,12 @@ import { PaiModel, Tab } from '../model';
 import { NoticeBar } from './common';
 import { EndpointsPanel } from './EndpointsPanel';
 import { JobsPanel } from './JobsPanel';
+import { PipelinesPanel } from './PipelinesPanel';
 
 const TABS: [Tab, string][] = [
   ['jobs', 'Jobs'],
-  ['endpoints', 'Endpoints']
+  ['endpoints', 'Endpoints'],
+  ['pipelines', 'Pipelines']
 ];
 
 function SidebarBody(props: { model: PaiModel }): JSX.Element {
@@ -41,7 +43,13 @@ function SidebarBody(props: { model: PaiModel }): JSX.Element {
       </div>
       <NoticeBar model={model} />
       <div className="pai-Panel">
-        {model.tab === 'jobs' ? <JobsPanel model={model} /> : <EndpointsPanel model={model} />}
+        {model.tab === 'pipelines' ? (
+          <PipelinesPanel model={model} />
+        ) : model.tab === 'jobs' ? (
+          <JobsPanel model={model} />
+        ) : (
+          <EndpointsPanel model={model} />
+        )}
       </div>
     </div>
   );

@@ -46,6 +46,7 @@ from ...decisions.gate import decide_gate
 from ...errors import NotFoundError, PaiError, ValidationError
 from ...records import ROLLOUT_ACTIVE, ROLLOUT_SUCCEEDED, TERMINAL_STATES
 from ...records import SUCCEEDED as JOB_SUCCEEDED
+from ...specs.gate import parse_gate
 from ...specs.job import DataInput
 from ...specs.pipeline import ArtefactRef, CronTrigger, OssTrigger, PipelineSpec, StepSpec
 from ...specs.service import ServiceSpec
@@ -299,24 +300,7 @@ class PipelineEngine:
         now = self.clock()
         inputs = self._resolve(run_id, step, steps)
         if step.is_job:
-            assert step.job is not None
-            output = OssUri(self.bucket, f"pai-jupyter/pipelines/{spec.name}/{run_id}/{step.name}/")
-            job = step.job.with_changes(
-                inputs=tuple(step.job.inputs) + tuple(DataInput(uri, channel) for channel, uri in inputs.items()),
-                output=step.job.output or str(output),
-                env={
-                    **step.job.env,
-                    "PAI_PIPELINE": spec.name,
-                    "PAI_PIPELINE_RUN": run_id,
-                    "PAI_PIPELINE_STEP": step.name,
-                },
-            )
-            provenance = {
-                "pipeline": {"name": spec.name, "run": run_id, "step": step.name},
-                "pipeline_provenance": spec.provenance,
-                "spec": job.to_dict(),
-            }
-            record = self.runner.submit(job, step.code_uri, provenance)
+            record = self._submit(spec, run_id, step, inputs, step.name)
             self.store.update_step(
                 run_id, step.name, state=RUNNING, job_id=record.id, started_at=now, artefacts={"inputs": inputs}
             )
@@ -326,6 +310,27 @@ class PipelineEngine:
             run_id, step.name, state=RUNNING, started_at=now, artefacts={"model": inputs["model"]}
         )
         await self._deploy(run_id, spec, step, steps, inputs["model"])
+
+    def _submit(self, spec: PipelineSpec, run_id: str, step: StepSpec, inputs: dict[str, str], folder: str) -> Any:
+        """Submit ``step``'s job with ``inputs`` as data channels and its own output folder."""
+        assert step.job is not None
+        output = OssUri(self.bucket, f"pai-jupyter/pipelines/{spec.name}/{run_id}/{folder}/")
+        job = step.job.with_changes(
+            inputs=tuple(step.job.inputs) + tuple(DataInput(uri, channel) for channel, uri in inputs.items()),
+            output=str(output) if folder != step.name or not step.job.output else step.job.output,
+            env={
+                **step.job.env,
+                "PAI_PIPELINE": spec.name,
+                "PAI_PIPELINE_RUN": run_id,
+                "PAI_PIPELINE_STEP": folder,
+            },
+        )
+        provenance = {
+            "pipeline": {"name": spec.name, "run": run_id, "step": step.name},
+            "pipeline_provenance": spec.provenance,
+            "spec": job.to_dict(),
+        }
+        return self.runner.submit(job, step.code_uri, provenance)
 
     async def _deploy(
         self, run_id: str, spec: PipelineSpec, step: StepSpec, steps: dict[str, dict[str, Any]], model_uri: str
@@ -383,6 +388,15 @@ class PipelineEngine:
             return
         service = spec.compare_service(step)
         serving, serving_version = self._serving_metrics(service)
+        if (
+            serving == {}
+            and service is not None
+            and serving_version is not None
+            and parse_gate(step.gate).serving_names
+        ):
+            serving = self._baseline(run_id, spec, step, artefacts, service, serving_version)
+            if serving is None:
+                return  # the serving version is being evaluated on the same held-out data
         decision = decide_gate(step.gate, metrics, serving).to_dict()
         decision["service"], decision["serving_version"] = service, serving_version
         self.store.update_step(
@@ -395,6 +409,38 @@ class PipelineEngine:
             artefacts=artefacts,
             finished_at=self.clock(),
         )
+
+    def _baseline(
+        self,
+        run_id: str,
+        spec: PipelineSpec,
+        step: StepSpec,
+        artefacts: dict[str, Any],
+        service: str,
+        version: int,
+    ) -> dict[str, float] | None:
+        """Figures for a serving version nobody recorded (deployed by hand): the same eval script on the
+        same held-out data against the serving model, once; recorded as that version's. None while it runs."""
+        baseline = artefacts.get("baseline_job")
+        if baseline is None:
+            model_uri = next(v.model_uri for v in self.serving.record(service).versions if v.version == version)
+            inputs = {**artefacts.get("inputs", {}), "model": model_uri}
+            record = self._submit(spec, run_id, step, inputs, f"{step.name}-serving-v{version}")
+            self.store.update_step(run_id, step.name, artefacts={**artefacts, "baseline_job": record.id})
+            return None
+        job = self.jobs.get(baseline)
+        if job.state not in TERMINAL_STATES:
+            self.store.update_step(run_id, step.name, artefacts=artefacts)
+            return None
+        if job.state != JOB_SUCCEEDED:
+            raise ValidationError(
+                f"could not evaluate the serving version {service} v{version} for the gate: job {baseline} "
+                f"{job.state.lower()}",
+                f"see jupyter pai jobs logs {baseline}",
+            )
+        figures = self._eval_metrics(baseline, job.outputs.get("model", ""), step.metrics_file)
+        self.store.record_serving_metrics(service, version, figures, run_id, self.clock())
+        return figures
 
     def _eval_metrics(self, job_id: str, output: str, metrics_file: str) -> dict[str, float]:
         """The last value of every metric worker 0 reported, overlaid by the metrics file if written."""

@@ -28,6 +28,7 @@ from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, spar
 from .config import register as register_config
 from .doctor import register as register_doctor
 from .lineage import register as register_lineage
+from .pipelines import register as register_pipelines
 from .services import register as register_services
 
 log = logging.getLogger("pai_jupyter.frontends.cli.main")
@@ -316,6 +317,7 @@ register_services(cli)
 register_config(cli)
 register_doctor(cli)
 register_lineage(cli)
+register_pipelines(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
