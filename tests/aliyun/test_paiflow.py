@@ -348,3 +348,29 @@ def test_the_deploy_step_rolls_out_on_eas_and_records_the_figures_for_the_next_g
     assert served.rollout is not None and served.rollout.state == "succeeded"
     assert json.loads(aliyun.storage.read_bytes(record))["metrics"] == {"accuracy": 0.95}
     assert fakes.eas.calls("ReleaseService")
+
+
+def test_the_cli_shows_a_pipeline_and_its_runs_from_paiflow(fakes: AliyunFakes, aliyun, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from pai_jupyter.frontends.cli.main import cli
+
+    aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"x")
+    aliyun.pipelines.register(churn_pipeline())
+    runner = CliRunner()
+    started = runner.invoke(cli, ["pipelines", "run", "churn", "--backend", "aliyun"])
+    assert started.exit_code == 0, started.output
+    assert fakes.paiflow is not None
+    (run_id,) = fakes.paiflow.runs
+    fakes.paiflow.finish_run(run_id, outputs={"eval": {"gate": "fail"}})
+    for args in (["pipelines", "list"], ["pipelines", "show", "churn"]):
+        result = runner.invoke(cli, [*args, "--backend", "aliyun"])
+        assert result.exit_code == 0, (args, result.output)
+        assert "churn" in result.output
+    runs = runner.invoke(cli, ["pipelines", "runs", "churn", "--backend", "aliyun"])
+    assert runs.exit_code == 0, runs.output
+    assert "#1" in runs.output and "gated" in runs.output and "deploy:skipped" in runs.output
+    one = runner.invoke(cli, ["pipelines", "runs", "churn", "--run", run_id, "--backend", "aliyun"])
+    assert one.exit_code == 0, one.output
+    assert "deploy" in one.output
+    assert len(fakes.paiflow.pipelines) == 1  # reading registers nothing

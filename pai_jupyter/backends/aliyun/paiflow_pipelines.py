@@ -13,6 +13,7 @@ CLI with the same bucket finds the pipeline by name.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,12 @@ def _epoch(value: Any) -> float | None:
     return dj.parse_time(value)
 
 
+def _number(pipeline: str, run_name: Any) -> int | None:
+    """The run's number: ``run`` names runs ``<pipeline>-<n>``; a run started elsewhere has none."""
+    m = re.fullmatch(re.escape(pipeline) + r"-(\d+)", str(run_name or ""))
+    return int(m.group(1)) if m else None
+
+
 def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
     """A PAIFlow run (GetPipelineRun / ListPipelineRuns item, and its nodes' states) as the
     pipeline contract's ``run_json``. A run that ended with its deploy step skipped by the
@@ -81,7 +88,7 @@ def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]
                 "version": None,
                 "artefacts": {},
                 "metrics": {},
-                "gate": step.gate,
+                "gate": None,  # the decision and its figures are in the eval node's log on PAI
                 "started_at": _epoch(node.get("StartedAt")),
                 "finished_at": _epoch(node.get("FinishedAt")),
                 "links": {"service": step.service} if step.kind == "deploy" and step.service else {},
@@ -94,7 +101,7 @@ def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]
     return {
         "id": raw.get("PipelineRunId"),
         "pipeline": spec.name,
-        "number": None,
+        "number": _number(spec.name, raw.get("Name")),
         "state": state,
         "status": status,
         "reason": raw.get("Message") or ("the gate stopped the run before deploy" if state == "gated" else None),
@@ -247,6 +254,7 @@ class PaiflowPipelines:
             "revision": int(previous.get("revision", 0)) + 1,
             "created_at": previous.get("created_at", now),
             "registered_at": now,
+            "runs_started": int(previous.get("runs_started", 0)),
             "spec": spec.to_dict(),
         }
         self._save(record)
@@ -270,8 +278,10 @@ class PaiflowPipelines:
     def run(self, name: str, trigger: dict[str, Any] | None = None) -> dict[str, Any]:
         """Writes: a PAIFlow run of the registered pipeline, started at once."""
         record = self._record(name)
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        run_id = self.client.create_run(record["pipeline_id"], f"{name}-{stamp}", record.get("workspace_id") or "")
+        record["runs_started"] = int(record.get("runs_started", 0)) + 1
+        self._save(record)  # before the run: a number is never given twice, at worst skipped
+        run_name = f"{name}-{record['runs_started']}"
+        run_id = self.client.create_run(record["pipeline_id"], run_name, record.get("workspace_id") or "")
         return self._run(record, self.client.get_run(run_id))
 
     def get_run(self, run_id: str) -> dict[str, Any]:
