@@ -374,3 +374,36 @@ def test_the_cli_shows_a_pipeline_and_its_runs_from_paiflow(fakes: AliyunFakes, 
     assert one.exit_code == 0, one.output
     assert "deploy" in one.output
     assert len(fakes.paiflow.pipelines) == 1  # reading registers nothing
+
+
+def test_the_pipeline_magic_registers_on_paiflow_and_refuses_a_schedule_in_one_line(
+    fakes: AliyunFakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "prep.py").write_text("print('prep')\n")
+    (work / "train.py").write_text("print('train')\n")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("PAI_JUPYTER_BACKEND", "local")  # the %config below selects aliyun
+    shell = InteractiveShell.instance()
+    shell.extension_manager.load_extension("pai_jupyter")
+    try:
+        shell.run_line_magic("config", "PaiConfig.backend = 'aliyun'")
+        cell = "preprocess: --script prep.py\ntrain: --script train.py --input data=preprocess.output\n"
+        shell.run_cell_magic("pai_pipeline", "retrain --run --as p", cell)
+        out = capsys.readouterr().out
+        assert "Registered pipeline retrain (preprocess -> train)" in out and "Started run #1" in out
+        assert fakes.paiflow is not None and len(fakes.paiflow.pipelines) == 1 and len(fakes.paiflow.runs) == 1
+        shell.run_line_magic("pai_pipelines", "")
+        assert "retrain" in capsys.readouterr().out
+        with pytest.raises(UsageError) as caught:
+            shell.run_cell_magic("pai_pipeline", "nightly --schedule '0 3 * * *'", cell)
+        message = str(caught.value)
+        assert "cannot run on PAI Pipelines" in message and "DataWorks" in message and "\n" not in message
+        assert len(fakes.paiflow.pipelines) == 1
+    finally:
+        shell.extension_manager.unload_extension("pai_jupyter")
+        InteractiveShell.clear_instance()
