@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pai_jupyter.decisions.gate import decide_gate
 from pai_jupyter.errors import NotFoundError, ValidationError
 from pai_jupyter.specs.job import DataInput, JobSpec
 from pai_jupyter.specs.pipeline import CronTrigger, DeployOptions, OssTrigger, PipelineSpec, StepSpec
@@ -93,7 +94,10 @@ def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, 
     assert "python main.py --epochs 3" in train["spec"]["container"]["command"][-1]
     assert train["spec"]["container"]["envs"]["PAI_INPUT_DATA"] == "{{inputs.artifacts.data}}"
     evaluation = next(d for d in docs[:-1] if d["metadata"]["name"] == "churn-eval")
-    assert evaluation["spec"]["outputs"]["parameters"] == [{"name": "gate", "type": "String"}]
+    assert evaluation["spec"]["outputs"]["parameters"] == [
+        {"name": "gate", "type": "String"},
+        {"name": "gate_decision", "type": "String"},
+    ]
     assert "paiflow_steps gate" in evaluation["spec"]["container"]["command"][-1]
     assert (
         f"oss://{BUCKET}/pai-jupyter/services/churn-svc/serving-metrics.json"
@@ -104,9 +108,13 @@ def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, 
     run = aliyun.pipelines.run("churn")
     assert run["state"] == "running" and {s["state"] for s in run["steps"]} == {"running"}
     assert _calls(fakes, "CreatePipelineRun")[0].json["NoConfirmRequired"] is True
-    fakes.paiflow.finish_run(run["id"], outputs={"eval": {"gate": "fail"}})
+    worse = decide_gate(GATE, {"accuracy": 0.90, "latency_p95_ms": 20}, {"accuracy": 0.95}).to_dict()
+    fakes.paiflow.finish_run(run["id"], outputs={"eval": {"gate": "fail", "gate_decision": json.dumps(worse)}})
     gated = aliyun.pipelines.get_run(run["id"])
     assert gated["state"] == "gated" and gated["finished_at"] is not None
+    evaluated = next(s for s in gated["steps"] if s["name"] == "eval")
+    assert evaluated["gate"]["passed"] is False and evaluated["gate"]["service"] == "churn-svc"
+    assert evaluated["metrics"] == {"accuracy": 0.90, "latency_p95_ms": 20}
     assert {s["name"]: s["state"] for s in gated["steps"]} == {
         "prep": "succeeded",
         "train": "succeeded",
@@ -251,11 +259,14 @@ def test_the_gate_step_judges_the_candidate_against_the_recorded_serving_figures
     )
     assert decision["passed"] and result.read_text() == "pass"
 
-    aliyun.storage.write_bytes(record, json.dumps({"metrics": {"accuracy": 0.95}}).encode())
+    aliyun.storage.write_bytes(record, json.dumps({"version": 3, "metrics": {"accuracy": 0.95}}).encode())
+    written = tmp_path / "params" / "gate_decision"
     decision = paiflow_steps.run_gate(
-        paiflow_steps.parser().parse_args([*args, "--result", str(result)]), aliyun.storage
+        paiflow_steps.parser().parse_args([*args, "--result", str(result), "--decision", str(written)]),
+        aliyun.storage,
     )
-    assert not decision["passed"] and result.read_text() == "fail"
+    assert not decision["passed"] and result.read_text() == "fail" and decision["serving_version"] == 3
+    assert json.loads(written.read_text()) == json.loads(json.dumps(decision))
     assert "accuracy" in decision["reason"]
 
 
@@ -339,14 +350,19 @@ def test_the_deploy_step_rolls_out_on_eas_and_records_the_figures_for_the_next_g
         return paiflow_steps.run_deploy(args, backend=aliyun)
 
     out = deploy("m1", 0.93)  # the first version: created at 100 %, no rollout to drive
-    assert out["service"] == "digits-svc" and out["metrics"] == {"accuracy": 0.93}
+    assert out["service"] == "digits-svc" and out["metrics"] == {"accuracy": 0.93} and out["version"] == 1
     assert json.loads(aliyun.storage.read_bytes(record))["metrics"] == {"accuracy": 0.93}
     assert fakes.eas is not None and fakes.eas.calls("CreateService")
 
     deploy("m2", 0.95)  # a new version: the step drives the blue-green rollout to its end
     served = aliyun.serving.get("digits-svc")
     assert served.rollout is not None and served.rollout.state == "succeeded"
-    assert json.loads(aliyun.storage.read_bytes(record))["metrics"] == {"accuracy": 0.95}
+    assert json.loads(aliyun.storage.read_bytes(record)) == {
+        "service": "digits-svc",
+        "version": 2,
+        "model": f"oss://{BUCKET}/models/m2/",
+        "metrics": {"accuracy": 0.95},
+    }
     assert fakes.eas.calls("ReleaseService")
 
 
@@ -362,7 +378,8 @@ def test_the_cli_shows_a_pipeline_and_its_runs_from_paiflow(fakes: AliyunFakes, 
     assert started.exit_code == 0, started.output
     assert fakes.paiflow is not None
     (run_id,) = fakes.paiflow.runs
-    fakes.paiflow.finish_run(run_id, outputs={"eval": {"gate": "fail"}})
+    worse = decide_gate(GATE, {"accuracy": 0.90, "latency_p95_ms": 20}, {"accuracy": 0.95}).to_dict()
+    fakes.paiflow.finish_run(run_id, outputs={"eval": {"gate": "fail", "gate_decision": json.dumps(worse)}})
     for args in (["pipelines", "list"], ["pipelines", "show", "churn"]):
         result = runner.invoke(cli, [*args, "--backend", "aliyun"])
         assert result.exit_code == 0, (args, result.output)
@@ -372,7 +389,7 @@ def test_the_cli_shows_a_pipeline_and_its_runs_from_paiflow(fakes: AliyunFakes, 
     assert "#1" in runs.output and "gated" in runs.output and "deploy:skipped" in runs.output
     one = runner.invoke(cli, ["pipelines", "runs", "churn", "--run", run_id, "--backend", "aliyun"])
     assert one.exit_code == 0, one.output
-    assert "deploy" in one.output
+    assert "deploy" in one.output and "gate FAILED" in one.output and "accuracy >= serving.accuracy" in one.output
     assert len(fakes.paiflow.pipelines) == 1  # reading registers nothing
 
 

@@ -179,6 +179,22 @@ class PaiflowClient:
         )
         return [dict(s.to_map()) for s in body.status or []]
 
+    def node_outputs(self, run_id: str, node_id: str, name: str | None = None) -> list[dict[str, Any]]:
+        """Read: what a node produced (``Name``, ``Type``, ``Info`` with the ``value``; ``get_outputs``
+        in pai/pipeline/run.py, ``ArchivedArtifact.deserialize`` in pai/pipeline/artifact.py)."""
+        from alibabacloud_paiflow20210202 import models
+
+        request = models.ListPipelineRunNodeOutputsRequest(name=name, depth=1, page_number=1, page_size=50)
+        body = self._read(
+            f"ListPipelineRunNodeOutputs {run_id} {node_id}",
+            lambda: (
+                self.client.list_pipeline_run_node_outputs_with_options(
+                    run_id, node_id, request, {}, _runtime()
+                ).body
+            ),
+        )
+        return [dict(o.to_map()) for o in body.outputs or []]
+
     def terminate_run(self, run_id: str) -> None:
         """Writes: stops a run."""
         with sdk_call(f"TerminatePipelineRun {run_id}", self.endpoint):

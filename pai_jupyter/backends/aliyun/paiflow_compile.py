@@ -54,6 +54,7 @@ from ...storage.uri import OssUri
 
 API_VERSION = "core/v1"  # the only manifest schema version (manifest page)
 GATE_PARAMETER = "gate"
+DECISION_PARAMETER = "gate_decision"  # the decision with its figures (JSON), for the run's views
 GATE_PASSED = "pass"
 GATE_FAILED = "fail"
 OUTPUT = "output"
@@ -224,10 +225,13 @@ def _job_component(
             _serving_record(service, runtime_uri) if service else "",
             "--result",
             f"{OUTPUT_PARAMETERS}/{GATE_PARAMETER}",
+            "--decision",
+            f"{OUTPUT_PARAMETERS}/{DECISION_PARAMETER}",
         ]
         lines.append(f"mkdir -p {OUTPUT_PARAMETERS}")
         lines.append(" ".join(a if a == "$PAI_OUTPUT_MODEL" else shlex.quote(a) for a in gate_args))
         outputs["parameters"].append({"name": GATE_PARAMETER, "type": "String"})
+        outputs["parameters"].append({"name": DECISION_PARAMETER, "type": "String"})
     component = {
         "apiVersion": API_VERSION,
         "metadata": {"name": f"{spec.name}-{step.name}", "guid": _guid(spec, step.name)},
@@ -366,6 +370,7 @@ def compile_pipeline(
 
 
 __all__ = [
+    "DECISION_PARAMETER",
     "GATE_FAILED",
     "GATE_PARAMETER",
     "GATE_PASSED",

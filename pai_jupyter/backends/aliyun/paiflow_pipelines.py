@@ -22,7 +22,7 @@ from ...specs.job import JobSpec
 from ...specs.pipeline import PipelineSpec
 from ...storage.uri import OssUri
 from . import dlc_jobs as dj
-from .paiflow_compile import StepPlacement, check_expressible, compile_pipeline
+from .paiflow_compile import DECISION_PARAMETER, StepPlacement, check_expressible, compile_pipeline
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dlc_training import DlcTraining
@@ -66,10 +66,16 @@ def _number(pipeline: str, run_name: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]]) -> dict[str, Any]:
-    """A PAIFlow run (GetPipelineRun / ListPipelineRuns item, and its nodes' states) as the
-    pipeline contract's ``run_json``. A run that ended with its deploy step skipped by the
-    gate's condition is ``gated``, as on the local backend."""
+def run_json(
+    spec: PipelineSpec,
+    raw: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    decisions: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A PAIFlow run (GetPipelineRun / ListPipelineRuns item, its nodes' states, and the gate
+    decisions its eval steps wrote) as the pipeline contract's ``run_json``. A run that ended
+    with its deploy step skipped by the gate's condition is ``gated``, as on the local backend."""
+    decisions = decisions or {}
     status = str(raw.get("Status") or "Unknown")
     by_name = {str(n.get("NodeName")): n for n in nodes}
     steps = []
@@ -87,8 +93,8 @@ def run_json(spec: PipelineSpec, raw: dict[str, Any], nodes: list[dict[str, Any]
                 "service": step.service if step.kind == "deploy" else None,
                 "version": None,
                 "artefacts": {},
-                "metrics": {},
-                "gate": None,  # the decision and its figures are in the eval node's log on PAI
+                "metrics": dict((decisions.get(step.name) or {}).get("candidate") or {}),
+                "gate": decisions.get(step.name),
                 "started_at": _epoch(node.get("StartedAt")),
                 "finished_at": _epoch(node.get("FinishedAt")),
                 "links": {"service": step.service} if step.kind == "deploy" and step.service else {},
@@ -184,10 +190,21 @@ class PaiflowPipelines:
 
     def _run(self, record: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
         spec = PipelineSpec.from_dict(record["spec"])
-        nodes = (
-            self.client.node_statuses(str(raw["PipelineRunId"]), str(raw["NodeId"])) if raw.get("NodeId") else []
-        )
-        return run_json(spec, raw, nodes)
+        run_id = str(raw["PipelineRunId"])
+        nodes = self.client.node_statuses(run_id, str(raw["NodeId"])) if raw.get("NodeId") else []
+        decisions: dict[str, dict[str, Any]] = {}
+        for node in nodes:
+            step = next((s for s in spec.steps if s.name == node.get("NodeName")), None)
+            if step is None or not step.gate or node.get("Status") != "Succeeded" or not node.get("NodeId"):
+                continue
+            for output in self.client.node_outputs(run_id, str(node["NodeId"]), DECISION_PARAMETER):
+                value = (output.get("Info") or {}).get("value")
+                if output.get("Name") == DECISION_PARAMETER and isinstance(value, str):
+                    try:
+                        decisions[step.name] = {**json.loads(value), "service": spec.compare_service(step)}
+                    except ValueError:
+                        continue  # not ours to read; the run's state still stands
+        return run_json(spec, raw, nodes, decisions)
 
     # -- compile ------------------------------------------------------------------------------
     def check(self, spec: PipelineSpec | dict[str, Any]) -> None:

@@ -107,17 +107,21 @@ def run_gate(args: argparse.Namespace, storage: Any = None) -> dict[str, Any]:
     needs_storage = isinstance(output, OssUri) or bool(args.serving)
     storage = storage if storage is not None else (_storage() if needs_storage else None)
     candidate = candidate_metrics(output, args.metrics_file, storage)
-    serving = None
+    serving, version = None, None
     if args.serving:
         try:
-            serving = json.loads(storage.read_bytes(OssUri.parse(args.serving))).get("metrics")
+            recorded = json.loads(storage.read_bytes(OssUri.parse(args.serving)))
+            serving, version = recorded.get("metrics"), recorded.get("version")
         except NotFoundError:
-            serving = None  # no version deployed by this pipeline yet
+            pass  # no version deployed by a pipeline yet
     decision = decide_gate(args.gate, candidate, serving)
+    out = {**decision.to_dict(), "serving_version": version}
     result = Path(args.result)
     result.parent.mkdir(parents=True, exist_ok=True)
     result.write_text("pass" if decision.passed else "fail")
-    return decision.to_dict()
+    if args.decision:
+        Path(args.decision).write_text(json.dumps(out, sort_keys=True))
+    return out
 
 
 def run_deploy(args: argparse.Namespace, backend: Any = None, storage: Any = None) -> dict[str, Any]:
@@ -146,11 +150,12 @@ def run_deploy(args: argparse.Namespace, backend: Any = None, storage: Any = Non
     if args.metrics:
         storage = storage if storage is not None else backend.storage
         figures = candidate_metrics(locate(args.metrics), args.metrics_file, storage)
+    version = max((v.version for v in record.versions), default=None)  # the one just rolled out
     if args.record:
         storage = storage if storage is not None else backend.storage
-        body = {"service": args.service, "model": str(model), "metrics": figures}
+        body = {"service": args.service, "version": version, "model": str(model), "metrics": figures}
         storage.write_bytes(OssUri.parse(args.record), json.dumps(body, indent=2).encode())
-    return {"service": record.name, "model": str(model), "metrics": figures}
+    return {"service": record.name, "version": version, "model": str(model), "metrics": figures}
 
 
 def drive_rollout(backend: Any, service: str, record: Any, timeout: float, tick: float) -> Any:
@@ -190,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     gate.add_argument("--metrics-file", default="metrics.json")
     gate.add_argument("--serving", default="")
     gate.add_argument("--result", required=True)
+    gate.add_argument("--decision", default="", help="where to write the decision with its figures (JSON)")
     deploy = sub.add_parser("deploy")
     deploy.add_argument("--service", required=True)
     deploy.add_argument("--options", default="{}")

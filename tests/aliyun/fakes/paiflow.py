@@ -10,6 +10,7 @@ Where each behaviour comes from:
   ``GET /api/v1/pipelineruns/{id}``, ListPipelineRuns ``GET /api/v1/pipelineruns``,
   ListPipelineRunNodeStatus ``GET /api/v1/pipelineruns/{id}/nodes/{node}/status`` (the run's ``NodeId``
   is its root node, ``PipelineRun.travel_node_status_info`` in pai/pipeline/run.py),
+  ListPipelineRunNodeOutputs ``GET /api/v1/pipelineruns/{id}/nodes/{node}/outputs``,
   StartPipelineRun ``PUT /api/v1/pipelineruns/{id}/start``, TerminatePipelineRun
   ``PUT /api/v1/pipelineruns/{id}/termination``. Keys outside the SDK's sets are contract breaks.
 - Response shapes: the response models in ``alibabacloud_paiflow20210202/models.py``
@@ -87,7 +88,9 @@ QUERY_KEYS = {
     "ListPipelineRuns": model_fields(flow_models.ListPipelineRunsRequest),
     "GetPipelineRun": model_fields(flow_models.GetPipelineRunRequest),
     "ListPipelineRunNodeStatus": model_fields(flow_models.ListPipelineRunNodeStatusRequest),
+    "ListPipelineRunNodeOutputs": model_fields(flow_models.ListPipelineRunNodeOutputsRequest),
 }
+NODE_OUTPUT_FIELDS = model_fields(flow_models.ListPipelineRunNodeOutputsResponseBodyOutputs)
 NODE_STATUS_FIELDS = model_fields(flow_models.ListPipelineRunNodeStatusResponseBodyStatus)
 RUN_FIELDS = model_fields(flow_models.GetPipelineRunResponseBody)
 LIST_RUN_FIELDS = model_fields(flow_models.ListPipelineRunsResponseBodyPipelineRuns)
@@ -299,6 +302,7 @@ class Run:
     finished: float | None = None
     message: str = ""
     nodes: dict[str, str] = field(default_factory=dict)  # step -> state, once played out
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> output parameters written
 
 
 class FakePaiflow(FakeServer):
@@ -341,6 +345,7 @@ class FakePaiflow(FakeServer):
             ("GET", r"/api/v1/pipelineruns", "ListPipelineRuns"),
             ("GET", r"/api/v1/pipelineruns/([^/]+)", "GetPipelineRun"),
             ("GET", r"/api/v1/pipelineruns/([^/]+)/nodes/([^/]+)/status", "ListPipelineRunNodeStatus"),
+            ("GET", r"/api/v1/pipelineruns/([^/]+)/nodes/([^/]+)/outputs", "ListPipelineRunNodeOutputs"),
             ("PUT", r"/api/v1/pipelineruns/([^/]+)/start", "StartPipelineRun"),
             ("PUT", r"/api/v1/pipelineruns/([^/]+)/termination", "TerminatePipelineRun"),
         ]
@@ -577,6 +582,39 @@ class FakePaiflow(FakeServer):
         shaped = [{k: v for k, v in i.items() if k in NODE_STATUS_FIELDS and v is not None} for i in items]
         return json_response({"Status": shaped, "RequestId": request_id()})
 
+    def do_ListPipelineRunNodeOutputs(self, req: Request, run_id: str, node_id: str) -> Response:
+        """A step node's output parameters, in the shape ``ArchivedArtifact.deserialize`` reads
+        (``Name``, ``Type``, ``Producer``, ``Id``, ``Info: {value, metadata}``; pai/pipeline/artifact.py),
+        filtered by ``Name``; only what the step declared and wrote."""
+        run = self.runs.get(run_id)
+        if run is None:
+            return acs_error(404, "PipelineRunNotFound", f"pipeline run {run_id} does not exist")
+        step = node_id.removeprefix(f"node-{run.run_id}-")
+        if step == node_id or step not in run.nodes:
+            return acs_error(404, "NodeNotFound", f"node {node_id} is not a step node of run {run_id}")
+        doc = parse_manifest(run.manifest, self.account_id)
+        guid = next(s["metadata"].get("guid") for s in doc["spec"]["pipelines"] if s["metadata"]["name"] == step)
+        components = {d["metadata"].get("guid"): d for d in manifest_documents(run.manifest)[:-1]}
+        declared = {
+            p["name"]: p.get("type")
+            for p in ((components.get(guid) or {}).get("spec", {}).get("outputs", {}).get("parameters") or [])
+        }
+        items = [
+            {
+                "Id": f"artifact-{run.run_id}-{step}-{name}",
+                "Name": name,
+                "NodeId": node_id,
+                "Producer": step,
+                "Type": declared[name],
+                "Info": {"value": value, "metadata": {"path": f"/pai/outputs/parameters/{name}"}},
+                "GmtCreateTime": iso(run.finished),
+            }
+            for name, value in (run.outputs.get(step) or {}).items()
+            if name in declared and (not req.query.get("Name") or req.query["Name"] == name)
+        ]
+        shaped = [{k: v for k, v in i.items() if k in NODE_OUTPUT_FIELDS and v is not None} for i in items]
+        return json_response({"Outputs": shaped, "TotalCount": len(shaped), "RequestId": request_id()})
+
     def do_StartPipelineRun(self, req: Request, run_id: str) -> Response:
         run = self.runs.get(run_id)
         if run is None:
@@ -614,6 +652,8 @@ class FakePaiflow(FakeServer):
                     run.nodes[name] = "Skipped"
                     continue
                 run.nodes[name] = "Failed" if name == fail else "Succeeded"
+                if name in outputs:
+                    run.outputs[name] = dict(outputs[name])
             run.status = "Failed" if fail else "Succeeded"
             run.message = f"step {fail} failed" if fail else ""
             run.finished = time.time()
