@@ -163,19 +163,20 @@ class PaiflowClient:
         )
         return [dict(r.to_map()) for r in body.pipeline_runs or []]
 
+    def _node_read(self, action: str, method: str, run_id: str, node_id: str, request: Any) -> Any:
+        call = getattr(self.client, method)
+        return self._read(
+            f"{action} {run_id} {node_id}", lambda: call(run_id, node_id, request, {}, _runtime()).body
+        )
+
     def node_statuses(self, run_id: str, node_id: str) -> list[dict[str, Any]]:
         """Read: the states of the run's nodes below ``node_id`` (the run's ``NodeId`` is its root,
         as ``PipelineRun.travel_node_status_info`` in pai/pipeline/run.py walks it)."""
         from alibabacloud_paiflow20210202 import models
 
         request = models.ListPipelineRunNodeStatusRequest(depth=2)
-        body = self._read(
-            f"ListPipelineRunNodeStatus {run_id}",
-            lambda: (
-                self.client.list_pipeline_run_node_status_with_options(
-                    run_id, node_id, request, {}, _runtime()
-                ).body
-            ),
+        body = self._node_read(
+            "ListPipelineRunNodeStatus", "list_pipeline_run_node_status_with_options", run_id, node_id, request
         )
         return [dict(s.to_map()) for s in body.status or []]
 
@@ -185,13 +186,8 @@ class PaiflowClient:
         from alibabacloud_paiflow20210202 import models
 
         request = models.ListPipelineRunNodeOutputsRequest(name=name, depth=1, page_number=1, page_size=50)
-        body = self._read(
-            f"ListPipelineRunNodeOutputs {run_id} {node_id}",
-            lambda: (
-                self.client.list_pipeline_run_node_outputs_with_options(
-                    run_id, node_id, request, {}, _runtime()
-                ).body
-            ),
+        body = self._node_read(
+            "ListPipelineRunNodeOutputs", "list_pipeline_run_node_outputs_with_options", run_id, node_id, request
         )
         return [dict(o.to_map()) for o in body.outputs or []]
 
