@@ -39,7 +39,7 @@ def _spec(**changes: object) -> PipelineSpec:
             inputs={"model": "train.model"},
             service="digits",
             after=("eval",),
-            deploy=DeployOptions(processor="skops", options={"cpu": 1.0}, plan=RolloutPlan(steps=(50, 100))),
+            deploy=DeployOptions(processor="sklearn", options={"cpu": 1.0}, plan=RolloutPlan(steps=(50, 100))),
         ),
     )
     base = PipelineSpec(
@@ -75,7 +75,12 @@ def test_round_trip_and_order() -> None:
             "names no step 'prep'",
         ),
         (
-            lambda s: (*s.steps[:3], StepSpec("deploy", "deploy", inputs={"model": "eval.model"}, service="x")),
+            lambda s: (
+                *s.steps[:3],
+                StepSpec(
+                    "deploy", "deploy", inputs={"model": "eval.model"}, service="x", deploy=DeployOptions("onnx")
+                ),
+            ),
             "the eval step 'eval' gives metrics, output, not model",
         ),
         (
@@ -89,6 +94,19 @@ def test_round_trip_and_order() -> None:
         (lambda s: s.steps[:3], "no service to compare with"),
         (lambda s: (StepSpec("x", "fit", job=_job("x"), source="x"),), "kind 'fit' is not one of"),
         (lambda s: (StepSpec("d", "deploy", service="svc"),), "has no model"),
+        (
+            lambda s: (
+                *s.steps[:3],
+                StepSpec(
+                    "deploy",
+                    "deploy",
+                    inputs={"model": "train.model"},
+                    service="digits",
+                    deploy=DeployOptions("onnx"),
+                ),
+            ),
+            "deploys train.model without waiting for the gate of 'eval'",
+        ),
     ],
 )
 def test_validation_one_line(change: object, message: str) -> None:
@@ -109,6 +127,13 @@ def test_bad_triggers_and_unknown_fields() -> None:
     data["steps"][0]["retries"] = 3
     with pytest.raises(ValidationError, match="unknown pipeline step field"):
         PipelineSpec.from_dict(data)
+    data = _spec().to_dict()
+    data["steps"][3]["deploy"]["options"]["cpus"] = 2
+    with pytest.raises(ValidationError, match="unknown service spec field"):
+        PipelineSpec.from_dict(data).validate()
+    data["steps"][3]["deploy"] = {"processor": None, "options": {}, "plan": None, "new_api_version": False}
+    with pytest.raises(ValidationError, match="names no processor"):
+        PipelineSpec.from_dict(data).validate()
 
 
 def test_gate_parser_allows_only_the_small_language() -> None:

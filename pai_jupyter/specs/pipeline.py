@@ -276,6 +276,7 @@ class PipelineSpec:
                     f"pipeline {self.name} has two steps named {step.name!r}", "give each step its own name="
                 )
             seen.add(step.name)
+        _check_gates_guard_deploys(self)  # first: a misplaced deploy also leaves the gate no service
         for step in self.steps:
             _check_step(self, step)
         _topological(self)  # cycles
@@ -351,6 +352,18 @@ def _check_step(spec: PipelineSpec, step: StepSpec) -> None:
             raise ValidationError(f"{where}: the deploy step has no model", "give model='train.model'")
         if set(step.inputs) != {"model"}:
             raise ValidationError(f"{where}: a deploy step takes only a model input, not {sorted(step.inputs)}")
+        if step.deploy is None or not step.deploy.processor:
+            raise ValidationError(
+                f"{where}: the deploy step names no processor (the model does not exist yet to look at)",
+                "give processor='onnx' (or torchscript, sklearn, xgboost, tensorflow, custom)",
+            )
+        from .service import ServiceSpec  # the deploy options are a service's settings: checked as one
+
+        ServiceSpec.from_dict(
+            {**step.deploy.options, "name": step.service, "processor": step.deploy.processor}
+        ).validate()
+        if step.deploy.plan is not None:
+            step.deploy.plan.validate()
     if step.gate is not None:
         if step.kind != "eval":
             raise ValidationError(f"{where}: only an eval step has a gate")
@@ -395,6 +408,22 @@ def _check_step(spec: PipelineSpec, step: StepSpec) -> None:
             raise ValidationError(f"{where}: after={name!r} names no step")
     if not isinstance(step.metrics_file, str) or not step.metrics_file or "/" in step.metrics_file.strip("/"):
         raise ValidationError(f"{where}: metrics_file must be a file name like metrics.json")
+
+
+def _check_gates_guard_deploys(spec: PipelineSpec) -> None:
+    """A deploy of the model a gated eval step judges must wait for that gate."""
+    for judge in spec.steps:
+        if judge.kind != "eval" or judge.gate is None or "model" not in judge.inputs:
+            continue
+        later = spec.downstream(judge.name)
+        for deploy in spec.steps:
+            same_model = deploy.kind == "deploy" and deploy.inputs.get("model") == judge.inputs["model"]
+            if same_model and deploy.name not in later:
+                raise ValidationError(
+                    f"pipeline {spec.name}: step {deploy.name!r} deploys {judge.inputs['model']} without "
+                    f"waiting for the gate of {judge.name!r}",
+                    f"add after=[{judge.name!r}] to the deploy step",
+                )
 
 
 def _topological(spec: PipelineSpec) -> list[str]:

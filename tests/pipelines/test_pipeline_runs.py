@@ -12,7 +12,14 @@ import pytest
 import requests
 from IPython.core.interactiveshell import InteractiveShell
 
-from pai_jupyter.api.pipelines import Pipeline, get_pipeline, get_run, run_pipeline
+from pai_jupyter.api.pipelines import (
+    Pipeline,
+    get_pipeline,
+    get_run,
+    pause_pipeline,
+    resume_pipeline,
+    run_pipeline,
+)
 from pai_jupyter.api.services import get_service
 from pai_jupyter.backends.registry import get_backend
 from pai_jupyter.config import PaiConfig
@@ -158,6 +165,28 @@ def test_schedule_every_minute_with_an_injected_clock_and_missed_ones_run_once(
     latest = runs()
     assert len(latest) == 4
     assert latest[0]["trigger"]["scheduled_for"] == t0 + 480 and latest[0]["trigger"]["missed"] == 4
+    get_run(latest[0]["id"]).wait(timeout=60)
+
+    # Paused, the schedule does not fire; resumed, it counts from then.
+    pause_pipeline("nightly")
+    clock.write_text(str(t0 + 60 * 11 + 1))
+    time.sleep(1.0)
+    assert len(runs()) == 4
+    resume_pipeline("nightly")
+    time.sleep(0.5)
+    assert len(runs()) == 4  # the minutes missed while paused are not made up
+    clock.write_text(str(t0 + 60 * 12 + 1))
+    wait_until(lambda: len(runs()) == 5, timeout=30, what="the first run after resume")
+
+
+def test_a_failing_step_fails_the_run_and_skips_the_rest(pai_home: Path, workdir: Path) -> None:
+    (workdir / "boom.py").write_text("raise SystemExit('bad input data')\n")
+    write_scripts(workdir)
+    run = Pipeline("fails").preprocess("boom.py").train("hello.py", inputs={"data": "preprocess.output"}).run()
+    run.wait(timeout=60)
+    assert run.state == "failed"
+    assert run.steps["preprocess"]["state"] == "failed" and run.steps["train"]["state"] == "skipped"
+    assert run.data["reason"].startswith("step preprocess failed: job job-")
 
 
 def test_restart_mid_run_resumes_without_repeating_finished_steps(

@@ -10,6 +10,7 @@
                 ~40 % (input-bound); these machines have no GPU to produce it for real.
 ``load NAME S`` send requests to NAME for S seconds (the background load itself).
 ``stop``        stop every job still running and the control plane.
+``pipeline-gated`` a pipeline train -> eval -> deploy whose one run stops at the gate.
 
 Each command prints one JSON line last. PAI_JUPYTER_HOME selects the backend's state.
 """
@@ -176,6 +177,38 @@ def stop() -> dict[str, str]:
     return {"stopped": info["url"]}
 
 
+# -- pipelines (the Pipelines tab) -----------------------------------------------------------
+PIPE_TRAIN = """\
+import json, os, pathlib
+out = pathlib.Path(os.environ["PAI_OUTPUT_MODEL"])
+(out / "weights.json").write_text(json.dumps({"quality": 0.5}))
+"""
+PIPE_EVAL = """\
+import json, os, pathlib
+from pai_jupyter import report
+model = json.loads((pathlib.Path(os.environ["PAI_INPUT_MODEL"]) / "weights.json").read_text())
+report(accuracy=model["quality"], latency_p95_ms=12.0)
+"""
+
+
+def pipeline_gated() -> dict[str, str]:
+    """``ui-retrain``: train -> eval (gate: accuracy >= 0.9) -> deploy; one run, stopped at the gate."""
+    from pai_jupyter.api.pipelines import Pipeline
+
+    folder = Path(tempfile.mkdtemp(prefix="pai-ui-pipeline-"))
+    (folder / "train.py").write_text(PIPE_TRAIN)
+    (folder / "eval.py").write_text(PIPE_EVAL)
+    p = (
+        Pipeline("ui-retrain", cwd=folder)
+        .train("train.py")
+        .eval("eval.py", gate="accuracy >= 0.9 and latency_p95_ms <= 50")
+        .deploy("ui-svc", processor="custom", command=f"{sys.executable} app.py")
+        .schedule("0 3 * * *")
+    )
+    run = p.run(wait=True, timeout=120)
+    return {"name": "ui-retrain", "run": run.id, "state": run.state}
+
+
 COMMANDS = {
     "submit-job": submit_job,
     "deploy-v1": deploy_v1,
@@ -183,6 +216,7 @@ COMMANDS = {
     "load": load,
     "advise": advise,
     "stop": stop,
+    "pipeline-gated": pipeline_gated,
 }
 
 if __name__ == "__main__":

@@ -305,7 +305,9 @@ function GateView(props: { gate: GateDecision }): JSX.Element {
       <div className="pai-Row-meta">
         {gate.serving_version
           ? trans().__('against %1 v%2', gate.service ?? '', gate.serving_version)
-          : trans().__('no serving version yet')}
+          : gate.gate.includes('serving.')
+            ? trans().__('no serving version yet: nothing to compare with')
+            : ''}
       </div>
       <table className="pai-Table">
         <thead>

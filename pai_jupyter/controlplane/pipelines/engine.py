@@ -338,7 +338,7 @@ class PipelineEngine:
         assert step.deploy is not None and step.service is not None
         options = step.deploy
         service = ServiceSpec.from_dict(
-            {**options.options, "name": step.service, "processor": options.processor or "custom"}
+            {**options.options, "name": step.service, "processor": options.processor}
         ).validate()
         ref = ArtefactRef.parse(step.inputs["model"])
         body = {
