@@ -5,6 +5,7 @@ the PAI SDK writes it and the PAIFlow documentation describes it."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -424,3 +425,15 @@ def test_the_pipeline_magic_registers_on_paiflow_and_refuses_a_schedule_in_one_l
     finally:
         shell.extension_manager.unload_extension("pai_jupyter")
         InteractiveShell.clear_instance()
+
+
+def test_without_the_paiflow_sdk_pipelines_say_what_to_install(
+    fakes: AliyunFakes, aliyun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pai_jupyter.errors import BackendUnavailable
+
+    monkeypatch.setitem(sys.modules, "alibabacloud_paiflow20210202", None)  # as if not installed
+    with pytest.raises(BackendUnavailable) as caught:
+        aliyun.pipelines.list()
+    assert "alibabacloud-paiflow20210202, which is not installed" in caught.value.message
+    assert "pip install" in (caught.value.hint or "")
