@@ -242,6 +242,29 @@ def test_what_paiflow_cannot_run_is_refused_before_anything_is_sent(
     assert not aliyun.storage.exists(OssUri(BUCKET, "pai-jupyter/pipelines/churn/steps/train/code/main.py"))
 
 
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"workers": 2}, "2 workers"),
+        ({"instance_type": "ecs.gn6i-c4g1.xlarge"}, "instance type ecs.gn6i-c4g1.xlarge"),
+        ({"gpu_count": 1}, "GPUs"),
+        ({"spot": True}, "a spot instance"),
+        ({"checkpoint": f"oss://{BUCKET}/ckpt/"}, "a checkpoint folder"),
+    ],
+)
+def test_a_step_paiflow_cannot_size_is_refused_at_register(
+    fakes: AliyunFakes, aliyun, changes: dict, words: str
+) -> None:
+    from dataclasses import replace
+
+    spec = churn_pipeline()
+    steps = tuple(replace(s, job=s.job.with_changes(**changes)) if s.name == "train" else s for s in spec.steps)
+    with pytest.raises(ValidationError) as caught:
+        aliyun.pipelines.register(spec.with_changes(steps=steps))
+    assert words in caught.value.message and "step 'train'" in caught.value.message
+    assert fakes.paiflow is not None and fakes.paiflow.requests == []
+
+
 def test_the_gate_step_judges_the_candidate_against_the_recorded_serving_figures(
     fakes: AliyunFakes, aliyun, tmp_path: Path
 ) -> None:

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ValidationError
-from ...specs.job import JobLocations, JobSpec
+from ...specs.job import SHARED_POOL, JobLocations, JobSpec
 from ...specs.pipeline import ArtefactRef, CronTrigger, OssTrigger, PipelineSpec, StepSpec
 from ...storage.uri import OssUri
 
@@ -116,12 +116,26 @@ def check_expressible(spec: PipelineSpec) -> None:
                 OSS_TRIGGER_HINT,
             )
     for step in spec.steps:
-        if step.is_job and step.job is not None and step.job.workers > 1:
-            raise ValidationError(
-                f"pipeline {spec.name}, step {step.name!r}: {step.job.workers} workers cannot run as a PAIFlow "
-                "container step (one container per step)",
-                "use workers=1 in a pipeline step, or run the distributed job with %%pai_train",
-            )
+        if not step.is_job or step.job is None:
+            continue
+        job = step.job
+        # A container component (ContainerComponent.to_dict) has an image, a command and envs: no
+        # replica count, machine, GPU, spot bid, quota or read-write mount for checkpoints.
+        unexpressible = [
+            (job.workers > 1, f"{job.workers} workers", "workers=1"),
+            (bool(job.instance_type), f"instance type {job.instance_type}", "instance_type"),
+            (bool(job.gpu_count or job.gpu_type), "GPUs", "gpu"),
+            (job.spot, "a spot instance", "spot"),
+            (job.resource_group != SHARED_POOL, f"the quota {job.resource_group}", "resource_group"),
+            (bool(job.checkpoint), "a checkpoint folder", "checkpoint"),
+        ]
+        for present, what, option in unexpressible:
+            if present:
+                raise ValidationError(
+                    f"pipeline {spec.name}, step {step.name!r}: {what} cannot be given to a PAIFlow container step",
+                    f"drop {option} from the step (it runs in one container of the workspace's default resources), "
+                    "or keep the pipeline on the local backend",
+                )
 
 
 def identifier(spec: PipelineSpec) -> str:
