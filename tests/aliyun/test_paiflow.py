@@ -460,3 +460,57 @@ def test_without_the_paiflow_sdk_pipelines_say_what_to_install(
         aliyun.pipelines.list()
     assert "alibabacloud-paiflow20210202, which is not installed" in caught.value.message
     assert "pip install" in (caught.value.hint or "")
+
+
+def test_the_compiled_eval_step_runs_as_a_container_would_run_it(
+    fakes: AliyunFakes, aliyun, tmp_path: Path
+) -> None:
+    """The eval component's own command and envs, executed by bash with PAIFlow's placeholders filled
+    with local folders (the runtime is this checkout): the script writes its figures, the gate step
+    judges them against the recorded serving figures on (fake) OSS and writes PAIFlow's parameters."""
+    import os
+    import re
+    import subprocess
+
+    aliyun.storage.write_bytes(OssUri(BUCKET, "raw/part-0.csv"), b"x")
+    compiled = aliyun.pipelines.compile(churn_pipeline())
+    container = next(d for d in compiled.documents if d["metadata"]["name"] == "churn-eval")["spec"]["container"]
+    folders = {name: tmp_path / name for name in ("code", "output", "model", "holdout", "params")}
+    for folder in folders.values():
+        folder.mkdir()
+    (folders["code"] / "main.py").write_text(
+        "import json, os\n"
+        "from pai_jupyter import report\n"
+        "report(step=1, accuracy=0.5)\n"  # overlaid by the metrics file, as on the local backend
+        "path = os.path.join(os.environ['PAI_OUTPUT_MODEL'], 'metrics.json')\n"
+        "json.dump({'accuracy': 0.90, 'latency_p95_ms': 20}, open(path, 'w'))\n"
+    )
+    places = {
+        "inputs.artifacts.code": str(folders["code"]),
+        "inputs.artifacts.pai_jupyter_runtime": str(Path(__file__).resolve().parents[2]),
+        "inputs.artifacts.model": str(folders["model"]),
+        "inputs.artifacts.holdout": str(folders["holdout"]),
+        "outputs.artifacts.output": str(folders["output"]),
+    }
+
+    def fill(text: str) -> str:
+        return re.sub(r"\{\{([^}]+)\}\}", lambda m: places[m.group(1)], text)
+
+    envs = {k: fill(v) for k, v in container["envs"].items()}
+    command = [fill(c).replace("/pai/outputs/parameters", str(folders["params"])) for c in container["command"]]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+
+    def run() -> dict:
+        done = subprocess.run(
+            command, env={**os.environ, **envs, "PATH": path}, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads((folders["params"] / "gate_decision").read_text())
+
+    first = run()  # nothing deployed yet: the serving comparison has nothing to beat
+    assert (folders["params"] / "gate").read_text() == "pass" and first["candidate"]["accuracy"] == 0.90
+    record = OssUri(BUCKET, "pai-jupyter/services/churn-svc/serving-metrics.json")
+    aliyun.storage.write_bytes(record, json.dumps({"version": 1, "metrics": {"accuracy": 0.95}}).encode())
+    second = run()
+    assert (folders["params"] / "gate").read_text() == "fail"
+    assert second["passed"] is False and second["serving"] == {"accuracy": 0.95} and second["serving_version"] == 1

@@ -243,7 +243,7 @@ def _job_component(
             f"{OUTPUT_PARAMETERS}/{DECISION_PARAMETER}",
         ]
         lines.append(f"mkdir -p {OUTPUT_PARAMETERS}")
-        lines.append(" ".join(a if a == "$PAI_OUTPUT_MODEL" else shlex.quote(a) for a in gate_args))
+        lines.append(_command_line(gate_args))
         outputs["parameters"].append({"name": GATE_PARAMETER, "type": "String"})
         outputs["parameters"].append({"name": DECISION_PARAMETER, "type": "String"})
     component = {
@@ -261,6 +261,12 @@ def _job_component(
         },
     }
     return component, {"parameters": [], "artifacts": arguments}
+
+
+def _command_line(args: list[str]) -> str:
+    """A shell line: ``$VAR`` arguments expand (quoted: an artifact may arrive as its location JSON),
+    everything else is literal."""
+    return " ".join(f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in args)
 
 
 def _serving_record(service: str, runtime_uri: str) -> str:
@@ -303,7 +309,7 @@ def _deploy_component(
         envs["PAI_INPUT_METRICS"] = _input("metrics")
         inputs.append(_artifact("metrics", "ModelEvaluation"))
         arguments.append({"name": "metrics", "from": _ref(gate_step, "artifacts", OUTPUT)})
-    command = " ".join(a if a.startswith("$") else shlex.quote(a) for a in args)
+    command = _command_line(args)
     component = {
         "apiVersion": API_VERSION,
         "metadata": {"name": f"{spec.name}-{step.name}", "guid": _guid(spec, step.name)},
