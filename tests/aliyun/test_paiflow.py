@@ -139,8 +139,10 @@ def test_registering_again_updates_the_same_pipeline(fakes: AliyunFakes, aliyun)
     assert len(_calls(fakes, "CreatePipeline")) == 1 and len(_calls(fakes, "UpdatePipeline")) == 1
     assert aliyun.pipelines.pause("churn")["state"] == "paused"
     assert aliyun.pipelines.resume("churn")["state"] == "active"
-    aliyun.pipelines.delete("churn")
+    running = aliyun.pipelines.run("churn")
+    aliyun.pipelines.delete("churn")  # stops its unfinished run, then forgets the pipeline
     assert fakes.paiflow is not None and fakes.paiflow.pipelines == {}
+    assert fakes.paiflow.runs[running["id"]].status == "Terminated"
     with pytest.raises(NotFoundError, match="not registered"):
         aliyun.pipelines.run("churn")
 

@@ -322,7 +322,11 @@ class PaiflowPipelines:
         return self._set_state(name, ACTIVE)
 
     def delete(self, name: str) -> None:
-        """Writes: removes the PAIFlow pipeline and its registration (PAIFlow keeps past runs)."""
+        """Writes: stops its unfinished runs (TerminatePipelineRun), then removes the PAIFlow pipeline
+        and its registration (PAIFlow keeps past runs)."""
         record = self._record(name)
+        for raw in self.client.list_runs(record["pipeline_id"], record.get("workspace_id") or "", 100):
+            if RUN_STATES.get(str(raw.get("Status")), "failed") in ("queued", "running"):
+                self.client.terminate_run(str(raw["PipelineRunId"]))
         self.client.delete_pipeline(record["pipeline_id"])
         self.storage.delete(self._root(name).join("pipeline.json"))
