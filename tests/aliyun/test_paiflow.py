@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pai_jupyter.decisions.gate import decide_gate
-from pai_jupyter.errors import NotFoundError, ValidationError
+from pai_jupyter.errors import ConflictError, NotFoundError, ValidationError
 from pai_jupyter.specs.job import DataInput, JobSpec
 from pai_jupyter.specs.pipeline import CronTrigger, DeployOptions, OssTrigger, PipelineSpec, StepSpec
 from pai_jupyter.storage.uri import OssUri
@@ -123,6 +123,8 @@ def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, 
         "deploy": "skipped",
     }
     second = aliyun.pipelines.run("churn")
+    with pytest.raises(ConflictError, match="still running on PAI, and its runs may not overlap"):
+        aliyun.pipelines.run("churn")  # PAIFlow cannot queue it behind the running one
     fakes.paiflow.finish_run(second["id"], outputs={"eval": {"gate": "pass"}})
     listed = aliyun.pipelines.runs("churn")
     assert [(r["id"], r["state"]) for r in listed] == [(second["id"], "succeeded"), (run["id"], "gated")]
@@ -139,10 +141,12 @@ def test_registering_again_updates_the_same_pipeline(fakes: AliyunFakes, aliyun)
     assert len(_calls(fakes, "CreatePipeline")) == 1 and len(_calls(fakes, "UpdatePipeline")) == 1
     assert aliyun.pipelines.pause("churn")["state"] == "paused"
     assert aliyun.pipelines.resume("churn")["state"] == "active"
-    running = aliyun.pipelines.run("churn")
-    aliyun.pipelines.delete("churn")  # stops its unfinished run, then forgets the pipeline
+    aliyun.pipelines.register(churn_pipeline(allow_overlap=True))
+    running = [aliyun.pipelines.run("churn"), aliyun.pipelines.run("churn")]  # overlap allowed
+    assert [r["number"] for r in running] == [1, 2]
+    aliyun.pipelines.delete("churn")  # stops its unfinished runs, then forgets the pipeline
     assert fakes.paiflow is not None and fakes.paiflow.pipelines == {}
-    assert fakes.paiflow.runs[running["id"]].status == "Terminated"
+    assert {fakes.paiflow.runs[r["id"]].status for r in running} == {"Terminated"}
     with pytest.raises(NotFoundError, match="not registered"):
         aliyun.pipelines.run("churn")
 

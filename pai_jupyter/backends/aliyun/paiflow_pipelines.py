@@ -17,7 +17,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from ...errors import NotFoundError, ValidationError
+from ...errors import ConflictError, NotFoundError, ValidationError
 from ...specs.job import JobSpec
 from ...specs.pipeline import PipelineSpec
 from ...storage.uri import OssUri
@@ -295,6 +295,15 @@ class PaiflowPipelines:
     def run(self, name: str, trigger: dict[str, Any] | None = None) -> dict[str, Any]:
         """Writes: a PAIFlow run of the registered pipeline, started at once."""
         record = self._record(name)
+        if not record["spec"].get("allow_overlap"):
+            # PAIFlow has no queue to hold a run until the last one ends, so one is refused here.
+            for raw in self.client.list_runs(record["pipeline_id"], record.get("workspace_id") or "", 20):
+                if RUN_STATES.get(str(raw.get("Status")), "failed") in ("queued", "running"):
+                    raise ConflictError(
+                        f"pipeline {name} has run {raw.get('Name') or raw.get('PipelineRunId')} still "
+                        f"{str(raw.get('Status')).lower()} on PAI, and its runs may not overlap",
+                        f"wait for it (jupyter pai pipelines runs {name}), or define the pipeline with allow_overlap",
+                    )
         record["runs_started"] = int(record.get("runs_started", 0)) + 1
         self._save(record)  # before the run: a number is never given twice, at worst skipped
         run_name = f"{name}-{record['runs_started']}"
