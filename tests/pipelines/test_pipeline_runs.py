@@ -102,6 +102,13 @@ def test_notebook_pipeline_gate_stops_worse_and_rolls_out_better(
     # The run links each step to its job / rollout.
     assert better.steps["train"]["links"]["job"].startswith("job-")
     assert better.steps["deploy"]["links"]["rollout"] == {"service": "digits", "version": 2}
+    # Lineage says who deployed v2: this pipeline's run, with the gate that let it through.
+    from pai_jupyter.api.lineage import service_lineage
+
+    lineage = service_lineage("digits", 2, get_backend(None, PaiConfig()))
+    assert lineage["deployed"]["user"] == "pipeline digits-retrain run #3"
+    assert lineage["deployed"]["gates"][0]["passed"] is True
+    assert lineage["job"]["id"] == better.steps["train"]["job_id"]
 
 
 def test_object_under_the_watched_prefix_starts_exactly_one_run(pai_home: Path, workdir: Path) -> None:

@@ -509,7 +509,39 @@ class PipelineEngine:
         metrics = self._upstream_metrics(spec, step, steps)
         if metrics:
             self.store.record_serving_metrics(step.service, version, metrics, run_id, self.clock())
+        self._record_deployment(run_id, spec, step, steps, version, model_uri)
         self.store.update_step(run_id, step.name, state=SUCCEEDED, finished_at=self.clock(), reason=None)
+
+    def _record_deployment(
+        self,
+        run_id: str,
+        spec: PipelineSpec,
+        step: StepSpec,
+        steps: dict[str, dict[str, Any]],
+        version: int,
+        model_uri: str,
+    ) -> None:
+        """Who deployed the version (this pipeline's run, with the gate that let it through), where
+        ``jupyter pai lineage`` reads it: the record a deploy from the client API writes."""
+        import socket
+
+        ref = ArtefactRef.parse(step.inputs["model"])
+        run = self.store.run_row(run_id)
+        record = {
+            "service": step.service,
+            "version": version,
+            "user": f"pipeline {spec.name} run #{run['number']}",
+            "host": socket.gethostname(),
+            "at": time.time(),
+            "backend": "local",
+            "model_uri": model_uri,
+            "job_id": steps[ref.step]["job_id"] if ref is not None else None,
+            "pipeline": {"name": spec.name, "run": run_id, "step": step.name},
+            "gates": [s["gate"] for s in steps.values() if s.get("gate")],
+        }
+        # api.lineage.DEPLOYMENTS (the control plane cannot import the client API)
+        uri = OssUri(self.bucket, f"pai-jupyter/deployments/{step.service}/v{version}.json")
+        self.storage.write_bytes(uri, json.dumps(record, indent=2, default=str).encode())
 
     def _upstream_metrics(
         self, spec: PipelineSpec, step: StepSpec, steps: dict[str, dict[str, Any]]
