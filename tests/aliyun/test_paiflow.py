@@ -84,6 +84,9 @@ def test_compiled_pipeline_is_accepted_and_gates_the_deploy(fakes: AliyunFakes, 
     assert sorted(steps["eval"]["dependencies"]) == ["prep", "train"]
     assert steps["deploy"]["when"] == "{{pipelines.eval.outputs.parameters.gate}} == pass"
     assert "eval" in steps["deploy"]["dependencies"]
+    assert steps["deploy"]["arguments"]["parameters"] == [
+        {"name": "gate_decision", "from": "{{pipelines.eval.outputs.parameters.gate_decision}}"}
+    ]
     train_args = {a["name"]: a for a in steps["train"]["arguments"]["artifacts"]}
     assert train_args["data"]["from"] == "{{pipelines.prep.outputs.artifacts.output}}"
     code = json.loads(train_args["code"]["value"])["location"]
@@ -375,6 +378,12 @@ def test_the_deploy_step_rolls_out_on_eas_and_records_the_figures_for_the_next_g
                 "0.05",
                 "--rollout-timeout",
                 "120",
+                "--pipeline",
+                "digits",
+                "--step",
+                "deploy",
+                "--gate-decision",
+                json.dumps({"gate": "accuracy >= 0.9", "passed": True, "comparisons": []}),
             ]
         )
         return paiflow_steps.run_deploy(args, backend=aliyun)
@@ -394,6 +403,12 @@ def test_the_deploy_step_rolls_out_on_eas_and_records_the_figures_for_the_next_g
         "metrics": {"accuracy": 0.95},
     }
     assert fakes.eas.calls("ReleaseService")
+    from pai_jupyter.api.lineage import service_lineage
+
+    deployed = service_lineage("digits-svc", 2, aliyun)["deployed"]
+    assert deployed["user"] == "pipeline digits on PAI" and deployed["backend"] == "aliyun"
+    assert deployed["pipeline"] == {"name": "digits", "run": None, "step": "deploy"}
+    assert deployed["gates"] == [{"gate": "accuracy >= 0.9", "passed": True, "comparisons": []}]
 
 
 def test_the_cli_shows_a_pipeline_and_its_runs_from_paiflow(fakes: AliyunFakes, aliyun, tmp_path: Path) -> None:

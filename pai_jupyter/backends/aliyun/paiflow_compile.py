@@ -296,9 +296,15 @@ def _deploy_component(
         "$PAI_INPUT_MODEL",
         "--record",
         _serving_record(step.service or "", runtime_uri),
+        "--pipeline",
+        spec.name,
+        "--step",
+        step.name,
     ]
     envs = {"PYTHONPATH": _input(RUNTIME), "PAI_INPUT_MODEL": _input("model")}
     inputs = [_artifact(RUNTIME, "DataSet"), _artifact("model", "Model")]
+    parameters: list[dict[str, Any]] = []
+    parameter_args: list[dict[str, Any]] = []
     arguments: list[dict[str, Any]] = [{"name": RUNTIME, "value": oss_value(runtime_uri, region)}]
     if ref is None:
         arguments.append({"name": "model", "value": oss_value(model, region)})
@@ -309,12 +315,21 @@ def _deploy_component(
         envs["PAI_INPUT_METRICS"] = _input("metrics")
         inputs.append(_artifact("metrics", "ModelEvaluation"))
         arguments.append({"name": "metrics", "from": _ref(gate_step, "artifacts", OUTPUT)})
+        # The decision that let this deploy through, for the deployment record lineage reads: an input
+        # parameter fed from the eval step's output parameter, in the container as an env
+        # ("{{inputs.parameters.<name>}}", as the PAI SDK's test_conidition_pipeline.py uses it).
+        args += ["--gate-decision", "$PAI_GATE_DECISION"]
+        envs["PAI_GATE_DECISION"] = "{{" + f"inputs.parameters.{DECISION_PARAMETER}" + "}}"
+        parameters.append({"name": DECISION_PARAMETER, "type": "String", "value": ""})
+        parameter_args.append(
+            {"name": DECISION_PARAMETER, "from": _ref(gate_step, "parameters", DECISION_PARAMETER)}
+        )
     command = _command_line(args)
     component = {
         "apiVersion": API_VERSION,
         "metadata": {"name": f"{spec.name}-{step.name}", "guid": _guid(spec, step.name)},
         "spec": {
-            "inputs": {"parameters": [], "artifacts": inputs},
+            "inputs": {"parameters": parameters, "artifacts": inputs},
             "outputs": {"parameters": [], "artifacts": []},
             "container": {
                 "image": image,
@@ -324,7 +339,7 @@ def _deploy_component(
             },
         },
     }
-    return component, {"parameters": [], "artifacts": arguments}
+    return component, {"parameters": parameter_args, "artifacts": arguments}
 
 
 def _gate_before(spec: PipelineSpec, step: StepSpec) -> str | None:

@@ -155,7 +155,37 @@ def run_deploy(args: argparse.Namespace, backend: Any = None, storage: Any = Non
         storage = storage if storage is not None else backend.storage
         body = {"service": args.service, "version": version, "model": str(model), "metrics": figures}
         storage.write_bytes(OssUri.parse(args.record), json.dumps(body, indent=2).encode())
+    if version is not None:
+        storage = storage if storage is not None else backend.storage
+        _record_deployment(storage, args, model, version)
     return {"service": record.name, "version": version, "model": str(model), "metrics": figures}
+
+
+def _record_deployment(storage: Any, args: argparse.Namespace, model: OssUri, version: int) -> None:
+    """Who deployed the version (this pipeline on PAI, with the gate that let it through), where
+    ``jupyter pai lineage SERVICE@vN`` reads it (``api.lineage.DEPLOYMENTS``; the record a deploy
+    from the client API, or the local control plane's pipeline engine, writes)."""
+    import socket
+    import time
+
+    gates = []
+    if args.gate_decision and args.gate_decision.strip().startswith("{"):
+        gates.append(json.loads(args.gate_decision))
+    body = {
+        "service": args.service,
+        "version": version,
+        "user": f"pipeline {args.pipeline} on PAI" if args.pipeline else "a PAI pipeline",
+        "host": socket.gethostname(),
+        "at": time.time(),
+        "backend": "aliyun",
+        "model_uri": str(model),
+        "job_id": None,  # the model came from a PAIFlow step, not a DLC job of ours
+        "pipeline": {"name": args.pipeline, "run": None, "step": args.step},
+        "gates": gates,
+    }
+    bucket = OssUri.parse(args.record).bucket if args.record else model.bucket  # the registering config's
+    uri = OssUri(bucket, f"pai-jupyter/deployments/{args.service}/v{version}.json")
+    storage.write_bytes(uri, json.dumps(body, indent=2, default=str).encode())
 
 
 def drive_rollout(backend: Any, service: str, record: Any, timeout: float, tick: float) -> Any:
@@ -203,6 +233,9 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("--record", default="")
     deploy.add_argument("--metrics", default="")
     deploy.add_argument("--metrics-file", default="metrics.json")
+    deploy.add_argument("--pipeline", default="")
+    deploy.add_argument("--step", default="")
+    deploy.add_argument("--gate-decision", default="", help="the eval step's decision (JSON)")
     deploy.add_argument("--rollout-timeout", default="21600", help="seconds to drive the rollout for")
     deploy.add_argument("--tick", default="5", help="seconds between reconciles")
     return p
