@@ -28,7 +28,9 @@ How each step is expressed:
   ``/pai/outputs/parameters/gate`` (how a container writes an output parameter in the PAI SDK's
   tests/integration/tests_pipeline/test_conidition_pipeline.py); each deploy step after it is a
   condition step ``when: {{pipelines.<eval>.outputs.parameters.gate}} == pass``, so a failed gate
-  skips the deploy and nothing is rolled out.
+  skips the deploy and nothing is rolled out. The decision with its figures goes out too (output
+  parameter ``gate_decision``), read back for the run views (ListPipelineRunNodeOutputs) and fed to
+  the deploy step as an input parameter for the deployment record lineage reads.
 - ``deploy``: a container step in the pai-jupyter runtime image that calls PAI-EAS through the
   aliyun backend (``paiflow_steps deploy``): the same gated blue-green rollout as ``%pai_deploy``.
 
