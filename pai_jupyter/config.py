@@ -48,6 +48,8 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
     "protocol": ("PAI_JUPYTER_PROTOCOL",),
     "workspace_endpoint": ("PAI_JUPYTER_WORKSPACE_ENDPOINT",),
     "dsw_endpoint": ("PAI_JUPYTER_DSW_ENDPOINT",),
+    "paiflow_endpoint": ("PAI_JUPYTER_PAIFLOW_ENDPOINT",),
+    "sts_endpoint": ("PAI_JUPYTER_STS_ENDPOINT",),
     "backup_interval": ("PAI_JUPYTER_BACKUP_INTERVAL",),
     "backup_keep": ("PAI_JUPYTER_BACKUP_KEEP",),
     "metrics_retention_days": ("PAI_JUPYTER_METRICS_RETENTION_DAYS",),
@@ -192,6 +194,9 @@ class PaiConfig(Configurable):
     # Used by the DLC training face: AIWorkspace (ListImages) and PAI-DSW (GetInstance).
     workspace_endpoint = Unicode(help="AIWorkspace endpoint override (image list).").tag(config=True)
     dsw_endpoint = Unicode(help="PAI-DSW endpoint override (workspace lookup inside DSW).").tag(config=True)
+    # Used by pipelines on PAI: PAIFlow (pipelines and runs) and STS (the account id a pipeline's provider is).
+    paiflow_endpoint = Unicode(help="PAIFlow endpoint override (PAI Pipelines).").tag(config=True)
+    sts_endpoint = Unicode(help="STS endpoint override (the caller's account id).").tag(config=True)
 
     # Built-in defaults, for the settings whose default is not the trait's own.
     _FALLBACKS: ClassVar[dict[str, Any]] = {
@@ -333,6 +338,14 @@ class PaiConfig(Configurable):
     @default("dsw_endpoint")
     def _default_dsw_endpoint(self) -> str:
         return str(self._resolved("dsw_endpoint")[0])
+
+    @default("paiflow_endpoint")
+    def _default_paiflow_endpoint(self) -> str:
+        return str(self._resolved("paiflow_endpoint")[0])
+
+    @default("sts_endpoint")
+    def _default_sts_endpoint(self) -> str:
+        return str(self._resolved("sts_endpoint")[0])
 
     @default("protocol")
     def _default_protocol(self) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.aliyun.fakes.dlc import FakeDlc
 from tests.aliyun.fakes.oss import FakeOss
+from tests.aliyun.fakes.paiflow import FakePaiflow
 from tests.aliyun.fakes.signing import ACCESS_KEY, ACCESS_SECRET
 from tests.aliyun.fakes.workspace import FakeWorkspace
 
@@ -23,6 +24,7 @@ class AliyunFakes:
     eas: object | None
     home: Path
     workspace: FakeWorkspace | None = None  # AIWorkspace ListImages + DSW GetInstance
+    paiflow: FakePaiflow | None = None  # PAIFlow pipelines and runs + STS GetCallerIdentity
 
 
 def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
@@ -33,6 +35,7 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
     oss.create_bucket(BUCKET)
     dlc = FakeDlc(oss, tmp_path / "dlc").start()
     workspace = FakeWorkspace().start()
+    paiflow = FakePaiflow().start()
     eas = None
     try:
         from tests.aliyun.fakes.eas import FakeEas
@@ -52,6 +55,8 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
         "PAI_JUPYTER_DLC_ENDPOINT": dlc.endpoint,
         "PAI_JUPYTER_WORKSPACE_ENDPOINT": workspace.endpoint,
         "PAI_JUPYTER_DSW_ENDPOINT": workspace.endpoint,
+        "PAI_JUPYTER_PAIFLOW_ENDPOINT": paiflow.endpoint,
+        "PAI_JUPYTER_STS_ENDPOINT": paiflow.endpoint,
         "PAI_JUPYTER_PROTOCOL": "http",
         "ALIBABA_CLOUD_ACCESS_KEY_ID": ACCESS_KEY,
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ACCESS_SECRET,
@@ -64,7 +69,7 @@ def start_fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AliyunFakes:
     monkeypatch.delenv("DSW_INSTANCE_ID", raising=False)
     reset_backends()
     set_current_config(None)
-    return AliyunFakes(oss, dlc, eas, home, workspace)
+    return AliyunFakes(oss, dlc, eas, home, workspace, paiflow)
 
 
 def stop_fakes(fakes: AliyunFakes) -> None:
@@ -77,6 +82,8 @@ def stop_fakes(fakes: AliyunFakes) -> None:
     fakes.oss.stop()
     if fakes.workspace is not None:
         fakes.workspace.stop()
+    if fakes.paiflow is not None:
+        fakes.paiflow.stop()
     if fakes.eas is not None:
         fakes.eas.stop()  # type: ignore[attr-defined]
 
@@ -87,6 +94,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AliyunFak
     yield f
     stop_fakes(f)
     assert not f.dlc.errors, f"the backend broke the DLC contract: {f.dlc.errors}"
+    assert f.paiflow is None or not f.paiflow.errors, f"the backend broke the PAIFlow contract: {f.paiflow.errors}"
     assert f.eas is None or not f.eas.errors, f"the backend broke the EAS contract: {f.eas.errors}"  # type: ignore[attr-defined]
 
 

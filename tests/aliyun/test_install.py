@@ -11,6 +11,7 @@ import pytest
 import tomllib
 
 from pai_jupyter.backends.aliyun import TRAINING_SDKS
+from pai_jupyter.backends.aliyun.paiflow_client import PIPELINE_SDKS
 from tests.aliyun.conftest import AliyunFakes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_sdks_are_core_dependencies() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {d.split(">", 1)[0].split("=", 1)[0].strip().lower() for d in project["dependencies"]}
-    assert set(TRAINING_SDKS.values()) | {"alibabacloud-eas20210701"} <= core
+    assert set(TRAINING_SDKS.values()) | set(PIPELINE_SDKS.values()) | {"alibabacloud-eas20210701"} <= core
     assert project["optional-dependencies"]["aliyun"] == []  # an alias; `pip install pai-jupyter` is enough
 
 

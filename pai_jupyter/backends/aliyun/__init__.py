@@ -20,6 +20,7 @@ from ..base import Backend
 
 if TYPE_CHECKING:  # pragma: no cover
     from .eas_serving import EasServing
+    from .paiflow_pipelines import PaiflowPipelines
 
 # The Alibaba Cloud SDKs the training face needs (core dependencies of pai-jupyter). Checked when
 # the backend is built, so a missing or broken install is one line, not a traceback mid-call.
@@ -64,6 +65,7 @@ class AliyunBackend(Backend):
         self.training = DlcTraining(config, self.storage)
         self._adopt_workspace_bucket()
         self._serving: EasServing | None = None
+        self._pipelines: PaiflowPipelines | None = None
 
     @property
     def serving(self) -> EasServing:  # type: ignore[override]
@@ -72,6 +74,15 @@ class AliyunBackend(Backend):
 
             self._serving = EasServing(self.config, self.storage)
         return self._serving
+
+    @property
+    def pipelines(self) -> PaiflowPipelines:
+        """Pipelines compiled to PAI Pipelines (PAIFlow); built on first use (``base.PipelineBackend``)."""
+        if self._pipelines is None:
+            from .paiflow_pipelines import PaiflowPipelines
+
+            self._pipelines = PaiflowPipelines(self.storage, self.training)
+        return self._pipelines
 
     def _adopt_workspace_bucket(self) -> None:
         """Inside DSW with no bucket configured, use the workspace's default OSS storage

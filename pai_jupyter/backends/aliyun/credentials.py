@@ -88,6 +88,10 @@ def region_endpoint(config: PaiConfig, product: str) -> str:
         return config.workspace_endpoint or f"aiworkspace.{region}.aliyuncs.com"
     if product == "dsw":  # the PAI-DSW SDK's regional rule: pai-dsw.<region>.aliyuncs.com
         return config.dsw_endpoint or f"pai-dsw.{region}.aliyuncs.com"
+    if product == "paiflow":  # the PAIFlow SDK's regional rule: paiflow.<region>.aliyuncs.com
+        return config.paiflow_endpoint or f"paiflow.{region}.aliyuncs.com"
+    if product == "sts":  # STS's regional endpoint: sts.<region>.aliyuncs.com
+        return config.sts_endpoint or f"sts.{region}.aliyuncs.com"
     if product == "oss":
         # Inside DSW (an Alibaba Cloud VPC) the internal endpoint is free and faster.
         return config.oss_endpoint or f"oss-{region}{'-internal' if in_dsw() else ''}.aliyuncs.com"

@@ -176,3 +176,11 @@ def image_has(requirement: str, python: str) -> bool:
     code = f"import importlib.metadata as m\ntry:\n print(m.version({name!r}))\nexcept Exception:\n print('')"
     out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True, timeout=30).stdout.strip()
     return bool(out) and (not version or out == version.strip())
+
+
+def check_acs_request(req: Request, versions: tuple[str, ...]) -> Response | None:
+    """A product's version (``x-acs-version``) is one the fake speaks, and the ACS3 signature holds."""
+    version = req.headers.get("x-acs-version", "")
+    if version not in versions:
+        return acs_error(400, "InvalidVersion", f"unknown version {version}")
+    return check_acs_signature(req, version)

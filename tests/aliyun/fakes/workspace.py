@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .common import FakeServer, Request, Response, acs_error, check_acs_signature, json_response, request_id
+from .common import FakeServer, Request, Response, acs_error, check_acs_request, json_response, request_id
 
 WORKSPACE_VERSION = "2021-02-04"
 DSW_VERSION = "2022-01-01"
@@ -98,12 +98,10 @@ class FakeWorkspace(FakeServer):
         }
 
     def handle(self, req: Request) -> Response:
-        version = req.headers.get("x-acs-version", "")
-        if version not in (WORKSPACE_VERSION, DSW_VERSION):
-            return acs_error(400, "InvalidVersion", f"unknown version {version}")
-        bad = check_acs_signature(req, version)
+        bad = check_acs_request(req, (WORKSPACE_VERSION, DSW_VERSION))
         if bad:
             return bad
+        version = req.headers["x-acs-version"]
         action = req.headers["x-acs-action"]
         if version == WORKSPACE_VERSION and req.method == "GET" and req.path == "/api/v1/images":
             if action != "ListImages":
