@@ -70,7 +70,9 @@ def test_create_job_request_matches_the_reference(aliyun: Backend, fakes: Aliyun
     assert req.headers["authorization"].startswith("ACS3-HMAC-SHA256 Credential=test-ak,")
     body = req.json
     run = job.record.outputs["run"]
-    expected = spec.with_changes(workspace_id="ws-test", workdir=job.spec.workdir).to_dlc(job.record.code_uri)
+    expected = spec.with_changes(
+        workspace_id="ws-test", workdir=job.spec.workdir, experiment=job.spec.experiment
+    ).to_dlc(job.record.code_uri)
     for key in (
         "DisplayName",
         "JobType",
