@@ -29,6 +29,7 @@ from ...decisions.downsample import (
     Bucket,
     Point,
     choose_level,
+    coarser,
     fold,
     m4,
     rollup,
@@ -125,8 +126,11 @@ class MetricStore:
                 series_rows.append(
                     [job_id, name, worker, source, int(has_step), whole.count, *_bucket_values(whole)]
                 )
-            for level, width in LEVEL_WIDTHS.items():
-                for index, b in rollup(pts, width).items():
+            level_buckets = rollup(pts, LEVEL_WIDTHS[1])
+            for level in sorted(LEVEL_WIDTHS):
+                if level > 1:  # each level from the one below: a quarter of the work each time
+                    level_buckets = coarser(level_buckets, int(LEVEL_WIDTHS[level] // LEVEL_WIDTHS[level - 1]))
+                for index, b in level_buckets.items():
                     bucket_rows.append([job_id, name, worker, level, index, b.count, *_bucket_values(b)])
         conn.executemany(_SERIES_UPSERT, series_rows)
         conn.executemany(_BUCKET_UPSERT, bucket_rows)
@@ -212,20 +216,23 @@ class MetricStore:
 
     def _raw(self, job_id: str, s: Series, lo: float, hi: float, upper_open: bool = False) -> list[Point]:
         op = "<" if upper_open else "<="
-        rows = self.db.all(
-            f"SELECT {_X} AS x, value, ts FROM metrics WHERE job_id = ? AND name = ? AND worker = ?"
+        cursor = self.db.conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(
+            f"SELECT {_X}, value, ts FROM metrics WHERE job_id = ? AND name = ? AND worker = ?"
             f" AND {_X} >= ? AND {_X} {op} ? ORDER BY {_X}",
             (job_id, s.name, s.worker, lo, hi),
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
+        ).fetchall()
 
     def _bucket_rows(self, job_id: str, s: Series, level: int, k_lo: int, k_hi: int) -> list[Bucket]:
-        rows = self.db.all(
-            "SELECT * FROM metric_buckets WHERE job_id = ? AND name = ? AND worker = ? AND level = ?"
-            " AND bucket BETWEEN ? AND ? ORDER BY bucket",
+        cursor = self.db.conn.cursor()
+        cursor.row_factory = None  # plain tuples: thousands of rows per query, decoded by position
+        rows = cursor.execute(
+            f"SELECT count, {', '.join(_COLS)} FROM metric_buckets WHERE job_id = ? AND name = ? AND worker = ?"
+            " AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
             (job_id, s.name, s.worker, level, k_lo, k_hi),
-        )
-        return [_bucket_of(r) for r in rows]
+        ).fetchall()
+        return [Bucket(r[0], r[1:4], r[4:7], r[7:10], r[10:13]) for r in rows]
 
     def _fine(self, job_id: str, s: Series, lo: float, hi: float, upper_open: bool = False) -> list[Bucket]:
         """The finest (level 1) buckets that overlap ``[lo, hi]`` (or ``[lo, hi)``)."""
