@@ -192,3 +192,22 @@ def test_history_pages_and_search_over_every_job(store: JobStore) -> None:
     assert store.page(JobQuery(q="100%")).total == 0  # LIKE wildcards are literal
     with pytest.raises(ValidationError, match="not a page cursor"):
         store.page(JobQuery(cursor="garbage!"))
+
+
+def test_points_stored_before_the_buckets_existed_are_backfilled_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    store = JobStore(Database(path))
+    job = _job(store, "old-job", "Succeeded")
+    # Raw rows as an older version wrote them (no buckets, no summary), then a restart.
+    store.db.executemany(
+        "INSERT INTO metrics(job_id, worker, ts, step, name, value, source) VALUES (?, 0, ?, ?, 'loss', ?, 'report')",
+        [(job, 1e9 + s, s, _loss(s)) for s in range(3_000)],
+    )
+    store.db.execute("DELETE FROM migrations WHERE name = 'metrics-2-backfill'")
+    store.db.close()
+    reopened = JobStore(Database(path))
+    summary = reopened.metric_range(job, ["loss"], budget=100).summary["loss"]
+    assert summary["count"] == 3_000 and summary["last_step"] == 2_999 and summary["first"] == _loss(0)
+    reopened.db.close()
+    again = JobStore(Database(path))  # not twice
+    assert again.metric_range(job, ["loss"]).summary["loss"]["count"] == 3_000
