@@ -115,6 +115,8 @@ async def test_metrics_range_budget_summary_zoom_and_stream(jp_fetch: Any, seede
     assert len(every["metrics"]) == STEPS and every["downsampled"] is False
     assert {p["step"] for p in every["metrics"]} == set(range(STEPS))
     await expect_error(jp_fetch, 400, "jobs", seeded, "metrics", params={"points": "2"})
+    bad_start = await expect_error(jp_fetch, 400, "jobs", seeded, "metrics", params={"start": "soon"})
+    assert bad_start["error"] == "start must be a step (epoch seconds for system metrics), got 'soon'"
 
     cli = json.loads(
         run_cli("jobs", "metrics", seeded, "--points", "100", "--start", "0", "--end", "999", "--json").stdout
