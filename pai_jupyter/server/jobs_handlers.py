@@ -72,7 +72,8 @@ class JobMetricsHandler(PaiHandler):
     @authorized
     async def get(self, job_id: str) -> None:
         names = self.get_query_arguments("name") or None
-        start, end = self.step_arg("start"), self.step_arg("end")
+        step = "a step (epoch seconds for system metrics)"
+        start, end = self.float_arg("start", step, "1000"), self.float_arg("end", step, "2000")
         points = self.int_arg("points", None, minimum=4)
         since = self.float_arg("since")
         job = await self.call(client.get_job, job_id, backend=self.backend())
@@ -85,17 +86,6 @@ class JobMetricsHandler(PaiHandler):
             return
         result = await self.call(job.metric_range, names, start, end, points or DEFAULT_BUDGET)
         self.send(result.to_dict())
-
-    def step_arg(self, name: str) -> float | None:
-        raw = self.get_query_argument(name, None)
-        if raw in (None, ""):
-            return None
-        try:
-            return float(raw)
-        except ValueError:
-            raise ValidationError(
-                f"{name} must be a step (epoch seconds for system metrics), got {raw!r}", f"e.g. ?{name}=1000"
-            ) from None
 
     async def _stream(self, job: client.Job, names: list[str] | None) -> None:
         """Every raw point as one JSON document written in chunks: the server holds one page."""
