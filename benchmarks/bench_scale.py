@@ -194,13 +194,20 @@ def run() -> list[dict[str, Any]]:
 
 
 def stop_control_plane(home: Path) -> None:
-    from pai_jupyter.controlplane.server import running_server
+    """By its pid from the runtime file: after the naive read it may be too busy to answer a request."""
+    from pai_jupyter.controlplane.runtime import read_runtime
 
-    info = running_server(home)
-    if info:
-        requests.post(
-            f"{info['url']}/api/v1/shutdown", headers={"Authorization": f"token {info['token']}"}, timeout=5
-        )
+    info = read_runtime(home)
+    if not info:
+        return
+    try:
+        proc = psutil.Process(int(info["pid"]))
+        proc.terminate()
+        proc.wait(timeout=30)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        proc.kill()
 
 
 def measure(client: Client, big: str, home: Path) -> list[dict[str, Any]]:

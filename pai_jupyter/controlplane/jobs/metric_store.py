@@ -272,19 +272,32 @@ class MetricStore:
                     yield MetricPoint(s.name, p[1], p[2], int(p[0]) if s.has_step else None, s.worker, s.source)
 
     # -- compaction ------------------------------------------------------------------
-    def compact(self, retention_s: float, now: float | None = None) -> list[str]:
-        """Drop the raw points of jobs that ended more than ``retention_s`` ago (buckets and
-        summaries stay); returns the jobs compacted now."""
+    def mark_for_compaction(self, retention_s: float, now: float | None = None) -> list[str]:
+        """Flag the jobs that ended more than ``retention_s`` ago: from now on their ranges are read
+        from the buckets (``delete_compacted`` then removes their raw points, a chunk at a time)."""
         cutoff = (time.time() if now is None else now) - retention_s
         marks = ",".join("?" * len(TERMINAL_STATES))
-        rows = self.db.all(
-            f"SELECT id FROM jobs WHERE metrics_compacted = 0 AND state IN ({marks}) AND finished_at < ?",
-            [*sorted(TERMINAL_STATES), cutoff],
-        )
-        done = []
-        for row in rows:
-            with self.db.transaction() as conn:
-                conn.execute("DELETE FROM metrics WHERE job_id = ?", (row["id"],))
-                conn.execute("UPDATE jobs SET metrics_compacted = 1 WHERE id = ?", (row["id"],))
-            done.append(row["id"])
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT id FROM jobs WHERE metrics_compacted = 0 AND state IN ({marks}) AND finished_at < ?",
+                [*sorted(TERMINAL_STATES), cutoff],
+            ).fetchall()
+            conn.executemany("UPDATE jobs SET metrics_compacted = 1 WHERE id = ?", [(r[0],) for r in rows])
+        return [r[0] for r in rows]
+
+    def delete_compacted(self, limit: int = 20_000) -> int:
+        """Delete up to ``limit`` raw points of flagged jobs (buckets and summaries stay); the count."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM metrics WHERE id IN (SELECT m.id FROM jobs j JOIN metrics m ON m.job_id = j.id"
+                " WHERE j.metrics_compacted = 1 LIMIT ?)",
+                (limit,),
+            )
+        return int(cursor.rowcount)
+
+    def compact(self, retention_s: float, now: float | None = None) -> list[str]:
+        """Flag and clear at once (the control plane does it in chunks between requests instead)."""
+        done = self.mark_for_compaction(retention_s, now)
+        while self.delete_compacted(50_000):
+            pass
         return done
