@@ -211,3 +211,12 @@ def test_points_stored_before_the_buckets_existed_are_backfilled_once(tmp_path: 
     reopened.db.close()
     again = JobStore(Database(path))  # not twice
     assert again.metric_range(job, ["loss"]).summary["loss"]["count"] == 3_000
+
+
+def test_retention_comes_from_the_config_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pai_jupyter.config import PaiConfig
+
+    monkeypatch.delenv("PAI_JUPYTER_METRICS_RETENTION_DAYS", raising=False)
+    assert PaiConfig().sources()["metrics_retention_days"] == (30.0, "default")
+    monkeypatch.setenv("PAI_JUPYTER_METRICS_RETENTION_DAYS", "7")
+    assert PaiConfig().metrics_retention_days == 7.0
