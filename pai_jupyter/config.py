@@ -295,6 +295,10 @@ class PaiConfig(Configurable):
     def _default_backup_keep(self) -> int:
         return int(self._resolved("backup_keep")[0])
 
+    @default("metrics_retention_days")
+    def _default_metrics_retention_days(self) -> float:
+        return float(self._resolved("metrics_retention_days")[0])
+
     @default("trust_pickle")
     def _default_trust_pickle(self) -> bool:
         return bool(self._resolved("trust_pickle")[0])

@@ -18,7 +18,7 @@ Vocabulary:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from .specs.job import JobSpec
@@ -238,7 +238,16 @@ class JobRecord:
         return self.state in TERMINAL_STATES
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field, not asdict(): asdict would deep-copy the spec only to replace it, and
+        # lists of jobs are serialised a page at a time.
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                value = [asdict(v) if is_dataclass(v) else v for v in value]
+            elif isinstance(value, dict):
+                value = dict(value)
+            data[f.name] = value
         data["spec"] = self.spec.to_dict()
         return data
 

@@ -72,6 +72,9 @@ def test_train_wait_runs_the_cell_as_a_job(ip: InteractiveShell, capsys: pytest.
     assert f"Submitted {job.id} (magic-job)" in out and "Succeeded" in out
 
     ip.run_line_magic("pai_jobs", "")
+    listed = capsys.readouterr().out
+    assert job.id in listed and "Showing 1 of 1 job." in listed
+    ip.run_line_magic("pai_jobs", "--search MAGIC-J")
     assert job.id in capsys.readouterr().out
     ip.run_line_magic("pai_job", f"{job.id} --logs --worker 1")
     shown = capsys.readouterr().out

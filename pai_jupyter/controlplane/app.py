@@ -38,6 +38,7 @@ API = "/api/v1"
 CONTROL_PLANE: web.AppKey[ControlPlane] = web.AppKey("control_plane")
 STOP_EVENT: web.AppKey[asyncio.Event] = web.AppKey("stop_event")
 COMPACT_EVERY_S = 3600.0
+COMPACT_CHUNK = 20_000  # raw points deleted per transaction
 STREAM_PAGE = 50_000
 
 
@@ -112,9 +113,12 @@ class ControlPlane:
 
     async def _compact_loop(self) -> None:
         """Compact the raw metric points of jobs finished longer ago than the retention, hourly."""
+        metrics = self.jobs.metric_store
         while True:
             try:
-                done = self.jobs.compact_metrics(self.metrics_retention_s)
+                done = metrics.mark_for_compaction(self.metrics_retention_s)
+                while metrics.delete_compacted(COMPACT_CHUNK):  # a chunk at a time: requests go between
+                    await asyncio.sleep(0.05)
                 if done:
                     log.info("compacted the raw metric points of %d finished job(s)", len(done))
             except sqlite3.Error as exc:

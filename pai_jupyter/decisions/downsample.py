@@ -28,8 +28,9 @@ from ..records import MetricPoint, MetricRange
 
 Point = tuple[float, float, float]  # (x, value, ts)
 
-#: widths (in x units) of the pre-aggregated bucket levels the store keeps; level 0 is raw.
-LEVEL_WIDTHS = {1: 16.0, 2: 256.0, 3: 4096.0, 4: 65536.0}
+#: widths (in x units) of the pre-aggregated bucket levels the store keeps; level 0 is raw. Each level
+#: is 4x the one below, so a range query reads between ``budget / 2`` and ``2 * budget`` bucket rows.
+LEVEL_WIDTHS = {level: 16.0 * 4 ** (level - 1) for level in range(1, 8)}  # 16 ... 65,536
 DEFAULT_BUDGET = 1000
 
 
@@ -97,14 +98,26 @@ def rollup(points: Iterable[Point], width: float) -> dict[int, Bucket]:
     return out
 
 
+def coarser(buckets: dict[int, Bucket], factor: int) -> dict[int, Bucket]:
+    """Buckets of a level ``factor`` times wider, merged from these (widths are multiples)."""
+    out: dict[int, Bucket] = {}
+    for index, b in buckets.items():
+        key = index // factor
+        if key in out:
+            out[key].merge(b)
+        else:
+            out[key] = Bucket(b.count, b.first, b.last, b.min, b.max)
+    return out
+
+
 def choose_level(start: float, end: float, budget: int) -> int:
-    """The coarsest stored level that still has at least ``budget`` buckets over ``[start, end]``
-    (so merging them into ``budget / 4`` M4 buckets loses nothing a chart shows); 0 (raw)
-    when even the finest level is too coarse for the range."""
+    """The coarsest stored level with at least ``budget / 2`` buckets over ``[start, end]``: at
+    least two stored buckets per M4 bucket (``budget / 4`` of them), each keeping its extremes
+    at their true x; 0 (raw points) when even the finest level is too coarse for the range."""
     span = max(end - start, 1.0)
     level = 0
     for candidate, width in sorted(LEVEL_WIDTHS.items()):
-        if span / width >= budget:
+        if span / width >= budget / 2:
             level = candidate
     return level
 

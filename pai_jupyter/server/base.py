@@ -55,16 +55,16 @@ class PaiHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
             raise ValidationError(f"{name} must be >= {minimum}, got {value}")
         return value
 
-    def float_arg(self, name: str) -> float | None:
+    def float_arg(
+        self, name: str, what: str = "a number (seconds since the epoch)", example: str = "1700000000.5"
+    ) -> float | None:
         raw = self.get_query_argument(name, None)
         if raw in (None, ""):
             return None
         try:
             return float(raw)
         except ValueError:
-            raise ValidationError(
-                f"{name} must be a number (seconds since the epoch), got {raw!r}", f"e.g. ?{name}=1700000000.5"
-            ) from None
+            raise ValidationError(f"{name} must be {what}, got {raw!r}", f"e.g. ?{name}={example}") from None
 
     def json_body(self) -> dict[str, Any]:
         if not self.request.body:

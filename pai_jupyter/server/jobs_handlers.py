@@ -78,7 +78,8 @@ class JobMetricsHandler(PaiHandler):
     @authorized
     async def get(self, job_id: str) -> None:
         names = self.get_query_arguments("name") or None
-        start, end = self.float_arg("start"), self.float_arg("end")
+        step = "a step (epoch seconds for system metrics)"
+        start, end = self.float_arg("start", step, "1000"), self.float_arg("end", step, "2000")
         points = self.int_arg("points", None, minimum=4)
         since = self.float_arg("since")
         job = await self.call(client.get_job, job_id, backend=self.backend())

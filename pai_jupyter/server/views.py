@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api.jobs import Job, public_record
 from ..decisions.actions import service_actions
-from ..records import JobEvent, MetricPoint, ServiceRecord
+from ..records import JobEvent, ServiceRecord
 
 
 def job_json(job: Job) -> dict[str, Any]:
@@ -25,8 +25,9 @@ def service_json(record: ServiceRecord) -> dict[str, Any]:
     return {**record.to_dict(), "actions": list(service_actions(record))}
 
 
-def metric_json(point: MetricPoint) -> dict[str, Any]:
-    return asdict(point)
+def metric_json(point: Any) -> dict[str, Any]:
+    """A MetricPoint or ServiceMetricPoint (flat dataclasses) as JSON."""
+    return dict(vars(point))
 
 
 def event_json(event: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pai_jupyter.controlplane.jobs.store import JobStore
 from pai_jupyter.records import MetricPoint
 from pai_jupyter.specs.job import JobSpec
 from tests.conftest import run_cli
-from tests.server.helpers import expect_error, get_json, next_message
+from tests.server.helpers import expect_error, get_json, next_message, wait_json
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +38,10 @@ def seeded(pai_home: Path) -> str:
     for i in range(HISTORY):
         spec = JobSpec(name=f"hist-{i:04d}", framework="xgboost" if i % 10 == 0 else "pytorch")
         jobs.append((f"j-hist-{i:04d}", spec, T0 + i * 60, "Failed" if i % 3 == 0 else "Succeeded"))
-    jobs.append(("j-big", JobSpec(name="big-run"), T0 + HISTORY * 60, "Succeeded"))
+    jobs.append(("j-big", JobSpec(name="big-run"), time.time(), "Succeeded"))  # ended now: kept raw
     store.create_many(jobs)
+    # Ended in 2023, past the 30-day retention: the control plane compacts it when it starts.
+    store.add_metrics("j-hist-0005", [MetricPoint("loss", 1.0 / (s + 1), T0 + s, s) for s in range(5_000)])
     for lo in range(0, STEPS, 10_000):
         store.add_metrics(
             "j-big",
@@ -115,6 +117,8 @@ async def test_metrics_range_budget_summary_zoom_and_stream(jp_fetch: Any, seede
     assert len(every["metrics"]) == STEPS and every["downsampled"] is False
     assert {p["step"] for p in every["metrics"]} == set(range(STEPS))
     await expect_error(jp_fetch, 400, "jobs", seeded, "metrics", params={"points": "2"})
+    bad_start = await expect_error(jp_fetch, 400, "jobs", seeded, "metrics", params={"start": "soon"})
+    assert bad_start["error"] == "start must be a step (epoch seconds for system metrics), got 'soon'"
 
     cli = json.loads(
         run_cli("jobs", "metrics", seeded, "--points", "100", "--start", "0", "--end", "999", "--json").stdout
@@ -137,3 +141,17 @@ async def test_push_first_metrics_message_is_the_whole_range_downsampled(jp_ws_f
         assert not math.isnan(time.monotonic() - started)
     finally:
         ws.close()
+
+
+async def test_old_finished_jobs_are_compacted_and_keep_their_summary(jp_fetch: Any, seeded: str) -> None:
+    params = {"name": "loss", "start": "0", "end": "100", "points": "1000"}
+    found = await wait_json(
+        jp_fetch, ("jobs", "j-hist-0005", "metrics"), lambda d: d["downsampled"], params=params
+    )
+    steps = [p["step"] for p in found["metrics"]]
+    assert steps[0] == 0 and all(s <= 111 for s in steps)  # 16-step buckets stand in for the raw points
+    assert found["summary"]["loss"]["count"] == 5_000 and found["summary"]["loss"]["last"] == 1 / 5_000
+    whole = await get_json(jp_fetch, "jobs", "j-hist-0005", "metrics", params={"name": "loss", "points": "200"})
+    assert whole["metrics"][0]["value"] == 1.0 and whole["metrics"][-1]["step"] == 4_999
+    recent = await get_json(jp_fetch, "jobs", seeded, "metrics", params=params)
+    assert recent["downsampled"] is False  # ended now: every raw point is still there

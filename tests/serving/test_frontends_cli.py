@@ -36,9 +36,11 @@ def test_deploy_and_manage_a_service_from_the_terminal(
     assert requests.post(endpoint, json={"inputs": x}, timeout=30).status_code == 401
 
     listed = pai_json("services", "list")
-    assert [s["name"] for s in listed] == ["digits-svc"]  # type: ignore[union-attr]
+    assert [s["name"] for s in listed["services"]] == ["digits-svc"] and listed["total"] == 1  # type: ignore[index]
+    assert listed["services"][0]["actions"] == ["delete"]  # type: ignore[index]
+    assert pai_json("services", "list", "--search", "nothing-like-it")["total"] == 0  # type: ignore[index]
     text = pai("services", "list").stdout
-    assert "digits-svc" in text and "v1 100%" in text
+    assert "digits-svc" in text and "v1 100%" in text and "Showing 1 of 1 service." in text
     shown = pai("services", "show", "digits-svc").stdout
     assert "v1" in shown and "autoscaler: 1-3 instances" in shown
     assert pai_json("services", "rollout", "digits-svc") is None

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ...decisions.downsample import range_of_points
@@ -124,7 +125,7 @@ class DlcTelemetry:
         before anything goes to a browser or a notebook."""
         return range_of_points(self.metrics(job_id, names=names), names, start, end, points)
 
-    def metric_pages(self, job_id: str, names: list[str] | None = None) -> Any:
+    def metric_pages(self, job_id: str, names: list[str] | None = None) -> Iterator[list[MetricPoint]]:
         """Every raw point, in pages of 50,000 (read whole from OSS first: see ``metric_range``)."""
         found = self.metrics(job_id, names=names)
         for lo in range(0, len(found), 50_000):

@@ -29,6 +29,7 @@ from ...decisions.downsample import (
     Bucket,
     Point,
     choose_level,
+    coarser,
     fold,
     m4,
     rollup,
@@ -125,8 +126,11 @@ class MetricStore:
                 series_rows.append(
                     [job_id, name, worker, source, int(has_step), whole.count, *_bucket_values(whole)]
                 )
-            for level, width in LEVEL_WIDTHS.items():
-                for index, b in rollup(pts, width).items():
+            level_buckets = rollup(pts, LEVEL_WIDTHS[1])
+            for level in sorted(LEVEL_WIDTHS):
+                if level > 1:  # each level from the one below: a quarter of the work each time
+                    level_buckets = coarser(level_buckets, int(LEVEL_WIDTHS[level] // LEVEL_WIDTHS[level - 1]))
+                for index, b in level_buckets.items():
                     bucket_rows.append([job_id, name, worker, level, index, b.count, *_bucket_values(b)])
         conn.executemany(_SERIES_UPSERT, series_rows)
         conn.executemany(_BUCKET_UPSERT, bucket_rows)
@@ -212,20 +216,23 @@ class MetricStore:
 
     def _raw(self, job_id: str, s: Series, lo: float, hi: float, upper_open: bool = False) -> list[Point]:
         op = "<" if upper_open else "<="
-        rows = self.db.all(
-            f"SELECT {_X} AS x, value, ts FROM metrics WHERE job_id = ? AND name = ? AND worker = ?"
+        cursor = self.db.conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(
+            f"SELECT {_X}, value, ts FROM metrics WHERE job_id = ? AND name = ? AND worker = ?"
             f" AND {_X} >= ? AND {_X} {op} ? ORDER BY {_X}",
             (job_id, s.name, s.worker, lo, hi),
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
+        ).fetchall()
 
     def _bucket_rows(self, job_id: str, s: Series, level: int, k_lo: int, k_hi: int) -> list[Bucket]:
-        rows = self.db.all(
-            "SELECT * FROM metric_buckets WHERE job_id = ? AND name = ? AND worker = ? AND level = ?"
-            " AND bucket BETWEEN ? AND ? ORDER BY bucket",
+        cursor = self.db.conn.cursor()
+        cursor.row_factory = None  # plain tuples: thousands of rows per query, decoded by position
+        rows = cursor.execute(
+            f"SELECT count, {', '.join(_COLS)} FROM metric_buckets WHERE job_id = ? AND name = ? AND worker = ?"
+            " AND level = ? AND bucket BETWEEN ? AND ? ORDER BY bucket",
             (job_id, s.name, s.worker, level, k_lo, k_hi),
-        )
-        return [_bucket_of(r) for r in rows]
+        ).fetchall()
+        return [Bucket(r[0], r[1:4], r[4:7], r[7:10], r[10:13]) for r in rows]
 
     def _fine(self, job_id: str, s: Series, lo: float, hi: float, upper_open: bool = False) -> list[Bucket]:
         """The finest (level 1) buckets that overlap ``[lo, hi]`` (or ``[lo, hi)``)."""
@@ -265,19 +272,32 @@ class MetricStore:
                     yield MetricPoint(s.name, p[1], p[2], int(p[0]) if s.has_step else None, s.worker, s.source)
 
     # -- compaction ------------------------------------------------------------------
-    def compact(self, retention_s: float, now: float | None = None) -> list[str]:
-        """Drop the raw points of jobs that ended more than ``retention_s`` ago (buckets and
-        summaries stay); returns the jobs compacted now."""
+    def mark_for_compaction(self, retention_s: float, now: float | None = None) -> list[str]:
+        """Flag the jobs that ended more than ``retention_s`` ago: from now on their ranges are read
+        from the buckets (``delete_compacted`` then removes their raw points, a chunk at a time)."""
         cutoff = (time.time() if now is None else now) - retention_s
         marks = ",".join("?" * len(TERMINAL_STATES))
-        rows = self.db.all(
-            f"SELECT id FROM jobs WHERE metrics_compacted = 0 AND state IN ({marks}) AND finished_at < ?",
-            [*sorted(TERMINAL_STATES), cutoff],
-        )
-        done = []
-        for row in rows:
-            with self.db.transaction() as conn:
-                conn.execute("DELETE FROM metrics WHERE job_id = ?", (row["id"],))
-                conn.execute("UPDATE jobs SET metrics_compacted = 1 WHERE id = ?", (row["id"],))
-            done.append(row["id"])
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT id FROM jobs WHERE metrics_compacted = 0 AND state IN ({marks}) AND finished_at < ?",
+                [*sorted(TERMINAL_STATES), cutoff],
+            ).fetchall()
+            conn.executemany("UPDATE jobs SET metrics_compacted = 1 WHERE id = ?", [(r[0],) for r in rows])
+        return [r[0] for r in rows]
+
+    def delete_compacted(self, limit: int = 20_000) -> int:
+        """Delete up to ``limit`` raw points of flagged jobs (buckets and summaries stay); the count."""
+        with self.db.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM metrics WHERE id IN (SELECT m.id FROM jobs j JOIN metrics m ON m.job_id = j.id"
+                " WHERE j.metrics_compacted = 1 LIMIT ?)",
+                (limit,),
+            )
+        return int(cursor.rowcount)
+
+    def compact(self, retention_s: float, now: float | None = None) -> list[str]:
+        """Flag and clear at once (the control plane does it in chunks between requests instead)."""
+        done = self.mark_for_compaction(retention_s, now)
+        while self.delete_compacted(50_000):
+            pass
         return done

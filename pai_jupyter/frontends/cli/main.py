@@ -28,7 +28,7 @@ from ...records import JOB_STATES, JobQuery
 from ..options.common import backend_option, emit, json_option
 from ..options.jobs import push_ref_option, spec_from_options, train_options
 from ..render.common import table, transfer_progress
-from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, sparkline
+from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, page_line, sparkline
 from .config import register as register_config
 from .doctor import register as register_doctor
 from .experiments import register as register_experiments
@@ -247,16 +247,6 @@ def jobs_list(
     click.echo(jobs_table(found.jobs))
     if found.jobs:
         click.echo(page_line(len(found.jobs), found.total, found.next, page))
-
-
-def page_line(shown: int, total: int, cursor: str | None, page: int | None) -> str:
-    """``Showing 50 of 3,120 jobs; next page: --before CURSOR`` under a list."""
-    line = f"Showing {shown:,} of {total:,} job{'s' if total != 1 else ''}"
-    if page:
-        line += f" (page {page})"
-    if cursor:
-        line += f"; next page: --before {cursor}"
-    return line + "."
 
 
 @jobs.command("show")

@@ -72,12 +72,29 @@ def services_group() -> None:
 
 
 @services_group.command("list")
+@click.option("--search", "-s", default=None, help="Only services whose name contains this (any case).")
+@click.option("--state", default=None, help="Only services in this state (Running, Failed, ...).")
+@click.option("--limit", type=click.IntRange(min=1, max=500), default=50, show_default=True)
+@click.option("--before", default=None, help="The page after the one that printed this cursor.")
 @backend_option
 @json_option
-def services_list(backend: str | None, as_json: bool) -> None:
-    """List services."""
-    records = service_client.services(backend=backend)
-    emit([r.to_dict() for r in records], as_json, services_table(records))
+def services_list(
+    search: str | None, state: str | None, limit: int, before: str | None, backend: str | None, as_json: bool
+) -> None:
+    """List services, newest first."""
+    from ...decisions.actions import service_actions
+
+    records, total, cursor = service_client.service_page(
+        limit=limit, cursor=before, q=search, state=state, backend=backend
+    )
+    if as_json:
+        items = [{**r.to_dict(), "actions": list(service_actions(r))} for r in records]
+        emit({"services": items, "total": total, "next": cursor}, True)
+        return
+    click.echo(services_table(records))
+    if records:
+        more = f"; next page: --before {cursor}" if cursor else ""
+        click.echo(f"Showing {len(records):,} of {total:,} service{'s' if total != 1 else ''}{more}.")
 
 
 @services_group.command("show")

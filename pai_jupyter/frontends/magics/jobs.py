@@ -27,7 +27,7 @@ from ...records import JobRecord
 from ...specs.job import JobSpec
 from ..options.common import backend_option, join_continuation
 from ..options.jobs import push_ref_option, spec_from_options, train_options
-from ..render.jobs import MetricSummary, job_details, job_line, jobs_table
+from ..render.jobs import MetricSummary, job_details, job_line, jobs_table, page_line
 from .common import MagicHelpers, guard, help_doc
 
 
@@ -77,8 +77,9 @@ def _train_parser(
 
 @click.command("%pai_jobs", help="List training jobs, newest first.")
 @click.option("--state", default=None, help="Only jobs in this state, e.g. Running.")
-@click.option("--name", default=None, help="Only jobs whose name contains this.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--name", "--search", "name", default=None, help="Only jobs whose name or id contains this.")
+@click.option("--limit", type=click.IntRange(min=1, max=500), default=20, show_default=True)
+@click.option("--before", default=None, help="The page after the one that printed this cursor.")
 @backend_option
 def _jobs_parser(**kw: Any) -> dict[str, Any]:
     return kw
@@ -195,13 +196,16 @@ class PaiMagics(MagicHelpers, Magics):
         args = self._parse(_jobs_parser, line, "%pai_jobs")
         if args is None:
             return
-        records = [
-            j.record
-            for j in client.jobs(
-                limit=args["limit"], state=args["state"], name=args["name"], backend=args["backend"]
-            )
-        ]
-        print(jobs_table(records))
+        found = client.job_page(
+            limit=args["limit"],
+            cursor=args["before"],
+            state=args["state"],
+            q=args["name"],
+            backend=args["backend"],
+        )
+        print(jobs_table(found.jobs))
+        if found.jobs:
+            print(page_line(len(found.jobs), found.total, found.next))
 
     @line_magic
     @guard

@@ -100,6 +100,16 @@ def jobs_table(records: Sequence[JobRecord]) -> str:
     return table(rows, ["ID", "NAME", "STATE", "BACKEND", "FRAMEWORK", "WORKERS", "CREATED", "ELAPSED"])
 
 
+def page_line(shown: int, total: int, cursor: str | None, page: int | None = None) -> str:
+    """``Showing 50 of 3,120 jobs; next page: --before CURSOR.`` under a page of the history."""
+    line = f"Showing {shown:,} of {total:,} job{'s' if total != 1 else ''}"
+    if page:
+        line += f" (page {page})"
+    if cursor:
+        line += f"; next page: --before {cursor}"
+    return line + "."
+
+
 def job_details(
     record: JobRecord,
     summary: MetricSummary | None = None,
