@@ -40,8 +40,10 @@ def job_actions(record: JobRecord) -> tuple[str, ...]:
 
 def service_actions(record: ServiceRecord) -> tuple[str, ...]:
     """Rollout steering only while a rollout is active (pause while it runs, resume while
-    paused, promote and abort both); ``rollback`` when another version is kept to go back to;
-    ``delete`` unless the service is already being deleted."""
+    paused, promote and abort both); ``rollback`` whenever another version is kept to go back to,
+    during a rollout too (the emergency exit: it ends the rollout and sends all traffic to the
+    chosen version, as ``ServingManager.rollback`` does); ``delete`` unless the service is
+    already being deleted."""
     if record.state == SVC_DELETING:
         return ()
     actions: list[str] = []
@@ -51,7 +53,7 @@ def service_actions(record: ServiceRecord) -> tuple[str, ...]:
     elif rollout is not None and rollout.state == ROLLOUT_PAUSED:
         actions += ["resume", "promote", "abort"]
     serving = record.serving_version
-    if any(v.version != serving for v in record.versions) and (rollout is None or not rollout.active):
+    if any(v.version != serving for v in record.versions):
         actions.append("rollback")
     actions.append("delete")
     return tuple(actions)

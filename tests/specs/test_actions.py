@@ -42,8 +42,8 @@ def _service(rollout_state: str | None, versions: int = 2, state: str = "Running
 
 
 def test_service_actions_follow_the_rollout() -> None:
-    assert service_actions(_service("running")) == ("pause", "promote", "abort", "delete")
-    assert service_actions(_service("paused")) == ("resume", "promote", "abort", "delete")
+    assert service_actions(_service("running")) == ("pause", "promote", "abort", "rollback", "delete")
+    assert service_actions(_service("paused")) == ("resume", "promote", "abort", "rollback", "delete")
     assert service_actions(_service("succeeded")) == ("rollback", "delete")
     assert service_actions(_service(None, versions=1)) == ("delete",)
     assert service_actions(_service(None, state="Deleting")) == ()

@@ -24,9 +24,10 @@ from typing import Any
 
 from ...api.common import Cadence
 from ...api.jobs import Job
+from ...decisions.actions import job_actions
 from ...durations import format_duration
 from ...errors import PaiError
-from ...records import STOPPING, JobRecord
+from ...records import JobRecord
 from ..render.charts import line_chart
 from ..render.jobs import MetricSummary, elapsed, environment_lines, job_line
 
@@ -53,8 +54,8 @@ def claim(widget: JobWidget, keys: list[str]) -> None:
 
 
 def stoppable(record: JobRecord) -> bool:
-    """Stop is offered while the job has not ended and is not already stopping."""
-    return not record.is_terminal and record.state != STOPPING
+    """Stop is offered only where the server offers it (``decisions.actions``, as the sidebar)."""
+    return "stop" in job_actions(record)
 
 
 class JobWidget:
