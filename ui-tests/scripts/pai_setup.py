@@ -39,16 +39,39 @@ import time
 from pathlib import Path
 
 TRAIN = """\
+# A real training run: a small MLP on scikit-learn's bundled digits (no download), PyTorch on CPU.
+# Each step sleeps 0.3 s so the UI test can watch it live and Stop it while it runs.
 import time
-from pai_jupyter import report
 
-print("epoch 1: loading digits", flush=True)
-for step in range(1, 241):
-    loss = 2.3 / (1 + 0.15 * step)
-    report(step=step, loss=loss)
-    if step % 5 == 0:
-        print(f"step {step} loss {loss:.4f}", flush=True)
-    time.sleep(0.5)
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+
+from pai_jupyter import report
+from model import HIDDEN
+
+x, y = load_digits(return_X_y=True)
+x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.2, random_state=0)
+x_train, x_test = torch.tensor(x_train, dtype=torch.float32), torch.tensor(x_test, dtype=torch.float32)
+y_train, y_test = torch.tensor(y_train), torch.tensor(y_test)
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Linear(64, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 10))
+opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+print(f"digits: {len(x_train)} train / {len(x_test)} test, hidden {HIDDEN}", flush=True)
+step = 0
+for epoch in range(1, 101):
+    for i in range(0, len(x_train), 64):
+        step += 1
+        loss = torch.nn.functional.cross_entropy(net(x_train[i : i + 64]), y_train[i : i + 64])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        report(step=step, loss=loss.item())
+        time.sleep(0.3)
+    with torch.no_grad():
+        accuracy = (net(x_test).argmax(1) == y_test).float().mean().item()
+    report(step=step, test_accuracy=accuracy)
+    print(f"epoch {epoch} step {step} loss {loss.item():.4f} test accuracy {accuracy:.3f}", flush=True)
 """
 
 
