@@ -294,7 +294,8 @@ def _sync_environment(code_dir: Path, spec: JobSpec, provenance: dict[str, Any])
     if spec.env_sync == "auto":
         spec = spec.with_changes(requirements=tuple(plan.requirements))
     provenance["env_sync"] = plan.to_dict()
-    provenance["spec"] = spec.to_dict()
+    # Only the pins change: the captured spec stays the redacted one (no --env secret in provenance).
+    provenance.setdefault("spec", {})["requirements"] = spec.to_dict()["requirements"]
     return spec
 
 

@@ -167,6 +167,7 @@ def test_report_and_checkpointer_work_on_a_jindofuse_mount(
         "/ml/output/model",
         "/ml/output/checkpoints",
         dj.RUN_MOUNT,
+        "/ml/output/tensorboard",  # the SDK's third output channel, in the run folder
     ]
     assert [v for _, v in job.metric("loss")] == [1.0, 0.5, 1.0 / 3]
     assert fakes.oss.path(BUCKET, "fresh/model/model.txt").read_text() == "weights"
