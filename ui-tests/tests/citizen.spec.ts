@@ -178,7 +178,7 @@ test.describe('in Simplified Chinese', () => {
     // JupyterLab itself switched (its zh-CN language pack), and so does the sidebar (our catalogue).
     await expect(page.locator('.lm-MenuBar-itemLabel').first()).toHaveText('文件');
     const sidebar = await openSidebar(page);
-    await expect(sidebar.locator('.pai-Tab')).toHaveText(['任务', '服务', '对比']);
+    await expect(sidebar.locator('.pai-Tab')).toHaveText(['任务', '服务', '流水线', '对比']);
     await expect(sidebar.locator('.pai-Live-on')).toHaveText('实时');
     await expect(page.locator('.jp-SideBar [data-id="pai-jupyter-sidebar"]')).toHaveAttribute(
       'title',
