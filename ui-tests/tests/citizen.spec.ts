@@ -231,18 +231,22 @@ test.describe('in Notebook 7', () => {
         await expect(nb.locator('#main-panel')).toBeVisible({ timeout: 60_000 });
         // No ILabShell here: the panel is in Notebook's left area, opened from the palette.
         await expect(nb.locator('#pai-jupyter-sidebar')).toBeAttached({ timeout: 60_000 });
-        await nb.keyboard.press('Escape');
-        await nb.keyboard.press('Control+Shift+C');
-        const palette = nb.locator('.lm-CommandPalette');
-        await expect(palette).toBeVisible();
-        await palette.locator('input').fill('PAI: Show Jobs');
-        await expect(palette.locator('.lm-CommandPalette-item.lm-mod-active')).toHaveAttribute(
-          'data-command',
-          'pai-jupyter:open'
-        );
-        await palette.locator('input').press('Enter');
         const sidebar = nb.locator('#pai-jupyter-sidebar');
-        await expect(sidebar).toBeVisible();
+        // Notebook 7 restores its own side-panel layout once the page has settled, which may
+        // close a panel opened a moment before: open it from the palette until it stays open.
+        await expect(async () => {
+          await nb.keyboard.press('Escape');
+          await nb.keyboard.press('Control+Shift+C');
+          const palette = nb.locator('.lm-CommandPalette');
+          await expect(palette).toBeVisible();
+          await palette.locator('input').fill('PAI: Show Jobs');
+          await expect(palette.locator('.lm-CommandPalette-item.lm-mod-active')).toHaveAttribute(
+            'data-command',
+            'pai-jupyter:open'
+          );
+          await palette.locator('input').press('Enter');
+          await expect(sidebar).toBeVisible({ timeout: 5_000 });
+        }).toPass({ timeout: 60_000 });
         await expect(sidebar.locator('.pai-Live-on')).toBeVisible();
         const row = sidebar.locator(`.pai-Row[data-job-id="${job.id}"]`);
         await row.click({ timeout: 30_000 });
