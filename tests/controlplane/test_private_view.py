@@ -125,7 +125,10 @@ def _run_as_nobody(python: str, tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()
     model.chmod(0o777)
-    module = Path(private_view.__file__).resolve()
+    # A copy nobody can read: the checkout may sit in a 0700 folder (a clone into mktemp -d).
+    module = tmp_path / "private_view.py"
+    shutil.copyfile(Path(private_view.__file__).resolve(), module)
+    module.chmod(0o644)
     script = (
         "import importlib.util, sys\n"
         f"spec = importlib.util.spec_from_file_location('pv', {str(module)!r})\n"
